@@ -1,0 +1,85 @@
+//! Connecting to PostgreSQL: the embedded migrations, the owner connection
+//! that applies them, and the runtime pool that runs as `registry_app`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+
+/// Every migration of the project, embedded at build time from `migrations/`.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+
+/// The role the service's statements run as (see the first migration).
+pub const RUNTIME_ROLE: &str = "registry_app";
+
+/// Parse a `postgres://` URL, naming the connection for `pg_stat_activity`.
+pub fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
+    Ok(PgConnectOptions::from_str(url)?.application_name("social-registry"))
+}
+
+/// Apply pending migrations as the connecting (owner) user.
+pub async fn migrate(options: &PgConnectOptions) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut conn = PgConnection::connect_with(options).await?;
+    MIGRATOR.run(&mut conn).await?;
+    conn.close().await.ok();
+    Ok(())
+}
+
+/// Pool settings for the runtime pool.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Most connections.
+    pub max_connections: u32,
+    /// How long to wait for a free connection.
+    pub acquire_timeout: Duration,
+    /// Role to `set role` to on every connection; `None` keeps the login role.
+    pub role: Option<String>,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            role: Some(RUNTIME_ROLE.to_owned()),
+        }
+    }
+}
+
+/// The runtime pool: every connection switches to the runtime role first,
+/// so the service's own statements can only read and append the log.
+pub async fn runtime_pool(
+    options: PgConnectOptions,
+    settings: &PoolSettings,
+) -> Result<PgPool, sqlx::Error> {
+    let role = settings.role.clone();
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .after_connect(move |conn, _meta| {
+            let role = role.clone();
+            Box::pin(async move {
+                if let Some(role) = role {
+                    let sql = format!("set role \"{}\"", role.replace('"', "\"\""));
+                    conn.execute(sql.as_str()).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+}
+
+/// True when every embedded migration has been applied successfully.
+pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("select version from _sqlx_migrations where success order by version")
+            .fetch_all(pool)
+            .await?;
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .all(|m| applied.contains(&m.version)))
+}

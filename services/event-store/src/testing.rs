@@ -1,0 +1,73 @@
+//! A fresh, migrated database per test, on the cluster named by `DATABASE_URL`.
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+
+use crate::db::{self, PoolSettings};
+
+/// A database made for one test. Dropped databases are left for the test
+/// script to remove (async drop is not possible), named `test_<uuid>`.
+#[derive(Debug)]
+pub struct TestDatabase {
+    /// Its name.
+    pub name: String,
+    /// Connection options as the owner (superuser in tests).
+    pub owner_options: PgConnectOptions,
+    /// A pool as the owner.
+    pub owner: PgPool,
+    /// A pool as the runtime role, as the service uses.
+    pub runtime: PgPool,
+}
+
+impl TestDatabase {
+    /// Create and migrate a new database.
+    ///
+    /// # Panics
+    /// When `DATABASE_URL` is unset or the server is unreachable: the tests
+    /// need a real PostgreSQL (`scripts/test` starts one).
+    pub async fn new() -> TestDatabase {
+        let url = std::env::var("DATABASE_URL").expect(
+            "DATABASE_URL must point at a PostgreSQL cluster; run the tests with scripts/test",
+        );
+        let admin = db::connect_options(&url).expect("DATABASE_URL is a valid postgres URL");
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect_with(&admin.clone().database("postgres"))
+            .await
+            .expect("connect to the test cluster");
+        conn.execute(format!("create database {name}").as_str())
+            .await
+            .expect("create a test database");
+        conn.close().await.ok();
+        let owner_options = admin.database(&name);
+        db::migrate(&owner_options)
+            .await
+            .expect("migrate the test database");
+        let owner = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(owner_options.clone())
+            .await
+            .expect("owner pool");
+        let runtime = db::runtime_pool(owner_options.clone(), &PoolSettings::default())
+            .await
+            .expect("runtime pool");
+        TestDatabase {
+            name,
+            owner_options,
+            owner,
+            runtime,
+        }
+    }
+
+    /// The URL of this database, for starting the binary against it.
+    pub fn url(&self) -> String {
+        let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+        let (prefix, rest) = base
+            .rsplit_once('/')
+            .expect("DATABASE_URL has a database path");
+        let query = rest
+            .split_once('?')
+            .map(|(_, q)| format!("?{q}"))
+            .unwrap_or_default();
+        format!("{prefix}/{}{query}", self.name)
+    }
+}

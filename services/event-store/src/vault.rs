@@ -1,0 +1,282 @@
+//! The personal-data vault: crypto-shredding with per-person keys.
+//!
+//! A personal value (an officer's name, a contact's email) goes into an event
+//! only as [`Sealed`] ciphertext under that person's data key. Data keys are
+//! kept in the mutable `vault_keys` table, each wrapped (encrypted) with the
+//! master key from configuration. Erasing a person deletes their key and
+//! records the erasure; their ciphertexts then open as [`Revealed::Erased`],
+//! while the log, and so the hash chain over it, is untouched.
+//!
+//! Cipher: ChaCha20-Poly1305 (RustCrypto), random 96-bit nonces, the person's
+//! id as associated data so a ciphertext cannot be moved to another person.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use thiserror::Error;
+use uuid::Uuid;
+
+const NONCE_LEN: usize = 12;
+const KEY_WRAP_AAD: &[u8] = b"social-registry/vault/key/v1";
+
+/// A personal value as it is stored in an event: ciphertext only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sealed {
+    /// Whose data this is; the key to open it is theirs.
+    pub person: Uuid,
+    /// base64 of nonce || ciphertext || tag.
+    pub sealed: String,
+}
+
+/// A personal value after opening.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "value", rename_all = "snake_case")]
+pub enum Revealed {
+    /// The plaintext.
+    Value(String),
+    /// The person was erased; the value is gone for good.
+    Erased,
+}
+
+impl Revealed {
+    /// The plaintext, or `None` when erased.
+    pub fn as_value(&self) -> Option<&str> {
+        match self {
+            Revealed::Value(v) => Some(v),
+            Revealed::Erased => None,
+        }
+    }
+}
+
+/// What can go wrong in the vault.
+#[derive(Debug, Error)]
+pub enum VaultError {
+    /// The master key is not base64 of 32 bytes.
+    #[error("the vault master key must be base64 of exactly 32 bytes")]
+    BadMasterKey,
+    /// A stored key does not unwrap: the master key is not the one it was made with.
+    #[error("the data key of person {0} does not unwrap with this master key (wrong REGISTRY_VAULT_KEY?)")]
+    WrongMasterKey(Uuid),
+    /// The ciphertext is damaged or belongs to someone else.
+    #[error("sealed value of person {0} does not decrypt: it is damaged or not theirs")]
+    Damaged(Uuid),
+    /// No key and no erasure: the vault and the log disagree.
+    #[error("no data key for person {0}, and no record of their erasure")]
+    KeyMissing(Uuid),
+    /// The person was erased; nothing new may be sealed for them.
+    #[error("person {0} has been erased; no new personal data can be stored for them")]
+    PersonErased(Uuid),
+    /// The database failed.
+    #[error("vault database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The master key that wraps every data key.
+#[derive(Clone)]
+pub struct MasterKey(Key);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(..)")
+    }
+}
+
+impl MasterKey {
+    /// Parse base64 of 32 bytes.
+    pub fn from_base64(text: &str) -> Result<Self, VaultError> {
+        let bytes = B64
+            .decode(text.trim())
+            .map_err(|_| VaultError::BadMasterKey)?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| VaultError::BadMasterKey)?;
+        Ok(MasterKey(bytes.into()))
+    }
+
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        MasterKey(ChaCha20Poly1305::generate_key(&mut OsRng))
+    }
+
+    /// base64 of the key, for writing it where configuration will find it.
+    pub fn to_base64(&self) -> String {
+        B64.encode(self.0.as_slice())
+    }
+}
+
+/// The vault over the database's key tables.
+#[derive(Debug, Clone)]
+pub struct Vault {
+    pool: PgPool,
+    master: MasterKey,
+}
+
+impl Vault {
+    /// A vault over `pool`, wrapping keys with `master`.
+    pub fn new(pool: PgPool, master: MasterKey) -> Self {
+        Vault { pool, master }
+    }
+
+    /// Encrypt `plaintext` under `person`'s data key, creating the key on
+    /// first use. Refused for an erased person.
+    pub async fn seal(&self, person: Uuid, plaintext: &str) -> Result<Sealed, VaultError> {
+        let key = self.data_key_for_sealing(person).await?;
+        let cipher = ChaCha20Poly1305::new(&key);
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let ct = cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: person.as_bytes(),
+                },
+            )
+            .expect("encryption of a bounded message cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(Sealed {
+            person,
+            sealed: B64.encode(out),
+        })
+    }
+
+    /// Decrypt a sealed value; [`Revealed::Erased`] when the person was erased.
+    pub async fn open(&self, sealed: &Sealed) -> Result<Revealed, VaultError> {
+        let Some(key) = self.data_key(sealed.person).await? else {
+            return if self.was_erased(sealed.person).await? {
+                Ok(Revealed::Erased)
+            } else {
+                Err(VaultError::KeyMissing(sealed.person))
+            };
+        };
+        let bytes = B64
+            .decode(&sealed.sealed)
+            .map_err(|_| VaultError::Damaged(sealed.person))?;
+        if bytes.len() < NONCE_LEN {
+            return Err(VaultError::Damaged(sealed.person));
+        }
+        let (nonce, ct) = bytes.split_at(NONCE_LEN);
+        let plain = ChaCha20Poly1305::new(&key)
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: sealed.person.as_bytes(),
+                },
+            )
+            .map_err(|_| VaultError::Damaged(sealed.person))?;
+        String::from_utf8(plain)
+            .map(Revealed::Value)
+            .map_err(|_| VaultError::Damaged(sealed.person))
+    }
+
+    /// Erase a person: delete their key and record when. Returns false when
+    /// they had already been erased. Idempotent.
+    pub async fn erase(&self, person: Uuid) -> Result<bool, VaultError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+            .bind(person)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("delete from vault_keys where person_id = $1")
+            .bind(person)
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "insert into vault_erasures (person_id) values ($1) on conflict (person_id) do nothing",
+        )
+        .bind(person)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(inserted == 1)
+    }
+
+    /// True when the person has been erased.
+    pub async fn was_erased(&self, person: Uuid) -> Result<bool, VaultError> {
+        let found: Option<i32> =
+            sqlx::query_scalar("select 1 from vault_erasures where person_id = $1")
+                .bind(person)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    async fn data_key(&self, person: Uuid) -> Result<Option<Key>, VaultError> {
+        let wrapped: Option<Vec<u8>> =
+            sqlx::query_scalar("select wrapped_key from vault_keys where person_id = $1")
+                .bind(person)
+                .fetch_optional(&self.pool)
+                .await?;
+        wrapped.map(|w| self.unwrap_key(person, &w)).transpose()
+    }
+
+    async fn data_key_for_sealing(&self, person: Uuid) -> Result<Key, VaultError> {
+        if let Some(key) = self.data_key(person).await? {
+            return Ok(key);
+        }
+        let mut tx = self.pool.begin().await?;
+        // Serialise with erase() for this person: an erasure that commits
+        // first wins, and no key is made after it.
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+            .bind(person)
+            .execute(&mut *tx)
+            .await?;
+        let erased: Option<i32> =
+            sqlx::query_scalar("select 1 from vault_erasures where person_id = $1")
+                .bind(person)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if erased.is_some() {
+            return Err(VaultError::PersonErased(person));
+        }
+        let fresh = ChaCha20Poly1305::generate_key(&mut OsRng);
+        sqlx::query(
+            "insert into vault_keys (person_id, wrapped_key) values ($1, $2) \
+             on conflict (person_id) do nothing",
+        )
+        .bind(person)
+        .bind(self.wrap_key(person, &fresh))
+        .execute(&mut *tx)
+        .await?;
+        let wrapped: Vec<u8> =
+            sqlx::query_scalar("select wrapped_key from vault_keys where person_id = $1")
+                .bind(person)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        self.unwrap_key(person, &wrapped)
+    }
+
+    fn wrap_key(&self, person: Uuid, key: &Key) -> Vec<u8> {
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let aad = [KEY_WRAP_AAD, person.as_bytes()].concat();
+        let ct = ChaCha20Poly1305::new(&self.master.0)
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: key.as_slice(),
+                    aad: &aad,
+                },
+            )
+            .expect("wrapping a 32-byte key cannot fail");
+        [nonce.as_slice(), &ct].concat()
+    }
+
+    fn unwrap_key(&self, person: Uuid, wrapped: &[u8]) -> Result<Key, VaultError> {
+        if wrapped.len() < NONCE_LEN {
+            return Err(VaultError::WrongMasterKey(person));
+        }
+        let (nonce, ct) = wrapped.split_at(NONCE_LEN);
+        let aad = [KEY_WRAP_AAD, person.as_bytes()].concat();
+        let plain = ChaCha20Poly1305::new(&self.master.0)
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+            .map_err(|_| VaultError::WrongMasterKey(person))?;
+        let bytes: [u8; 32] = plain
+            .try_into()
+            .map_err(|_| VaultError::WrongMasterKey(person))?;
+        Ok(bytes.into())
+    }
+}
