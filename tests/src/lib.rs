@@ -1,1 +1,126 @@
-//! Helpers for black-box tests of the built binary.
+//! Helpers for black-box tests: start the built `social-registry` binary
+//! against a test database and talk to it over real HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// The built binary: `REGISTRY_BIN`, or `social-registry` beside this test's
+/// own executable's target directory (scripts/test builds it first).
+pub fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("REGISTRY_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let bin = dir.join("social-registry");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo build --bin social-registry`; scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running instance of the service, stopped (SIGKILL) when dropped.
+pub struct Service {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    data_dir: PathBuf,
+}
+
+impl Service {
+    /// Start `social-registry serve` on a free port with extra environment,
+    /// and wait until it logs the address it listens on.
+    pub fn start(database_url: &str, env: &[(&str, &str)]) -> Service {
+        let data_dir = std::env::temp_dir().join(format!("registry-test-{}", uuid::Uuid::new_v4()));
+        let mut command = Command::new(binary());
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DATABASE_URL", database_url)
+            .env("REGISTRY_LISTEN", "127.0.0.1:0")
+            .env("REGISTRY_DATA_DIR", &data_dir)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("start social-registry");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if !sent {
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                        if v["message"] == "listening" {
+                            let _ = tx.send(v["address"].as_str().unwrap_or_default().to_owned());
+                            sent = true;
+                        }
+                    }
+                }
+                // Keep draining so the service never blocks on a full pipe.
+                if std::env::var_os("REGISTRY_TEST_ECHO").is_some() {
+                    eprintln!("{line}");
+                }
+            }
+        });
+        let address = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the service logged `listening` with its address");
+        Service {
+            child,
+            base_url: format!("http://{address}"),
+            data_dir,
+        }
+    }
+
+    /// The process id, for sending signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Send SIGTERM and wait (bounded) for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the service did not exit within 30 s of SIGTERM");
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Run a subcommand of the binary to completion.
+pub fn run(database_url: &str, args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("REGISTRY_LOG_FORMAT", "json")
+        .output()
+        .expect("run social-registry")
+}

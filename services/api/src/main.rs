@@ -1,1 +1,201 @@
-fn main() {}
+//! `social-registry`: the service and its operational subcommands.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use api::config::{LogFormat, Settings};
+use api::state::AppState;
+use api::{graphql, http, telemetry};
+use clap::{Parser, Subcommand};
+use event_store::chain::ChainReport;
+use event_store::db::{self, PoolSettings};
+use event_store::vault::Vault;
+use event_store::{EventStore, LogNotifier};
+use tokio::sync::watch;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "social-registry",
+    version,
+    about = "The council's social media registry"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate (unless REGISTRY_MIGRATE_ON_START=false) and serve HTTP.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Verify the event log's hash chain; exits 1 when it does not verify.
+    VerifyChain {
+        /// First position to verify (default 1).
+        #[arg(long)]
+        from: Option<i64>,
+        /// Last position to verify (default: the head).
+        #[arg(long)]
+        to: Option<i64>,
+    },
+    /// Print the GraphQL schema (SDL) to stdout.
+    PrintSchema,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::PrintSchema => {
+            print!("{}", graphql::sdl());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve => with_settings(serve).await,
+        Command::Migrate => with_settings(migrate).await,
+        Command::VerifyChain { from, to } => {
+            with_settings(move |s| verify_chain(s, from, to)).await
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "social-registry failed");
+            eprintln!("social-registry: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn with_settings<F, Fut>(run: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(Settings) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
+{
+    let settings = Settings::from_env().inspect_err(|_| telemetry::init(LogFormat::Pretty))?;
+    telemetry::init(settings.log_format);
+    run(settings).await
+}
+
+async fn migrate(settings: Settings) -> anyhow::Result<ExitCode> {
+    let options = db::connect_options(settings.database_url())
+        .context("DATABASE_URL is not a valid postgres URL")?;
+    db::migrate(&options).await.context("applying migrations")?;
+    tracing::info!(
+        migrations = db::MIGRATOR.iter().count(),
+        "migrations applied"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn runtime_pool(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
+    let options = db::connect_options(settings.database_url())
+        .context("DATABASE_URL is not a valid postgres URL")?;
+    let pool_settings = PoolSettings {
+        max_connections: settings.db_max_connections,
+        role: settings.db_role.clone(),
+        ..PoolSettings::default()
+    };
+    db::runtime_pool(options, &pool_settings)
+        .await
+        .context("connecting to the database")
+}
+
+async fn verify_chain(
+    settings: Settings,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> anyhow::Result<ExitCode> {
+    let store = EventStore::new(runtime_pool(&settings).await?);
+    let report = store
+        .verify_chain(from, to)
+        .await
+        .context("reading the event log")?;
+    println!("{}", serde_json::to_string(&report)?);
+    match report {
+        ChainReport::Verified {
+            from,
+            to,
+            count,
+            head_hash,
+        } => {
+            eprintln!("verified {count} events (positions {from}..={to}); head hash {head_hash}");
+            Ok(ExitCode::SUCCESS)
+        }
+        ChainReport::Broken {
+            position,
+            reason,
+            verified_before,
+        } => {
+            eprintln!("chain broken at position {position}: {reason} ({verified_before} events before it verified)");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
+    if settings.migrate_on_start {
+        migrate(settings.clone()).await?;
+    }
+    let pool = runtime_pool(&settings).await?;
+    let vault = Vault::new(pool.clone(), settings.vault_master_key()?);
+    let notifier = LogNotifier::start(pool.clone(), settings.poll_interval)
+        .await
+        .context("listening for new events")?;
+    let state = AppState {
+        pool: pool.clone(),
+        store: EventStore::new(pool.clone()),
+        vault,
+        notifier: Arc::new(notifier),
+    };
+    let schema = graphql::build(Some(state.clone()));
+    let app = http::router(state, schema, settings.max_body_bytes);
+
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding REGISTRY_LISTEN={}", settings.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, url = %format!("http://{address}/graphql"), "listening");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: no new connections, finishing requests in flight");
+        let _ = stop_tx.send(true);
+    });
+    let mut graceful = stop_rx.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = graceful.wait_for(|stop| *stop).await;
+    });
+    let mut deadline = stop_rx;
+    let grace = settings.shutdown_grace;
+    tokio::select! {
+        served = server => served.context("serving HTTP")?,
+        _ = async move {
+            let _ = deadline.wait_for(|stop| *stop).await;
+            tokio::time::sleep(grace).await;
+        } => tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; closing the remaining connections"),
+    }
+    pool.close().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

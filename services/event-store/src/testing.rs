@@ -26,6 +26,16 @@ impl TestDatabase {
     /// When `DATABASE_URL` is unset or the server is unreachable: the tests
     /// need a real PostgreSQL (`scripts/test` starts one).
     pub async fn new() -> TestDatabase {
+        Self::create(true).await
+    }
+
+    /// Create a new database without migrating it (the runtime pool then
+    /// connects lazily, once something has migrated it).
+    pub async fn unmigrated() -> TestDatabase {
+        Self::create(false).await
+    }
+
+    async fn create(migrate: bool) -> TestDatabase {
         let url = std::env::var("DATABASE_URL").expect(
             "DATABASE_URL must point at a PostgreSQL cluster; run the tests with scripts/test",
         );
@@ -39,17 +49,23 @@ impl TestDatabase {
             .expect("create a test database");
         conn.close().await.ok();
         let owner_options = admin.database(&name);
-        db::migrate(&owner_options)
-            .await
-            .expect("migrate the test database");
+        if migrate {
+            db::migrate(&owner_options)
+                .await
+                .expect("migrate the test database");
+        }
         let owner = sqlx::postgres::PgPoolOptions::new()
             .max_connections(4)
             .connect_with(owner_options.clone())
             .await
             .expect("owner pool");
-        let runtime = db::runtime_pool(owner_options.clone(), &PoolSettings::default())
-            .await
-            .expect("runtime pool");
+        let runtime = if migrate {
+            db::runtime_pool(owner_options.clone(), &PoolSettings::default())
+                .await
+                .expect("runtime pool")
+        } else {
+            sqlx::postgres::PgPoolOptions::new().connect_lazy_with(owner_options.clone())
+        };
         TestDatabase {
             name,
             owner_options,

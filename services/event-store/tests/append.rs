@@ -275,11 +275,20 @@ async fn concurrent_retries_with_one_idempotency_key_append_exactly_once() {
     assert_eq!(store.head().await.unwrap().position, 1);
 }
 
+/// stream, events, metadata, idempotency key, the field the error must name.
+type Case = (
+    &'static str,
+    Vec<NewEvent>,
+    serde_json::Value,
+    Option<&'static str>,
+    &'static str,
+);
+
 #[tokio::test]
 async fn invalid_input_is_refused_with_the_field_named_and_writes_nothing() {
     let db = TestDatabase::new().await;
     let store = EventStore::new(db.runtime.clone());
-    let cases: Vec<(&str, Vec<NewEvent>, serde_json::Value, Option<&str>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("No Category", vec![event(1)], json!({}), None, "stream_id"),
         ("thing-1", vec![], json!({}), None, "events"),
         (

@@ -1,0 +1,262 @@
+//! Configuration from the environment: `DATABASE_URL` and `REGISTRY_*`.
+//!
+//! Every setting has a default that works on a developer's machine, except
+//! where production must be explicit (the vault key).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use event_store::vault::MasterKey;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Development (the default) or production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// Local work: missing secrets are generated under the data directory.
+    Development,
+    /// A real deployment: every secret must be configured.
+    Production,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (the default).
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// All settings of the service.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `REGISTRY_ENV`: `development` (default) or `production`.
+    pub environment: Environment,
+    /// `DATABASE_URL`: the owner's connection (migrations); the runtime pool
+    /// uses it too, switching to `REGISTRY_DB_ROLE`.
+    pub database_url: SecretString,
+    /// `REGISTRY_DB_ROLE`: the role runtime connections `set role` to
+    /// (default `registry_app`; empty to stay the login role).
+    pub db_role: Option<String>,
+    /// `REGISTRY_DB_MAX_CONNECTIONS` (default 16).
+    pub db_max_connections: u32,
+    /// `REGISTRY_LISTEN`: host:port (default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// `REGISTRY_DATA_DIR`: where development secrets live (default `.data`).
+    pub data_dir: PathBuf,
+    /// `REGISTRY_VAULT_KEY`: base64 of 32 bytes.
+    pub vault_key: Option<SecretString>,
+    /// `REGISTRY_MIGRATE_ON_START` (default true).
+    pub migrate_on_start: bool,
+    /// `REGISTRY_LOG_FORMAT`: `json` (default) or `pretty`.
+    pub log_format: LogFormat,
+    /// `REGISTRY_SHUTDOWN_GRACE_SECONDS` (default 20).
+    pub shutdown_grace: Duration,
+    /// `REGISTRY_POLL_INTERVAL_MS`: subscribers re-read at least this often (default 1000).
+    pub poll_interval: Duration,
+    /// `REGISTRY_MAX_BODY_BYTES`: largest request body (default 1 MiB).
+    pub max_body_bytes: usize,
+}
+
+impl Settings {
+    /// Read the settings from the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Read the settings through `get`, for tests.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let value = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let environment = match value("REGISTRY_ENV").as_deref() {
+            None | Some("development") | Some("dev") => Environment::Development,
+            Some("production") | Some("prod") => Environment::Production,
+            Some(other) => {
+                bail!("REGISTRY_ENV must be `development` or `production`, not `{other}`")
+            }
+        };
+        let database_url = value("DATABASE_URL")
+            .map(SecretString::from)
+            .ok_or_else(|| {
+                anyhow!("DATABASE_URL is not set (scripts/serve sets it for a local cluster)")
+            })?;
+        let db_role = match get("REGISTRY_DB_ROLE") {
+            None => Some(event_store::db::RUNTIME_ROLE.to_owned()),
+            Some(v) if v.trim().is_empty() => None,
+            Some(v) => Some(v),
+        };
+        let listen = value("REGISTRY_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen.parse().with_context(|| {
+            format!("REGISTRY_LISTEN must be host:port, e.g. 127.0.0.1:8080, not `{listen}`")
+        })?;
+        let log_format = match value("REGISTRY_LOG_FORMAT").as_deref() {
+            None | Some("json") => LogFormat::Json,
+            Some("pretty") | Some("text") => LogFormat::Pretty,
+            Some(other) => bail!("REGISTRY_LOG_FORMAT must be `json` or `pretty`, not `{other}`"),
+        };
+        Ok(Settings {
+            environment,
+            database_url,
+            db_role,
+            db_max_connections: number(&value, "REGISTRY_DB_MAX_CONNECTIONS", 16)?,
+            listen,
+            data_dir: value("REGISTRY_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| ".data".into()),
+            vault_key: value("REGISTRY_VAULT_KEY").map(SecretString::from),
+            migrate_on_start: flag(&value, "REGISTRY_MIGRATE_ON_START", true)?,
+            log_format,
+            shutdown_grace: Duration::from_secs(number(
+                &value,
+                "REGISTRY_SHUTDOWN_GRACE_SECONDS",
+                20,
+            )?),
+            poll_interval: Duration::from_millis(number(
+                &value,
+                "REGISTRY_POLL_INTERVAL_MS",
+                1000,
+            )?),
+            max_body_bytes: number(&value, "REGISTRY_MAX_BODY_BYTES", 1024 * 1024)?,
+        })
+    }
+
+    /// The database URL, for connecting.
+    pub fn database_url(&self) -> &str {
+        self.database_url.expose_secret()
+    }
+
+    /// The vault's master key: configured, or in development generated once
+    /// into `<data dir>/vault.key` and reused.
+    pub fn vault_master_key(&self) -> anyhow::Result<MasterKey> {
+        if let Some(key) = &self.vault_key {
+            return MasterKey::from_base64(key.expose_secret())
+                .context("REGISTRY_VAULT_KEY must be base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`)");
+        }
+        if self.environment == Environment::Production {
+            bail!("REGISTRY_VAULT_KEY is required in production: without it, personal data could not be read back");
+        }
+        development_key(&self.data_dir.join("vault.key"))
+    }
+}
+
+fn development_key(path: &Path) -> anyhow::Result<MasterKey> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return MasterKey::from_base64(&text)
+            .with_context(|| format!("{} does not hold a valid vault key", path.display()));
+    }
+    let key = MasterKey::generate();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+    write_private(path, &key.to_base64()).with_context(|| format!("write {}", path.display()))?;
+    tracing::warn!(path = %path.display(), "generated a development vault key; set REGISTRY_VAULT_KEY in production");
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+fn number<T: std::str::FromStr>(
+    value: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+) -> anyhow::Result<T> {
+    match value(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("{name} must be a whole number, not `{v}`")),
+    }
+}
+
+fn flag(
+    value: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: bool,
+) -> anyhow::Result<bool> {
+    match value(name)
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => bail!("{name} must be true or false, not `{other}`"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_work_locally_with_only_a_database_url() {
+        let s = settings(&[("DATABASE_URL", "postgres://localhost/x")]).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.environment, Environment::Development);
+        assert_eq!(s.db_role.as_deref(), Some("registry_app"));
+        assert!(s.migrate_on_start);
+        assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn a_bad_setting_is_refused_with_its_name() {
+        let err = settings(&[("DATABASE_URL", "x"), ("REGISTRY_LISTEN", "nowhere")]).unwrap_err();
+        assert!(err.to_string().contains("REGISTRY_LISTEN"), "{err}");
+        let err = settings(&[
+            ("DATABASE_URL", "x"),
+            ("REGISTRY_DB_MAX_CONNECTIONS", "many"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("REGISTRY_DB_MAX_CONNECTIONS"),
+            "{err}"
+        );
+        let err = settings(&[]).unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_a_vault_key() {
+        let s = settings(&[("DATABASE_URL", "x"), ("REGISTRY_ENV", "production")]).unwrap();
+        let err = s.vault_master_key().unwrap_err();
+        assert!(err.to_string().contains("REGISTRY_VAULT_KEY"), "{err}");
+    }
+
+    #[test]
+    fn development_generates_a_vault_key_once_and_reuses_it() {
+        let dir = std::env::temp_dir().join(format!("registry-config-{}", uuid::Uuid::new_v4()));
+        let dir_text = dir.to_string_lossy().into_owned();
+        let s = settings(&[("DATABASE_URL", "x"), ("REGISTRY_DATA_DIR", &dir_text)]).unwrap();
+        let first = s.vault_master_key().unwrap().to_base64();
+        let second = s.vault_master_key().unwrap().to_base64();
+        assert_eq!(first, second);
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

@@ -1,0 +1,10 @@
+//! The social media registry service: configuration, telemetry, the GraphQL
+//! schema and the HTTP router. `main.rs` wires them into the
+//! `social-registry` binary's subcommands.
+
+pub mod config;
+pub mod errors;
+pub mod graphql;
+pub mod http;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,20 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use event_store::vault::Vault;
+use event_store::{EventStore, LogNotifier};
+use sqlx::PgPool;
+
+/// Shared application state; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The runtime pool.
+    pub pool: PgPool,
+    /// The event store over that pool.
+    pub store: EventStore,
+    /// The personal-data vault.
+    pub vault: Vault,
+    /// The process-wide log listener.
+    pub notifier: Arc<LogNotifier>,
+}
