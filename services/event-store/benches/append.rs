@@ -12,7 +12,10 @@ use event_store::{EventStore, ExpectedVersion, NewEvent};
 use serde_json::json;
 
 fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn payload(i: usize) -> serde_json::Value {
@@ -69,7 +72,9 @@ async fn main() {
     }
     let events = setting("BENCH_EVENTS", 4000);
     let runs = setting("BENCH_RUNS", 3);
-    println!("append throughput: {events} events per run, {runs} runs, 1 event per append unless noted");
+    println!(
+        "append throughput: {events} events per run, {runs} runs, 1 event per append unless noted"
+    );
     for (label, clients, batch) in [
         ("1 client", 1, 1),
         ("16 concurrent clients", 16, 1),
@@ -80,6 +85,10 @@ async fn main() {
             rates.push(run(clients, events, batch).await);
         }
         let shown: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
-        println!("{label:<34} median {:>8.0} events/s   runs: {}", median(rates), shown.join(", "));
+        println!(
+            "{label:<34} median {:>8.0} events/s   runs: {}",
+            median(rates),
+            shown.join(", ")
+        );
     }
 }
