@@ -1,6 +1,18 @@
 //! The social media business usage framework as a pure domain model.
 //!
-//! This crate holds no I/O: commands are decided against folded state and
-//! produce events; the event store and the API wire it to PostgreSQL.
-//! The registration aggregate arrives with the domain issue; until then the
-//! crate only fixes the workspace's dependency direction (api → domain).
+//! No I/O lives here: commands are decided against folded state and produce
+//! events; the API crate wires this to the event store and the vault.
+
+pub mod actor;
+pub mod codec;
+pub mod error;
+pub mod form;
+pub mod level;
+pub mod personal;
+pub mod platform;
+pub mod reference;
+pub mod registration;
+
+pub use actor::{Actor, Role};
+pub use error::{DomainError, ErrorKind};
+pub use level::Level;

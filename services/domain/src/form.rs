@@ -1,0 +1,520 @@
+//! The "Social Media Business Usage" form: the common fields and, per level,
+//! exactly the extra fields the framework asks for.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::DomainError;
+use crate::level::Level;
+use crate::personal::{councillor_person, staff_person, PersonalKind, PersonalValue};
+use crate::platform::{normalise, AccountKey, Platform};
+use crate::reference::ReferenceData;
+
+/// Most additional branding assets on one form.
+pub const MAX_BRANDING_ASSETS: usize = 20;
+/// Longest free-text field.
+pub const MAX_TEXT: usize = 2_000;
+
+/// A member of staff named on the form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StaffRef<P> {
+    /// Their sign-in subject (staff id), used to check who may sign.
+    pub subject: String,
+    /// Their name.
+    pub name: P,
+    /// Their work email, where the form asks for it.
+    pub email: Option<P>,
+    /// Their work telephone, optional.
+    pub phone: Option<P>,
+}
+
+/// An additional logo or marketing material; each needs its own approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrandingAsset {
+    /// Short id, unique on the form, e.g. `youth-logo`.
+    pub id: String,
+    /// What it is and where it will be used.
+    pub description: String,
+    /// Where the artwork can be seen (document reference or URL).
+    pub reference: String,
+}
+
+/// Whether press or media are invited or involved (level 4), and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PressMedia {
+    /// Press or media are invited.
+    pub invited: bool,
+    /// Press or media are involved.
+    pub involved: bool,
+    /// How, when either is true.
+    pub arrangements: Option<String>,
+}
+
+/// The fields that depend on the level.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "level", rename_all = "snake_case")]
+pub enum LevelDetails<P> {
+    /// Level 1: re-use of existing content and simple updates.
+    Broadcast {
+        /// Types of information broadcast.
+        #[serde(rename = "informationTypes")]
+        information_types: Vec<String>,
+        /// RSS feeds re-used (may be empty for simple updates).
+        #[serde(rename = "contentSources")]
+        content_sources: Vec<String>,
+    },
+    /// Level 2: structured feedback.
+    Consult {
+        /// Topic or theme of the consultation.
+        topic: String,
+        /// First day of the consultation.
+        #[serde(rename = "opensOn")]
+        opens_on: NaiveDate,
+        /// Last day of the consultation.
+        #[serde(rename = "closesOn")]
+        closes_on: NaiveDate,
+    },
+    /// Level 3: an officer whose role already involves direct contact.
+    Participate {
+        /// The officer who will use the account.
+        officer: StaffRef<P>,
+        /// Their job role: must be on the accepted list.
+        #[serde(rename = "jobRole")]
+        job_role: String,
+        /// Their line manager, who signs the risk assessment.
+        #[serde(rename = "lineManager")]
+        line_manager: StaffRef<P>,
+    },
+    /// Level 4: formal discussion and debate.
+    Engage {
+        /// Topics of discussion.
+        topics: Vec<String>,
+        /// The senior officer responsible for the subject area.
+        #[serde(rename = "seniorOfficer")]
+        senior_officer: StaffRef<P>,
+        /// The county councillor involved, if any.
+        councillor: Option<P>,
+        /// Whether press or media are invited or involved, and how.
+        #[serde(rename = "pressMedia")]
+        press_media: PressMedia,
+    },
+}
+
+impl<P> LevelDetails<P> {
+    /// The level these details belong to.
+    pub fn level(&self) -> Level {
+        match self {
+            LevelDetails::Broadcast { .. } => Level::Broadcast,
+            LevelDetails::Consult { .. } => Level::Consult,
+            LevelDetails::Participate { .. } => Level::Participate,
+            LevelDetails::Engage { .. } => Level::Engage,
+        }
+    }
+}
+
+/// The whole form. `P` is the personal value type: `String` as typed,
+/// `Sealed` in events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Form<P> {
+    /// The platform (social media site).
+    pub platform: Platform,
+    /// The account's URL or handle, as typed.
+    pub account: String,
+    /// The business or service area (an organisational unit code).
+    pub service_area: String,
+    /// The business contact.
+    pub business_contact: StaffRef<P>,
+    /// Version of the social media policy acknowledged.
+    pub policy_version: String,
+    /// The policy was acknowledged.
+    pub policy_acknowledged: bool,
+    /// The corporate identity and branding rules were acknowledged.
+    pub corporate_identity_acknowledged: bool,
+    /// Additional logos or marketing materials.
+    pub branding_assets: Vec<BrandingAsset>,
+    /// Level-specific fields.
+    pub details: LevelDetails<P>,
+}
+
+impl<P> Form<P> {
+    /// The level the form is for.
+    pub fn level(&self) -> Level {
+        self.details.level()
+    }
+
+    /// The same form with every personal value passed through `f`, in a
+    /// fixed order, with the person id each belongs to.
+    pub fn map_personal<Q>(self, f: &mut impl FnMut(Uuid, P) -> Q) -> Form<Q> {
+        let details = match self.details {
+            LevelDetails::Broadcast {
+                information_types,
+                content_sources,
+            } => LevelDetails::Broadcast {
+                information_types,
+                content_sources,
+            },
+            LevelDetails::Consult {
+                topic,
+                opens_on,
+                closes_on,
+            } => LevelDetails::Consult {
+                topic,
+                opens_on,
+                closes_on,
+            },
+            LevelDetails::Participate {
+                officer,
+                job_role,
+                line_manager,
+            } => LevelDetails::Participate {
+                officer: officer.map_personal(f),
+                job_role,
+                line_manager: line_manager.map_personal(f),
+            },
+            LevelDetails::Engage {
+                topics,
+                senior_officer,
+                councillor,
+                press_media,
+            } => {
+                let senior_officer = senior_officer.map_personal(f);
+                let councillor = councillor.map(|c| {
+                    // The councillor's id comes from their name, which only
+                    // the plaintext side knows; the sealed side keeps its own.
+                    f(Uuid::nil(), c)
+                });
+                LevelDetails::Engage {
+                    topics,
+                    senior_officer,
+                    councillor,
+                    press_media,
+                }
+            }
+        };
+        Form {
+            platform: self.platform,
+            account: self.account,
+            service_area: self.service_area,
+            business_contact: self.business_contact.map_personal(f),
+            policy_version: self.policy_version,
+            policy_acknowledged: self.policy_acknowledged,
+            corporate_identity_acknowledged: self.corporate_identity_acknowledged,
+            branding_assets: self.branding_assets,
+            details,
+        }
+    }
+
+    /// Subjects of every member of staff named on the form.
+    pub fn named_subjects(&self) -> BTreeSet<&str> {
+        let mut s = BTreeSet::from([self.business_contact.subject.as_str()]);
+        match &self.details {
+            LevelDetails::Participate {
+                officer,
+                line_manager,
+                ..
+            } => {
+                s.insert(&officer.subject);
+                s.insert(&line_manager.subject);
+            }
+            LevelDetails::Engage { senior_officer, .. } => {
+                s.insert(&senior_officer.subject);
+            }
+            _ => {}
+        }
+        s
+    }
+}
+
+impl Form<String> {
+    /// Every personal value with its person id, in `map_personal` order.
+    pub fn personal_values(&self) -> Vec<(Uuid, String)> {
+        let mut out = Vec::new();
+        self.clone()
+            .map_personal(&mut |person, value: String| out.push((person, value)));
+        // Councillors have no subject: their id is derived from the name.
+        for (person, value) in &mut out {
+            if person.is_nil() {
+                *person = councillor_person(value);
+            }
+        }
+        out
+    }
+}
+
+impl<P> StaffRef<P> {
+    fn map_personal<Q>(self, f: &mut impl FnMut(Uuid, P) -> Q) -> StaffRef<Q> {
+        let person = staff_person(&self.subject);
+        StaffRef {
+            name: f(person, self.name),
+            email: self.email.map(|e| f(person, e)),
+            phone: self.phone.map(|p| f(person, p)),
+            subject: self.subject,
+        }
+    }
+}
+
+/// Check every field of a form; the first problem names its field.
+/// Returns the account's canonical key.
+pub fn validate<P: PersonalValue>(
+    form: &Form<P>,
+    reference: &ReferenceData,
+) -> Result<AccountKey, DomainError> {
+    if !reference.platform_enabled(form.platform) {
+        return Err(DomainError::invalid(
+            "form.platform",
+            format!(
+                "{} is not accepted for new registrations",
+                form.platform.display_name()
+            ),
+        ));
+    }
+    let key = normalise(form.platform, &form.account)
+        .map_err(|e| DomainError::invalid("form.account", e.0))?;
+    code("form.serviceArea", &form.service_area)?;
+    if !reference.org_unit_known(&form.service_area) {
+        return Err(DomainError::invalid(
+            "form.serviceArea",
+            format!("`{}` is not a known service area", form.service_area),
+        ));
+    }
+    staff("form.businessContact", &form.business_contact, true)?;
+    text("form.policyVersion", &form.policy_version, 50)?;
+    if !form.policy_acknowledged {
+        return Err(DomainError::invalid(
+            "form.policyAcknowledged",
+            "the social media policy must be acknowledged",
+        ));
+    }
+    if !form.corporate_identity_acknowledged {
+        return Err(DomainError::invalid(
+            "form.corporateIdentityAcknowledged",
+            "the corporate identity and branding rules must be acknowledged",
+        ));
+    }
+    branding(&form.branding_assets)?;
+    details(&form.details, reference)?;
+    Ok(key)
+}
+
+fn details<P: PersonalValue>(
+    d: &LevelDetails<P>,
+    reference: &ReferenceData,
+) -> Result<(), DomainError> {
+    match d {
+        LevelDetails::Broadcast {
+            information_types,
+            content_sources,
+        } => {
+            non_empty_list("form.details.informationTypes", information_types)?;
+            if content_sources.len() > 20 {
+                return Err(DomainError::invalid(
+                    "form.details.contentSources",
+                    "at most 20 feeds",
+                ));
+            }
+            for (i, src) in content_sources.iter().enumerate() {
+                feed_url(&format!("form.details.contentSources[{i}]"), src)?;
+            }
+        }
+        LevelDetails::Consult {
+            topic,
+            opens_on,
+            closes_on,
+        } => {
+            text("form.details.topic", topic, 300)?;
+            if closes_on < opens_on {
+                return Err(DomainError::invalid(
+                    "form.details.closesOn",
+                    "must not be before the opening date",
+                ));
+            }
+        }
+        LevelDetails::Participate {
+            officer,
+            job_role,
+            line_manager,
+        } => {
+            staff("form.details.officer", officer, false)?;
+            code("form.details.jobRole", job_role)?;
+            if !reference.job_role_accepted(job_role) {
+                return Err(DomainError::JobRoleNotAccepted {
+                    job_role: job_role.clone(),
+                });
+            }
+            staff("form.details.lineManager", line_manager, false)?;
+            if line_manager.subject == officer.subject {
+                return Err(DomainError::invalid(
+                    "form.details.lineManager.subject",
+                    "must be someone other than the officer",
+                ));
+            }
+        }
+        LevelDetails::Engage {
+            topics,
+            senior_officer,
+            councillor,
+            press_media,
+        } => {
+            non_empty_list("form.details.topics", topics)?;
+            staff("form.details.seniorOfficer", senior_officer, false)?;
+            if let Some(c) = councillor {
+                c.check(PersonalKind::Name)
+                    .map_err(|p| DomainError::invalid("form.details.councillor", p))?;
+            }
+            if press_media.invited || press_media.involved {
+                match &press_media.arrangements {
+                    Some(how) => text("form.details.pressMedia.arrangements", how, MAX_TEXT)?,
+                    None => {
+                        return Err(DomainError::invalid(
+                            "form.details.pressMedia.arrangements",
+                            "say how press or media are invited or involved",
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn staff<P: PersonalValue>(
+    field: &str,
+    s: &StaffRef<P>,
+    email_required: bool,
+) -> Result<(), DomainError> {
+    code_like(&format!("{field}.subject"), &s.subject)?;
+    s.name
+        .check(PersonalKind::Name)
+        .map_err(|p| DomainError::invalid(format!("{field}.name"), p))?;
+    match &s.email {
+        Some(e) => e
+            .check(PersonalKind::Email)
+            .map_err(|p| DomainError::invalid(format!("{field}.email"), p))?,
+        None if email_required => {
+            return Err(DomainError::invalid(
+                format!("{field}.email"),
+                "is required",
+            ))
+        }
+        None => {}
+    }
+    if let Some(p) = &s.phone {
+        p.check(PersonalKind::Phone)
+            .map_err(|p| DomainError::invalid(format!("{field}.phone"), p))?;
+    }
+    Ok(())
+}
+
+fn branding(assets: &[BrandingAsset]) -> Result<(), DomainError> {
+    if assets.len() > MAX_BRANDING_ASSETS {
+        return Err(DomainError::invalid(
+            "form.brandingAssets",
+            format!("at most {MAX_BRANDING_ASSETS} assets"),
+        ));
+    }
+    let mut ids = BTreeSet::new();
+    for (i, a) in assets.iter().enumerate() {
+        code(&format!("form.brandingAssets[{i}].id"), &a.id)?;
+        if !ids.insert(a.id.as_str()) {
+            return Err(DomainError::invalid(
+                format!("form.brandingAssets[{i}].id"),
+                "appears twice",
+            ));
+        }
+        text(
+            &format!("form.brandingAssets[{i}].description"),
+            &a.description,
+            500,
+        )?;
+        text(
+            &format!("form.brandingAssets[{i}].reference"),
+            &a.reference,
+            500,
+        )?;
+    }
+    Ok(())
+}
+
+/// Required free text of at most `max` characters.
+pub(crate) fn text(field: &str, v: &str, max: usize) -> Result<(), DomainError> {
+    let t = v.trim();
+    if t.is_empty() {
+        return Err(DomainError::invalid(field, "is required"));
+    }
+    if t.chars().count() > max {
+        return Err(DomainError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(DomainError::invalid(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// A reference-data code: lower-case letters, digits and `-`, 2 to 50 long.
+pub(crate) fn code(field: &str, v: &str) -> Result<(), DomainError> {
+    let ok = (2..=50).contains(&v.len())
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            field,
+            "must be 2 to 50 lower-case letters, digits or `-`",
+        ))
+    }
+}
+
+/// A staff subject: printable ASCII without spaces, 1 to 100 long.
+pub(crate) fn code_like(field: &str, v: &str) -> Result<(), DomainError> {
+    let ok = (1..=100).contains(&v.len()) && v.chars().all(|c| c.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            field,
+            "must be the person's staff id (1 to 100 characters, no spaces)",
+        ))
+    }
+}
+
+fn non_empty_list(field: &str, items: &[String]) -> Result<(), DomainError> {
+    if items.is_empty() {
+        return Err(DomainError::invalid(field, "name at least one"));
+    }
+    if items.len() > 20 {
+        return Err(DomainError::invalid(field, "at most 20"));
+    }
+    for (i, item) in items.iter().enumerate() {
+        text(&format!("{field}[{i}]"), item, 300)?;
+    }
+    Ok(())
+}
+
+fn feed_url(field: &str, v: &str) -> Result<(), DomainError> {
+    match url::Url::parse(v.trim()) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some_and(|h| h.contains('.')) =>
+        {
+            Ok(())
+        }
+        _ => Err(DomainError::invalid(
+            field,
+            "must be the full address of an RSS or Atom feed (https://…)",
+        )),
+    }
+}

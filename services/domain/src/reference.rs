@@ -1,0 +1,253 @@
+//! Reference data managed by `admin` (platforms also by `communications`):
+//! accepted job roles, the speaking-authority register, organisational units
+//! and platforms. Each kind is its own stream.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::actor::{Actor, Role};
+use crate::error::DomainError;
+use crate::form::{code, code_like, text};
+use crate::platform::Platform;
+
+/// The stream of each kind of reference data.
+pub mod streams {
+    /// Accepted job roles for level 3.
+    pub const JOB_ROLES: &str = "reference-job_roles";
+    /// Who may speak for the council on which subjects.
+    pub const SPEAKING_AUTHORITIES: &str = "reference-speaking_authorities";
+    /// Organisational units (services).
+    pub const ORG_UNITS: &str = "reference-org_units";
+    /// Platforms accepted for new registrations.
+    pub const PLATFORMS: &str = "reference-platforms";
+    /// All of them, in load order.
+    pub const ALL: [&str; 4] = [JOB_ROLES, SPEAKING_AUTHORITIES, ORG_UNITS, PLATFORMS];
+}
+
+/// Something that happened to reference data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum ReferenceEvent {
+    /// A job role was added to the accepted list.
+    JobRoleAccepted {
+        /// Code, e.g. `youth-worker`.
+        code: String,
+        /// Title, e.g. `Youth Worker`.
+        title: String,
+    },
+    /// A job role was taken off the accepted list.
+    JobRoleWithdrawn {
+        /// Its code.
+        code: String,
+    },
+    /// Someone was given authority to speak for the council on a subject.
+    SpeakingAuthorityGranted {
+        /// Their staff subject.
+        subject: String,
+        /// The subject matter, e.g. `Highways`.
+        topic: String,
+    },
+    /// That authority was revoked.
+    SpeakingAuthorityRevoked {
+        /// Their staff subject.
+        subject: String,
+        /// The subject matter.
+        topic: String,
+    },
+    /// An organisational unit (service) was added.
+    OrganisationalUnitAdded {
+        /// Code, e.g. `libraries`.
+        code: String,
+        /// Name, e.g. `Libraries and Archives`.
+        name: String,
+    },
+    /// An organisational unit was retired (no new registrations).
+    OrganisationalUnitRetired {
+        /// Its code.
+        code: String,
+    },
+    /// A platform was closed to new registrations.
+    PlatformDisabled {
+        /// The platform.
+        platform: Platform,
+        /// Why.
+        reason: String,
+    },
+    /// A platform was opened again.
+    PlatformEnabled {
+        /// The platform.
+        platform: Platform,
+    },
+}
+
+impl ReferenceEvent {
+    /// The stream this event belongs to.
+    pub fn stream(&self) -> &'static str {
+        match self {
+            ReferenceEvent::JobRoleAccepted { .. } | ReferenceEvent::JobRoleWithdrawn { .. } => {
+                streams::JOB_ROLES
+            }
+            ReferenceEvent::SpeakingAuthorityGranted { .. }
+            | ReferenceEvent::SpeakingAuthorityRevoked { .. } => streams::SPEAKING_AUTHORITIES,
+            ReferenceEvent::OrganisationalUnitAdded { .. }
+            | ReferenceEvent::OrganisationalUnitRetired { .. } => streams::ORG_UNITS,
+            ReferenceEvent::PlatformDisabled { .. } | ReferenceEvent::PlatformEnabled { .. } => {
+                streams::PLATFORMS
+            }
+        }
+    }
+}
+
+/// A change to reference data, as asked for.
+pub type ReferenceCommand = ReferenceEvent;
+
+/// The reference data as folded from its streams.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReferenceData {
+    /// Accepted job roles: code → title.
+    pub job_roles: BTreeMap<String, String>,
+    /// Speaking authority: staff subject → subjects (lower-cased).
+    pub speaking_authorities: BTreeMap<String, BTreeSet<String>>,
+    /// Organisational units in use: code → name.
+    pub org_units: BTreeMap<String, String>,
+    /// Platforms closed to new registrations, with why.
+    pub disabled_platforms: BTreeMap<Platform, String>,
+}
+
+impl ReferenceData {
+    /// Fold one event.
+    pub fn apply(&mut self, e: &ReferenceEvent) {
+        match e {
+            ReferenceEvent::JobRoleAccepted { code, title } => {
+                self.job_roles.insert(code.clone(), title.clone());
+            }
+            ReferenceEvent::JobRoleWithdrawn { code } => {
+                self.job_roles.remove(code);
+            }
+            ReferenceEvent::SpeakingAuthorityGranted { subject, topic } => {
+                self.speaking_authorities
+                    .entry(subject.clone())
+                    .or_default()
+                    .insert(topic_key(topic));
+            }
+            ReferenceEvent::SpeakingAuthorityRevoked { subject, topic } => {
+                if let Some(t) = self.speaking_authorities.get_mut(subject) {
+                    t.remove(&topic_key(topic));
+                }
+            }
+            ReferenceEvent::OrganisationalUnitAdded { code, name } => {
+                self.org_units.insert(code.clone(), name.clone());
+            }
+            ReferenceEvent::OrganisationalUnitRetired { code } => {
+                self.org_units.remove(code);
+            }
+            ReferenceEvent::PlatformDisabled { platform, reason } => {
+                self.disabled_platforms.insert(*platform, reason.clone());
+            }
+            ReferenceEvent::PlatformEnabled { platform } => {
+                self.disabled_platforms.remove(platform);
+            }
+        }
+    }
+
+    /// True when the job role is on the accepted list.
+    pub fn job_role_accepted(&self, code: &str) -> bool {
+        self.job_roles.contains_key(code)
+    }
+
+    /// True when the organisational unit exists and is not retired.
+    pub fn org_unit_known(&self, code: &str) -> bool {
+        self.org_units.contains_key(code)
+    }
+
+    /// True unless the platform was disabled.
+    pub fn platform_enabled(&self, p: Platform) -> bool {
+        !self.disabled_platforms.contains_key(&p)
+    }
+
+    /// True when `subject` may speak for the council on `topic`.
+    pub fn may_speak_on(&self, subject: &str, topic: &str) -> bool {
+        self.speaking_authorities
+            .get(subject)
+            .is_some_and(|t| t.contains(&topic_key(topic)))
+    }
+
+    /// Decide a change: who may make it, and whether it changes anything.
+    pub fn decide(
+        &self,
+        actor: &Actor,
+        command: &ReferenceCommand,
+    ) -> Result<ReferenceEvent, DomainError> {
+        let platform_change = matches!(
+            command,
+            ReferenceEvent::PlatformDisabled { .. } | ReferenceEvent::PlatformEnabled { .. }
+        );
+        if !(actor.has(Role::Admin) || (platform_change && actor.has(Role::Communications))) {
+            return Err(DomainError::MissingRole { role: Role::Admin });
+        }
+        let exists = |msg: String| Err(DomainError::ReferenceData(msg));
+        match command {
+            ReferenceEvent::JobRoleAccepted { code: c, title } => {
+                code("code", c)?;
+                text("title", title, 200)?;
+                if self.job_roles.get(c) == Some(title) {
+                    return exists(format!("job role `{c}` is already accepted"));
+                }
+            }
+            ReferenceEvent::JobRoleWithdrawn { code: c } => {
+                if !self.job_roles.contains_key(c) {
+                    return exists(format!("job role `{c}` is not on the accepted list"));
+                }
+            }
+            ReferenceEvent::SpeakingAuthorityGranted { subject, topic } => {
+                code_like("subject", subject)?;
+                text("topic", topic, 200)?;
+                if self.may_speak_on(subject, topic) {
+                    return exists(format!(
+                        "{subject} already holds speaking authority for `{topic}`"
+                    ));
+                }
+            }
+            ReferenceEvent::SpeakingAuthorityRevoked { subject, topic } => {
+                if !self.may_speak_on(subject, topic) {
+                    return exists(format!(
+                        "{subject} holds no speaking authority for `{topic}`"
+                    ));
+                }
+            }
+            ReferenceEvent::OrganisationalUnitAdded { code: c, name } => {
+                code("code", c)?;
+                text("name", name, 200)?;
+                if self.org_units.get(c) == Some(name) {
+                    return exists(format!("organisational unit `{c}` already exists"));
+                }
+            }
+            ReferenceEvent::OrganisationalUnitRetired { code: c } => {
+                if !self.org_units.contains_key(c) {
+                    return exists(format!("organisational unit `{c}` does not exist"));
+                }
+            }
+            ReferenceEvent::PlatformDisabled { platform, reason } => {
+                text("reason", reason, 500)?;
+                if !self.platform_enabled(*platform) {
+                    return exists(format!("{platform} is already closed to new registrations"));
+                }
+            }
+            ReferenceEvent::PlatformEnabled { platform } => {
+                if self.platform_enabled(*platform) {
+                    return exists(format!("{platform} is already open"));
+                }
+            }
+        }
+        Ok(command.clone())
+    }
+}
+
+fn topic_key(topic: &str) -> String {
+    topic
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}

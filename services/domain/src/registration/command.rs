@@ -1,0 +1,101 @@
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::form::Form;
+use crate::personal::Sealed;
+
+use super::event::Risk;
+
+/// The risk assessment as recorded on a level-3 registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RiskAssessmentInput<P> {
+    /// Who assessed (name).
+    pub assessor: P,
+    /// The assessor's staff id.
+    pub assessor_subject: String,
+    /// When it was assessed.
+    pub assessed_on: NaiveDate,
+    /// The risks identified and their mitigations.
+    pub risks: Vec<Risk>,
+    /// Where the signed document is kept.
+    pub document_reference: String,
+}
+
+/// What someone asks of a registration. Personal values are already sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Submit a new registration.
+    Submit {
+        /// The new registration's id.
+        id: Uuid,
+        /// The form.
+        form: Form<Sealed>,
+    },
+    /// Replace the form (applicant; before publication).
+    Amend {
+        /// The new form.
+        form: Form<Sealed>,
+    },
+    /// Record the level-3 risk assessment.
+    RecordRiskAssessment(RiskAssessmentInput<Sealed>),
+    /// The named line manager signs the risk assessment (level 3).
+    SignRiskAssessment,
+    /// The named senior officer signs off (level 4).
+    SeniorOfficerSignOff,
+    /// The consultation team records the Consultation Finder listing (level 2).
+    RecordConsultationListing {
+        /// The Consultation Finder reference.
+        finder_reference: String,
+    },
+    /// Communications approves one additional branding asset.
+    ApproveBrandingAsset {
+        /// The asset's id on the form.
+        asset_id: String,
+    },
+    /// Communications approves the registration.
+    Approve,
+    /// An approver sends it back to the applicant.
+    RequestChanges {
+        /// What to change.
+        reason: String,
+    },
+    /// An approver rejects it (terminal).
+    Reject {
+        /// Why.
+        reason: String,
+    },
+    /// Communications publishes it.
+    Publish,
+    /// The applicant or communications withdraws it.
+    Withdraw {
+        /// Why.
+        reason: String,
+    },
+    /// The business contact or communications confirms it is still in use.
+    Revalidate,
+}
+
+impl Command {
+    /// A short name for messages, e.g. `sign the risk assessment of`.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Command::Submit { .. } => "submit",
+            Command::Amend { .. } => "amend",
+            Command::RecordRiskAssessment(_) => "record a risk assessment for",
+            Command::SignRiskAssessment => "sign the risk assessment of",
+            Command::SeniorOfficerSignOff => "sign off",
+            Command::RecordConsultationListing { .. } => {
+                "record the Consultation Finder listing of"
+            }
+            Command::ApproveBrandingAsset { .. } => "approve branding for",
+            Command::Approve => "approve",
+            Command::RequestChanges { .. } => "request changes to",
+            Command::Reject { .. } => "reject",
+            Command::Publish => "publish",
+            Command::Withdraw { .. } => "withdraw",
+            Command::Revalidate => "re-validate",
+        }
+    }
+}

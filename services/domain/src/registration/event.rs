@@ -1,0 +1,178 @@
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::actor::Role;
+use crate::form::Form;
+use crate::personal::Sealed;
+use crate::platform::AccountKey;
+
+use super::state::Step;
+
+/// The payload schema version of every registration event type today.
+pub const EVENT_SCHEMA_VERSION: i32 = 1;
+
+/// One identified risk and how it is mitigated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Risk {
+    /// The risk.
+    pub risk: String,
+    /// Its mitigation.
+    pub mitigation: String,
+}
+
+/// A recorded risk assessment (level 3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RiskAssessment {
+    /// Who assessed (sealed name).
+    pub assessor: Sealed,
+    /// The assessor's staff id.
+    pub assessor_subject: String,
+    /// When.
+    pub assessed_on: NaiveDate,
+    /// Risks and mitigations.
+    pub risks: Vec<Risk>,
+    /// Where the signed document is kept.
+    pub document_reference: String,
+    /// Who recorded it.
+    pub recorded_by: String,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Who signed something, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignOff {
+    /// Their staff subject.
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Something that happened to a registration. Stored as event type =
+/// variant name, payload = the variant's fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum RegistrationEvent {
+    /// A member of staff submitted the form.
+    #[serde(rename_all = "camelCase")]
+    RegistrationSubmitted {
+        /// The registration.
+        id: Uuid,
+        /// Who submitted it (staff subject).
+        applicant: String,
+        /// The canonical account.
+        account_key: AccountKey,
+        /// The form.
+        form: Form<Sealed>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The applicant replaced the form.
+    #[serde(rename_all = "camelCase")]
+    RegistrationAmended {
+        /// The canonical account after the amendment.
+        account_key: AccountKey,
+        /// The new form.
+        form: Form<Sealed>,
+        /// Sign-offs the change voided.
+        voided: Vec<Step>,
+        /// Who.
+        by: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The risk assessment was recorded (level 3).
+    #[serde(rename_all = "camelCase")]
+    RiskAssessmentRecorded {
+        /// The assessment.
+        assessment: RiskAssessment,
+        /// Sign-offs a re-recording voided.
+        voided: Vec<Step>,
+    },
+    /// The named line manager signed the risk assessment (level 3).
+    RiskAssessmentSigned(SignOff),
+    /// The named senior officer signed off (level 4).
+    SeniorOfficerSignedOff(SignOff),
+    /// The consultation team listed it in Consultation Finder (level 2).
+    #[serde(rename_all = "camelCase")]
+    ConsultationListed {
+        /// The Finder reference.
+        finder_reference: String,
+        /// Who and when.
+        sign_off: SignOff,
+    },
+    /// Communications approved an additional branding asset.
+    #[serde(rename_all = "camelCase")]
+    BrandingAssetApproved {
+        /// The asset.
+        asset_id: String,
+        /// Who and when.
+        sign_off: SignOff,
+    },
+    /// Communications approved the registration.
+    RegistrationApproved(SignOff),
+    /// An approver sent it back to the applicant.
+    #[serde(rename_all = "camelCase")]
+    ChangesRequested {
+        /// What to change.
+        reason: String,
+        /// In which capacity.
+        role: Role,
+        /// Who and when.
+        sign_off: SignOff,
+    },
+    /// An approver rejected it.
+    #[serde(rename_all = "camelCase")]
+    RegistrationRejected {
+        /// Why.
+        reason: String,
+        /// In which capacity.
+        role: Role,
+        /// Who and when.
+        sign_off: SignOff,
+    },
+    /// Communications published it; for level 3 the officer's verification
+    /// entry is published with it.
+    #[serde(rename_all = "camelCase")]
+    RegistrationPublished {
+        /// Who and when.
+        sign_off: SignOff,
+        /// The officer whose verification entry is published (level 3).
+        officer_subject: Option<String>,
+    },
+    /// It was withdrawn; it stays visible to verification as withdrawn.
+    #[serde(rename_all = "camelCase")]
+    RegistrationWithdrawn {
+        /// Why.
+        reason: String,
+        /// Who and when.
+        sign_off: SignOff,
+    },
+    /// The business contact or communications confirmed it is still in use.
+    RegistrationRevalidated(SignOff),
+}
+
+impl RegistrationEvent {
+    /// The event type name stored in the log.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            RegistrationEvent::RegistrationSubmitted { .. } => "RegistrationSubmitted",
+            RegistrationEvent::RegistrationAmended { .. } => "RegistrationAmended",
+            RegistrationEvent::RiskAssessmentRecorded { .. } => "RiskAssessmentRecorded",
+            RegistrationEvent::RiskAssessmentSigned(_) => "RiskAssessmentSigned",
+            RegistrationEvent::SeniorOfficerSignedOff(_) => "SeniorOfficerSignedOff",
+            RegistrationEvent::ConsultationListed { .. } => "ConsultationListed",
+            RegistrationEvent::BrandingAssetApproved { .. } => "BrandingAssetApproved",
+            RegistrationEvent::RegistrationApproved(_) => "RegistrationApproved",
+            RegistrationEvent::ChangesRequested { .. } => "ChangesRequested",
+            RegistrationEvent::RegistrationRejected { .. } => "RegistrationRejected",
+            RegistrationEvent::RegistrationPublished { .. } => "RegistrationPublished",
+            RegistrationEvent::RegistrationWithdrawn { .. } => "RegistrationWithdrawn",
+            RegistrationEvent::RegistrationRevalidated(_) => "RegistrationRevalidated",
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The registration of one account: its commands, events and state.
+//!
+//! `decide(state, command, context) -> events` holds every rule;
+//! `Registration::apply` folds events into state and holds none.
+
+mod command;
+mod decide;
+mod event;
+mod state;
+
+pub use command::{Command, RiskAssessmentInput};
+pub use decide::{decide, Context};
+pub use event::{RegistrationEvent, Risk, RiskAssessment, SignOff, EVENT_SCHEMA_VERSION};
+pub use state::{fold, Registration, RevalidationDue, Status, Step};
+
+use uuid::Uuid;
+
+/// The stream of one registration.
+pub fn stream_id(id: Uuid) -> String {
+    format!("registration-{id}")
+}
+
+/// The default review period for re-validation, in days.
+pub const DEFAULT_REVIEW_PERIOD_DAYS: i64 = 365;

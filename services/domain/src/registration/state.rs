@@ -1,0 +1,326 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::form::{Form, LevelDetails};
+use crate::level::Level;
+use crate::personal::Sealed;
+use crate::platform::AccountKey;
+
+use super::event::{RegistrationEvent, RiskAssessment, SignOff};
+
+/// Where a registration is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Submitted; level steps and approval under way.
+    Submitted,
+    /// Sent back to the applicant.
+    ChangesRequested,
+    /// Approved by communications; ready to publish.
+    Approved,
+    /// Published: an official council account.
+    Published,
+    /// Withdrawn (terminal): no longer official.
+    Withdrawn,
+    /// Rejected (terminal).
+    Rejected,
+}
+
+impl Status {
+    /// Withdrawn or rejected: nothing more can happen.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Status::Withdrawn | Status::Rejected)
+    }
+}
+
+/// A sign-off or other step a registration may need.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "step", content = "assetId", rename_all = "snake_case")]
+pub enum Step {
+    /// Level 3: the risk assessment is recorded.
+    RiskAssessment,
+    /// Level 3: the named line manager signed it.
+    RiskAssessmentSignature,
+    /// Level 4: the named senior officer signed off.
+    SeniorOfficerSignOff,
+    /// Level 2: listed in Consultation Finder.
+    ConsultationListing,
+    /// An additional branding asset approved by communications.
+    BrandingApproval(String),
+    /// Communications approved the registration.
+    CommunicationsApproval,
+}
+
+/// The state of one registration, folded from its events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Registration {
+    /// Its id.
+    pub id: Uuid,
+    /// How many events it has (its stream version).
+    pub version: i64,
+    /// Lifecycle status.
+    pub status: Status,
+    /// Who submitted it.
+    pub applicant: String,
+    /// The canonical account.
+    pub account_key: AccountKey,
+    /// The current form.
+    pub form: Form<Sealed>,
+    /// The risk assessment (level 3).
+    pub risk_assessment: Option<RiskAssessment>,
+    /// The line manager's signature (level 3).
+    pub risk_signature: Option<SignOff>,
+    /// The senior officer's sign-off (level 4).
+    pub senior_sign_off: Option<SignOff>,
+    /// The Consultation Finder listing (level 2): reference and sign-off.
+    pub consultation_listing: Option<(String, SignOff)>,
+    /// Approved branding assets.
+    pub branding_approvals: BTreeMap<String, SignOff>,
+    /// Communications approval.
+    pub approval: Option<SignOff>,
+    /// The last request for changes, while it stands: reason and sign-off.
+    pub changes_requested: Option<(String, SignOff)>,
+    /// Rejection: reason and sign-off.
+    pub rejection: Option<(String, SignOff)>,
+    /// Withdrawal: reason and sign-off.
+    pub withdrawal: Option<(String, SignOff)>,
+    /// When it was submitted.
+    pub submitted_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Publication.
+    pub published: Option<SignOff>,
+    /// The last re-validation (or the publication).
+    pub last_validated: Option<SignOff>,
+}
+
+/// When a published registration's review falls due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RevalidationDue {
+    /// The date the review falls due.
+    pub due_on: NaiveDate,
+    /// True when that date has passed.
+    pub overdue: bool,
+}
+
+impl Registration {
+    /// The level.
+    pub fn level(&self) -> Level {
+        self.form.level()
+    }
+
+    /// The steps the level requires before communications approval.
+    pub fn level_steps(&self) -> Vec<Step> {
+        match self.level() {
+            Level::Broadcast => vec![],
+            Level::Consult => vec![Step::ConsultationListing],
+            Level::Participate => vec![Step::RiskAssessment, Step::RiskAssessmentSignature],
+            Level::Engage => vec![Step::SeniorOfficerSignOff],
+        }
+    }
+
+    /// True when the step is done (and not voided since).
+    pub fn is_done(&self, step: &Step) -> bool {
+        match step {
+            Step::RiskAssessment => self.risk_assessment.is_some(),
+            Step::RiskAssessmentSignature => self.risk_signature.is_some(),
+            Step::SeniorOfficerSignOff => self.senior_sign_off.is_some(),
+            Step::ConsultationListing => self.consultation_listing.is_some(),
+            Step::BrandingApproval(id) => self.branding_approvals.contains_key(id),
+            Step::CommunicationsApproval => self.approval.is_some(),
+        }
+    }
+
+    /// Every step required before publication that is not done yet.
+    pub fn outstanding(&self) -> Vec<Step> {
+        let mut steps = self.level_steps();
+        steps.extend(
+            self.form
+                .branding_assets
+                .iter()
+                .map(|a| Step::BrandingApproval(a.id.clone())),
+        );
+        steps.push(Step::CommunicationsApproval);
+        steps.into_iter().filter(|s| !self.is_done(s)).collect()
+    }
+
+    /// The named line manager (level 3).
+    pub fn line_manager(&self) -> Option<&str> {
+        match &self.form.details {
+            LevelDetails::Participate { line_manager, .. } => Some(&line_manager.subject),
+            _ => None,
+        }
+    }
+
+    /// The named officer (level 3).
+    pub fn officer(&self) -> Option<&str> {
+        match &self.form.details {
+            LevelDetails::Participate { officer, .. } => Some(&officer.subject),
+            _ => None,
+        }
+    }
+
+    /// The named senior officer (level 4).
+    pub fn senior_officer(&self) -> Option<&str> {
+        match &self.form.details {
+            LevelDetails::Engage { senior_officer, .. } => Some(&senior_officer.subject),
+            _ => None,
+        }
+    }
+
+    /// When the review falls due, for a published registration.
+    pub fn revalidation_due(
+        &self,
+        now: DateTime<Utc>,
+        review_period_days: i64,
+    ) -> Option<RevalidationDue> {
+        if self.status != Status::Published {
+            return None;
+        }
+        let last = self.last_validated.as_ref()?.at;
+        let due = last + Duration::days(review_period_days);
+        Some(RevalidationDue {
+            due_on: due.date_naive(),
+            overdue: now >= due,
+        })
+    }
+
+    /// Fold one event into the state. `None` before the first event.
+    pub fn apply(state: Option<Registration>, event: &RegistrationEvent) -> Option<Registration> {
+        if let RegistrationEvent::RegistrationSubmitted {
+            id,
+            applicant,
+            account_key,
+            form,
+            at,
+        } = event
+        {
+            return Some(Registration {
+                id: *id,
+                version: 1,
+                status: Status::Submitted,
+                applicant: applicant.clone(),
+                account_key: account_key.clone(),
+                form: form.clone(),
+                risk_assessment: None,
+                risk_signature: None,
+                senior_sign_off: None,
+                consultation_listing: None,
+                branding_approvals: BTreeMap::new(),
+                approval: None,
+                changes_requested: None,
+                rejection: None,
+                withdrawal: None,
+                submitted_at: *at,
+                updated_at: *at,
+                published: None,
+                last_validated: None,
+            });
+        }
+        let mut s = state?;
+        s.version += 1;
+        match event {
+            RegistrationEvent::RegistrationSubmitted { .. } => unreachable!("handled above"),
+            RegistrationEvent::RegistrationAmended {
+                account_key,
+                form,
+                voided,
+                at,
+                ..
+            } => {
+                s.account_key = account_key.clone();
+                s.form = form.clone();
+                s.void(voided);
+                s.changes_requested = None;
+                s.status = Status::Submitted;
+                s.updated_at = *at;
+            }
+            RegistrationEvent::RiskAssessmentRecorded { assessment, voided } => {
+                s.void(voided);
+                s.risk_assessment = Some(assessment.clone());
+                s.updated_at = assessment.recorded_at;
+                if s.status == Status::Approved {
+                    s.status = Status::Submitted;
+                }
+            }
+            RegistrationEvent::RiskAssessmentSigned(so) => {
+                s.updated_at = so.at;
+                s.risk_signature = Some(so.clone());
+            }
+            RegistrationEvent::SeniorOfficerSignedOff(so) => {
+                s.updated_at = so.at;
+                s.senior_sign_off = Some(so.clone());
+            }
+            RegistrationEvent::ConsultationListed {
+                finder_reference,
+                sign_off,
+            } => {
+                s.updated_at = sign_off.at;
+                s.consultation_listing = Some((finder_reference.clone(), sign_off.clone()));
+            }
+            RegistrationEvent::BrandingAssetApproved { asset_id, sign_off } => {
+                s.updated_at = sign_off.at;
+                s.branding_approvals
+                    .insert(asset_id.clone(), sign_off.clone());
+            }
+            RegistrationEvent::RegistrationApproved(so) => {
+                s.updated_at = so.at;
+                s.approval = Some(so.clone());
+                s.status = Status::Approved;
+            }
+            RegistrationEvent::ChangesRequested {
+                reason, sign_off, ..
+            } => {
+                s.updated_at = sign_off.at;
+                s.changes_requested = Some((reason.clone(), sign_off.clone()));
+                s.status = Status::ChangesRequested;
+            }
+            RegistrationEvent::RegistrationRejected {
+                reason, sign_off, ..
+            } => {
+                s.updated_at = sign_off.at;
+                s.rejection = Some((reason.clone(), sign_off.clone()));
+                s.status = Status::Rejected;
+            }
+            RegistrationEvent::RegistrationPublished { sign_off, .. } => {
+                s.updated_at = sign_off.at;
+                s.published = Some(sign_off.clone());
+                s.last_validated = Some(sign_off.clone());
+                s.status = Status::Published;
+            }
+            RegistrationEvent::RegistrationWithdrawn { reason, sign_off } => {
+                s.updated_at = sign_off.at;
+                s.withdrawal = Some((reason.clone(), sign_off.clone()));
+                s.status = Status::Withdrawn;
+            }
+            RegistrationEvent::RegistrationRevalidated(so) => {
+                s.updated_at = so.at;
+                s.last_validated = Some(so.clone());
+            }
+        }
+        Some(s)
+    }
+
+    fn void(&mut self, steps: &[Step]) {
+        for step in steps {
+            match step {
+                Step::RiskAssessment => self.risk_assessment = None,
+                Step::RiskAssessmentSignature => self.risk_signature = None,
+                Step::SeniorOfficerSignOff => self.senior_sign_off = None,
+                Step::ConsultationListing => self.consultation_listing = None,
+                Step::BrandingApproval(id) => {
+                    self.branding_approvals.remove(id);
+                }
+                Step::CommunicationsApproval => self.approval = None,
+            }
+        }
+    }
+}
+
+/// Fold a whole history.
+pub fn fold<'a>(events: impl IntoIterator<Item = &'a RegistrationEvent>) -> Option<Registration> {
+    events.into_iter().fold(None, Registration::apply)
+}

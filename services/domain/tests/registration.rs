@@ -1,0 +1,936 @@
+//! Given/when/then tests of every registration command at every level.
+
+mod common;
+
+use chrono::{Duration, NaiveDate};
+use common::*;
+use domain::form::LevelDetails;
+use domain::registration::{Command, RegistrationEvent, Risk, RiskAssessmentInput, Status, Step};
+use domain::{Actor, DomainError, ErrorKind, Role};
+
+fn risk_assessment(by: &str) -> Command {
+    Command::RecordRiskAssessment(RiskAssessmentInput {
+        assessor: seal(by, "Assessor Name"),
+        assessor_subject: by.into(),
+        assessed_on: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        risks: vec![Risk {
+            risk: "Direct messages from young people out of hours".into(),
+            mitigation: "Auto-reply with opening hours and safeguarding contacts".into(),
+        }],
+        document_reference: "RA-2026-17".into(),
+    })
+}
+
+fn withdraw(reason: &str) -> Command {
+    Command::Withdraw {
+        reason: reason.into(),
+    }
+}
+
+/// A scenario of the given level taken as far as approval.
+fn approved(level: u8) -> Scenario {
+    let mut s = Scenario::new();
+    s.submit(form(level));
+    match level {
+        2 => {
+            s.ok(
+                &consultation(),
+                Command::RecordConsultationListing {
+                    finder_reference: "CF-1234".into(),
+                },
+            );
+        }
+        3 => {
+            s.ok(&applicant(), risk_assessment(APPLICANT));
+            s.ok(&line_manager(), Command::SignRiskAssessment);
+        }
+        4 => {
+            s.ok(&senior(), Command::SeniorOfficerSignOff);
+        }
+        _ => {}
+    }
+    s.ok(&comms(), Command::Approve);
+    s
+}
+
+fn published(level: u8) -> Scenario {
+    let mut s = approved(level);
+    s.ok(&comms(), Command::Publish);
+    s
+}
+
+// --- Happy paths -----------------------------------------------------------
+
+#[test]
+fn level_1_broadcast_is_published_after_communications_approval() {
+    let s = published(1);
+    let state = s.state().unwrap();
+    assert_eq!(state.status, Status::Published);
+    assert_eq!(state.account_key.to_string(), "x:northlevel1");
+    assert!(state.outstanding().is_empty());
+}
+
+#[test]
+fn level_2_consult_is_published_after_the_finder_listing_and_approval() {
+    let s = published(2);
+    let state = s.state().unwrap();
+    assert_eq!(state.status, Status::Published);
+    assert_eq!(state.consultation_listing.as_ref().unwrap().0, "CF-1234");
+}
+
+#[test]
+fn level_3_participate_is_published_after_a_signed_risk_assessment_and_publishes_the_officer() {
+    let mut s = approved(3);
+    let events = s.ok(&comms(), Command::Publish);
+    assert!(
+        matches!(&events[0], RegistrationEvent::RegistrationPublished { officer_subject: Some(o), .. } if o == OFFICER)
+    );
+    let state = s.state().unwrap();
+    assert_eq!(state.risk_signature.as_ref().unwrap().by, LINE_MANAGER);
+}
+
+#[test]
+fn level_4_engage_is_published_after_the_senior_officer_with_authority_signs_off() {
+    let s = published(4);
+    let state = s.state().unwrap();
+    assert_eq!(state.status, Status::Published);
+    assert_eq!(state.senior_sign_off.as_ref().unwrap().by, SENIOR);
+}
+
+#[test]
+fn each_additional_branding_asset_needs_its_own_approval_before_publication() {
+    let mut s = Scenario::new();
+    s.submit(with_branding(form(1)));
+    s.ok(&comms(), Command::Approve);
+    assert_eq!(
+        s.refused(&comms(), Command::Publish),
+        DomainError::BrandingNotApproved(vec!["youth-logo".into()])
+    );
+    assert_eq!(
+        s.refused(
+            &comms(),
+            Command::ApproveBrandingAsset {
+                asset_id: "other".into()
+            }
+        ),
+        DomainError::UnknownBrandingAsset("other".into())
+    );
+    s.ok(
+        &comms(),
+        Command::ApproveBrandingAsset {
+            asset_id: "youth-logo".into(),
+        },
+    );
+    assert_eq!(
+        s.refused(
+            &comms(),
+            Command::ApproveBrandingAsset {
+                asset_id: "youth-logo".into()
+            }
+        ),
+        DomainError::AlreadyDone(Step::BrandingApproval("youth-logo".into()))
+    );
+    s.ok(&comms(), Command::Publish);
+    assert_eq!(s.state().unwrap().status, Status::Published);
+}
+
+// --- Submission ------------------------------------------------------------
+
+#[test]
+fn only_staff_may_submit() {
+    let s = Scenario::new();
+    let outsider = Actor::new("u-x", [Role::Auditor]);
+    assert_eq!(
+        s.refused(
+            &outsider,
+            Command::Submit {
+                id: s.id,
+                form: form(1)
+            }
+        ),
+        DomainError::MissingRole { role: Role::Staff }
+    );
+}
+
+#[test]
+fn a_registration_id_cannot_be_submitted_twice() {
+    let mut s = Scenario::new();
+    s.submit(form(1));
+    assert_eq!(
+        s.refused(
+            &applicant(),
+            Command::Submit {
+                id: s.id,
+                form: form(1)
+            }
+        ),
+        DomainError::RegistrationExists(s.id)
+    );
+}
+
+fn invalid_field(err: DomainError) -> String {
+    match err {
+        DomainError::Invalid { field, problem } => {
+            assert!(!problem.is_empty());
+            field
+        }
+        other => panic!("expected a field error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_missing_or_malformed_field_is_refused_with_the_field_named() {
+    let s = Scenario::new();
+    let submit = |f| Command::Submit { id: s.id, form: f };
+    let mut cases: Vec<(domain::form::Form<domain::personal::Sealed>, &str)> = Vec::new();
+
+    let mut f = form(1);
+    f.account = "https://facebook.com/NorthCouncil".into();
+    cases.push((f, "form.account"));
+    let mut f = form(1);
+    f.service_area = "parks".into();
+    cases.push((f, "form.serviceArea"));
+    let mut f = form(1);
+    f.business_contact.email = None;
+    cases.push((f, "form.businessContact.email"));
+    let mut f = form(1);
+    f.business_contact.subject = "has space".into();
+    cases.push((f, "form.businessContact.subject"));
+    let mut f = form(1);
+    f.policy_version = " ".into();
+    cases.push((f, "form.policyVersion"));
+    let mut f = form(1);
+    f.policy_acknowledged = false;
+    cases.push((f, "form.policyAcknowledged"));
+    let mut f = form(1);
+    f.corporate_identity_acknowledged = false;
+    cases.push((f, "form.corporateIdentityAcknowledged"));
+    let mut f = form(1);
+    f.details = LevelDetails::Broadcast {
+        information_types: vec![],
+        content_sources: vec![],
+    };
+    cases.push((f, "form.details.informationTypes"));
+    let mut f = form(1);
+    f.details = LevelDetails::Broadcast {
+        information_types: vec!["News".into()],
+        content_sources: vec!["not a feed".into()],
+    };
+    cases.push((f, "form.details.contentSources[0]"));
+    let mut f = form(2);
+    if let LevelDetails::Consult { closes_on, .. } = &mut f.details {
+        *closes_on = NaiveDate::from_ymd_opt(2025, 12, 31).unwrap();
+    }
+    cases.push((f, "form.details.closesOn"));
+    let mut f = form(2);
+    if let LevelDetails::Consult { topic, .. } = &mut f.details {
+        topic.clear();
+    }
+    cases.push((f, "form.details.topic"));
+    let mut f = form(3);
+    if let LevelDetails::Participate { line_manager, .. } = &mut f.details {
+        line_manager.subject = OFFICER.into();
+    }
+    cases.push((f, "form.details.lineManager.subject"));
+    let mut f = form(3);
+    if let LevelDetails::Participate { officer, .. } = &mut f.details {
+        officer.name.sealed.clear();
+    }
+    cases.push((f, "form.details.officer.name"));
+    let mut f = form(4);
+    if let LevelDetails::Engage { press_media, .. } = &mut f.details {
+        press_media.arrangements = None;
+    }
+    cases.push((f, "form.details.pressMedia.arrangements"));
+    let mut f = form(4);
+    if let LevelDetails::Engage { topics, .. } = &mut f.details {
+        topics.clear();
+    }
+    cases.push((f, "form.details.topics"));
+    let mut f = with_branding(with_branding(form(1)));
+    f.branding_assets[1].description = "another".into();
+    cases.push((f, "form.brandingAssets[1].id"));
+
+    for (f, field) in cases {
+        let err = s.refused(&applicant(), submit(f));
+        assert_eq!(err.kind(), ErrorKind::BadInput);
+        assert_eq!(invalid_field(err), field);
+    }
+}
+
+#[test]
+fn a_level_3_job_role_must_be_on_the_accepted_list() {
+    let s = Scenario::new();
+    let mut f = form(3);
+    if let LevelDetails::Participate { job_role, .. } = &mut f.details {
+        *job_role = "press-officer".into();
+    }
+    assert_eq!(
+        s.refused(&applicant(), Command::Submit { id: s.id, form: f }),
+        DomainError::JobRoleNotAccepted {
+            job_role: "press-officer".into()
+        }
+    );
+}
+
+#[test]
+fn a_disabled_platform_takes_no_new_registrations() {
+    let mut s = Scenario::new();
+    s.reference
+        .apply(&domain::reference::ReferenceEvent::PlatformDisabled {
+            platform: domain::platform::Platform::X,
+            reason: "Under review".into(),
+        });
+    let err = s.refused(
+        &applicant(),
+        Command::Submit {
+            id: s.id,
+            form: form(1),
+        },
+    );
+    assert_eq!(invalid_field(err), "form.platform");
+}
+
+// --- Level 3: risk assessment and the line manager ------------------------
+
+#[test]
+fn only_the_named_line_manager_may_sign_the_risk_assessment() {
+    let mut s = Scenario::new();
+    s.submit(form(3));
+    s.ok(&applicant(), risk_assessment(APPLICANT));
+    let other_manager = Actor::new("u-other-manager", [Role::LineManager]);
+    assert_eq!(
+        s.refused(&other_manager, Command::SignRiskAssessment),
+        DomainError::NotTheNamedLineManager
+    );
+    let named_without_role = Actor::new(LINE_MANAGER, [Role::Staff]);
+    assert_eq!(
+        s.refused(&named_without_role, Command::SignRiskAssessment),
+        DomainError::MissingRole {
+            role: Role::LineManager
+        }
+    );
+    s.ok(&line_manager(), Command::SignRiskAssessment);
+    assert_eq!(
+        s.refused(&line_manager(), Command::SignRiskAssessment),
+        DomainError::AlreadyDone(Step::RiskAssessmentSignature)
+    );
+}
+
+#[test]
+fn the_line_manager_cannot_sign_before_the_risk_assessment_is_recorded() {
+    let mut s = Scenario::new();
+    s.submit(form(3));
+    assert_eq!(
+        s.refused(&line_manager(), Command::SignRiskAssessment),
+        DomainError::RiskAssessmentMissing
+    );
+}
+
+#[test]
+fn an_applicant_named_as_line_manager_cannot_sign_their_own_submission() {
+    let mut s = Scenario::new();
+    let mut f = form(3);
+    if let LevelDetails::Participate { line_manager, .. } = &mut f.details {
+        *line_manager = staff(APPLICANT, "Applicant Self", false);
+    }
+    s.submit(f);
+    s.ok(&applicant(), risk_assessment(APPLICANT));
+    let applicant_as_manager = Actor::new(APPLICANT, [Role::Staff, Role::LineManager]);
+    assert_eq!(
+        s.refused(&applicant_as_manager, Command::SignRiskAssessment),
+        DomainError::SelfApprovalForbidden
+    );
+}
+
+#[test]
+fn communications_cannot_approve_a_level_3_registration_until_the_risk_assessment_is_signed() {
+    let mut s = Scenario::new();
+    s.submit(form(3));
+    assert_eq!(
+        s.refused(&comms(), Command::Approve),
+        DomainError::StepsOutstanding(vec![Step::RiskAssessment, Step::RiskAssessmentSignature])
+    );
+    s.ok(&applicant(), risk_assessment(APPLICANT));
+    assert_eq!(
+        s.refused(&comms(), Command::Approve),
+        DomainError::StepsOutstanding(vec![Step::RiskAssessmentSignature])
+    );
+}
+
+#[test]
+fn only_the_applicant_officer_or_line_manager_may_record_the_risk_assessment_and_it_must_be_complete(
+) {
+    let mut s = Scenario::new();
+    s.submit(form(3));
+    let stranger = Actor::new("u-stranger", [Role::Staff]);
+    assert_eq!(
+        s.refused(&stranger, risk_assessment("u-stranger")),
+        DomainError::NotAllowedToRecordRiskAssessment
+    );
+    let mut empty = risk_assessment(OFFICER);
+    if let Command::RecordRiskAssessment(input) = &mut empty {
+        input.risks.clear();
+    }
+    assert_eq!(
+        invalid_field(s.refused(&Actor::new(OFFICER, [Role::Staff]), empty)),
+        "risks"
+    );
+    let mut future = risk_assessment(OFFICER);
+    if let Command::RecordRiskAssessment(input) = &mut future {
+        input.assessed_on = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap();
+    }
+    assert_eq!(
+        invalid_field(s.refused(&Actor::new(OFFICER, [Role::Staff]), future)),
+        "assessedOn"
+    );
+    s.ok(
+        &Actor::new(OFFICER, [Role::Staff]),
+        risk_assessment(OFFICER),
+    );
+    let not_level_3 = {
+        let mut s1 = Scenario::new();
+        s1.submit(form(1));
+        s1.refused(&applicant(), risk_assessment(APPLICANT))
+    };
+    assert!(matches!(
+        not_level_3,
+        DomainError::WrongLevel { expected: 3, .. }
+    ));
+}
+
+// --- Level 4: senior officer and speaking authority -----------------------
+
+#[test]
+fn only_the_named_senior_officer_may_sign_off_and_only_with_speaking_authority_for_every_topic() {
+    let mut s = Scenario::new();
+    s.submit(form(4));
+    let other = Actor::new("u-other-senior", [Role::SeniorOfficer]);
+    assert_eq!(
+        s.refused(&other, Command::SeniorOfficerSignOff),
+        DomainError::NotTheNamedSeniorOfficer
+    );
+    s.reference.apply(
+        &domain::reference::ReferenceEvent::SpeakingAuthorityRevoked {
+            subject: SENIOR.into(),
+            topic: "Road Safety".into(),
+        },
+    );
+    assert_eq!(
+        s.refused(&senior(), Command::SeniorOfficerSignOff),
+        DomainError::NoSpeakingAuthority {
+            topic: "road safety".into()
+        }
+    );
+    s.reference = reference();
+    assert_eq!(
+        s.refused(&comms(), Command::Approve),
+        DomainError::StepsOutstanding(vec![Step::SeniorOfficerSignOff])
+    );
+    s.ok(&senior(), Command::SeniorOfficerSignOff);
+    s.ok(&comms(), Command::Approve);
+}
+
+// --- Level 2: Consultation Finder -----------------------------------------
+
+#[test]
+fn only_the_consultation_team_records_the_finder_listing_and_approval_waits_for_it() {
+    let mut s = Scenario::new();
+    s.submit(form(2));
+    assert_eq!(
+        s.refused(&comms(), Command::Approve),
+        DomainError::StepsOutstanding(vec![Step::ConsultationListing])
+    );
+    assert_eq!(
+        s.refused(
+            &applicant(),
+            Command::RecordConsultationListing {
+                finder_reference: "CF-1".into()
+            }
+        ),
+        DomainError::MissingRole {
+            role: Role::Consultation
+        }
+    );
+    assert_eq!(
+        invalid_field(s.refused(
+            &consultation(),
+            Command::RecordConsultationListing {
+                finder_reference: " ".into()
+            }
+        )),
+        "finderReference"
+    );
+    s.ok(
+        &consultation(),
+        Command::RecordConsultationListing {
+            finder_reference: "CF-1".into(),
+        },
+    );
+    s.ok(&comms(), Command::Approve);
+}
+
+// --- Segregation of duties ------------------------------------------------
+
+#[test]
+fn nobody_approves_or_publishes_their_own_submission() {
+    let mut s = Scenario::new();
+    let comms_applicant = Actor::new(COMMS, [Role::Staff, Role::Communications]);
+    s.ok(
+        &comms_applicant,
+        Command::Submit {
+            id: s.id,
+            form: with_branding(form(1)),
+        },
+    );
+    assert_eq!(
+        s.refused(&comms_applicant, Command::Approve),
+        DomainError::SelfApprovalForbidden
+    );
+    assert_eq!(
+        s.refused(
+            &comms_applicant,
+            Command::ApproveBrandingAsset {
+                asset_id: "youth-logo".into()
+            }
+        ),
+        DomainError::SelfApprovalForbidden
+    );
+    let colleague = Actor::new("u-comms-2", [Role::Communications]);
+    s.ok(
+        &colleague,
+        Command::ApproveBrandingAsset {
+            asset_id: "youth-logo".into(),
+        },
+    );
+    s.ok(&colleague, Command::Approve);
+    assert_eq!(
+        s.refused(&comms_applicant, Command::Publish),
+        DomainError::SelfApprovalForbidden
+    );
+    s.ok(&colleague, Command::Publish);
+}
+
+#[test]
+fn only_communications_approves_and_publishes() {
+    let mut s = approved(1);
+    assert_eq!(
+        s.refused(&line_manager(), Command::Publish),
+        DomainError::MissingRole {
+            role: Role::Communications
+        }
+    );
+    s.ok(&comms(), Command::Publish);
+    let mut s = Scenario::new();
+    s.submit(form(1));
+    assert_eq!(
+        s.refused(&senior(), Command::Approve),
+        DomainError::MissingRole {
+            role: Role::Communications
+        }
+    );
+}
+
+#[test]
+fn publication_needs_approval_first() {
+    let mut s = Scenario::new();
+    s.submit(form(1));
+    assert!(matches!(
+        s.refused(&comms(), Command::Publish),
+        DomainError::NotAllowedInStatus {
+            status: Status::Submitted,
+            ..
+        }
+    ));
+    s.ok(&comms(), Command::Approve);
+    assert_eq!(
+        s.refused(&comms(), Command::Approve),
+        DomainError::AlreadyDone(Step::CommunicationsApproval)
+    );
+}
+
+// --- Request changes and rejection ----------------------------------------
+
+#[test]
+fn an_approver_may_send_a_registration_back_and_the_applicants_amendment_resubmits_it() {
+    let mut s = Scenario::new();
+    s.submit(form(3));
+    s.ok(&applicant(), risk_assessment(APPLICANT));
+    let events = s.ok(
+        &line_manager(),
+        Command::RequestChanges {
+            reason: "Add the out-of-hours mitigation".into(),
+        },
+    );
+    assert!(matches!(
+        &events[0],
+        RegistrationEvent::ChangesRequested {
+            role: Role::LineManager,
+            ..
+        }
+    ));
+    assert_eq!(s.state().unwrap().status, Status::ChangesRequested);
+    assert!(matches!(
+        s.refused(&line_manager(), Command::SignRiskAssessment),
+        DomainError::NotAllowedInStatus { .. }
+    ));
+    let mut f = form(3);
+    f.business_contact.phone = Some(seal(CONTACT, "01234 567890"));
+    s.ok(&applicant(), Command::Amend { form: f });
+    assert_eq!(s.state().unwrap().status, Status::Submitted);
+    s.ok(&line_manager(), Command::SignRiskAssessment);
+}
+
+#[test]
+fn only_approvers_of_the_registration_may_request_changes_or_reject_and_a_reason_is_required() {
+    let mut s = Scenario::new();
+    s.submit(form(1));
+    let stranger = Actor::new("u-stranger", [Role::Staff, Role::LineManager]);
+    assert_eq!(
+        s.refused(
+            &stranger,
+            Command::Reject {
+                reason: "no".into()
+            }
+        ),
+        DomainError::NotAnApprover
+    );
+    assert_eq!(
+        s.refused(&applicant(), Command::RequestChanges { reason: "x".into() }),
+        DomainError::NotAnApprover
+    );
+    assert_eq!(
+        invalid_field(s.refused(&comms(), Command::Reject { reason: "".into() })),
+        "reason"
+    );
+    s.ok(
+        &comms(),
+        Command::Reject {
+            reason: "Duplicates the main council account".into(),
+        },
+    );
+    let state = s.state().unwrap();
+    assert_eq!(state.status, Status::Rejected);
+    assert!(state.status.is_terminal());
+    assert!(matches!(
+        s.refused(&comms(), Command::Approve),
+        DomainError::NotAllowedInStatus {
+            status: Status::Rejected,
+            ..
+        }
+    ));
+    assert!(matches!(
+        s.refused(&applicant(), withdraw("late")),
+        DomainError::NotAllowedInStatus {
+            status: Status::Rejected,
+            ..
+        }
+    ));
+}
+
+// --- Amendment voids what it touches --------------------------------------
+
+fn voided(events: &[RegistrationEvent]) -> Vec<Step> {
+    match &events[0] {
+        RegistrationEvent::RegistrationAmended { voided, .. } => voided.clone(),
+        other => panic!("expected an amendment, got {other:?}"),
+    }
+}
+
+#[test]
+fn changing_the_line_manager_voids_the_signature_and_approval_but_not_the_assessment() {
+    let mut s = approved(3);
+    let mut f = form(3);
+    if let LevelDetails::Participate { line_manager, .. } = &mut f.details {
+        *line_manager = staff("u-new-manager", "New Manager", false);
+    }
+    let events = s.ok(&applicant(), Command::Amend { form: f });
+    assert_eq!(
+        voided(&events),
+        vec![Step::RiskAssessmentSignature, Step::CommunicationsApproval]
+    );
+    let state = s.state().unwrap();
+    assert_eq!(state.status, Status::Submitted);
+    assert!(
+        state.risk_assessment.is_some()
+            && state.risk_signature.is_none()
+            && state.approval.is_none()
+    );
+    assert_eq!(
+        s.refused(&line_manager(), Command::SignRiskAssessment),
+        DomainError::NotTheNamedLineManager
+    );
+}
+
+#[test]
+fn changing_the_officer_voids_the_risk_assessment_and_its_signature() {
+    let mut s = approved(3);
+    let mut f = form(3);
+    if let LevelDetails::Participate { officer, .. } = &mut f.details {
+        *officer = staff("u-other-officer", "Other Officer", true);
+    }
+    let events = s.ok(&applicant(), Command::Amend { form: f });
+    assert_eq!(
+        voided(&events),
+        vec![
+            Step::RiskAssessment,
+            Step::RiskAssessmentSignature,
+            Step::CommunicationsApproval
+        ]
+    );
+}
+
+#[test]
+fn changing_only_the_contact_keeps_level_sign_offs_but_voids_communications_approval() {
+    let mut s = approved(3);
+    let mut f = form(3);
+    f.business_contact = staff("u-new-contact", "New Contact", true);
+    let events = s.ok(&applicant(), Command::Amend { form: f });
+    assert_eq!(voided(&events), vec![Step::CommunicationsApproval]);
+    assert!(s.state().unwrap().risk_signature.is_some());
+}
+
+#[test]
+fn changing_level_4_topics_voids_the_senior_officers_sign_off() {
+    let mut s = Scenario::new();
+    s.submit(form(4));
+    s.ok(&senior(), Command::SeniorOfficerSignOff);
+    let mut f = form(4);
+    if let LevelDetails::Engage { topics, .. } = &mut f.details {
+        topics.push("Parking".into());
+    }
+    let events = s.ok(&applicant(), Command::Amend { form: f });
+    assert_eq!(voided(&events), vec![Step::SeniorOfficerSignOff]);
+}
+
+#[test]
+fn changing_consultation_dates_voids_the_finder_listing_and_changing_the_account_voids_it_too() {
+    let mut s = Scenario::new();
+    s.submit(form(2));
+    s.ok(
+        &consultation(),
+        Command::RecordConsultationListing {
+            finder_reference: "CF-9".into(),
+        },
+    );
+    let mut f = form(2);
+    if let LevelDetails::Consult { closes_on, .. } = &mut f.details {
+        *closes_on = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    }
+    assert_eq!(
+        voided(&s.ok(&applicant(), Command::Amend { form: f.clone() })),
+        vec![Step::ConsultationListing]
+    );
+    s.ok(
+        &consultation(),
+        Command::RecordConsultationListing {
+            finder_reference: "CF-9".into(),
+        },
+    );
+    f.account = "@NorthConsults".into();
+    assert_eq!(
+        voided(&s.ok(&applicant(), Command::Amend { form: f })),
+        vec![Step::ConsultationListing]
+    );
+    assert_eq!(
+        s.state().unwrap().account_key.to_string(),
+        "x:northconsults"
+    );
+}
+
+#[test]
+fn changing_a_branding_asset_voids_its_approval() {
+    let mut s = Scenario::new();
+    s.submit(with_branding(form(1)));
+    s.ok(
+        &comms(),
+        Command::ApproveBrandingAsset {
+            asset_id: "youth-logo".into(),
+        },
+    );
+    let mut f = with_branding(form(1));
+    f.branding_assets[0].reference = "DOC-2026-0043".into();
+    assert_eq!(
+        voided(&s.ok(&applicant(), Command::Amend { form: f })),
+        vec![Step::BrandingApproval("youth-logo".into())]
+    );
+}
+
+#[test]
+fn only_the_applicant_amends_and_never_after_publication_nor_to_another_level_nor_to_no_effect() {
+    let mut s = Scenario::new();
+    s.submit(form(1));
+    assert_eq!(
+        s.refused(&comms(), Command::Amend { form: form(1) }),
+        DomainError::NotTheApplicant
+    );
+    assert_eq!(
+        s.refused(&applicant(), Command::Amend { form: form(1) }),
+        DomainError::NothingChanged
+    );
+    assert_eq!(
+        s.refused(&applicant(), Command::Amend { form: form(2) }),
+        DomainError::LevelCannotChange
+    );
+    let mut p = published(1);
+    let mut f = form(1);
+    f.policy_version = "2027.1".into();
+    assert!(matches!(
+        p.refused(&applicant(), Command::Amend { form: f }),
+        DomainError::NotAllowedInStatus {
+            status: Status::Published,
+            ..
+        }
+    ));
+    p.ok(&applicant(), withdraw("Account closed"));
+}
+
+// --- Withdrawal -------------------------------------------------------------
+
+#[test]
+fn a_registration_can_be_withdrawn_from_every_non_terminal_state_and_stays_in_history() {
+    fn submitted() -> Scenario {
+        let mut s = Scenario::new();
+        s.submit(form(1));
+        s
+    }
+    fn changes_requested() -> Scenario {
+        let mut s = submitted();
+        s.ok(
+            &comms(),
+            Command::RequestChanges {
+                reason: "fix".into(),
+            },
+        );
+        s
+    }
+    type Builder = fn() -> Scenario;
+    let builders: [(&str, Builder); 4] = [
+        ("submitted", submitted),
+        ("changes requested", changes_requested),
+        ("approved", || approved(1)),
+        ("published", || published(3)),
+    ];
+    for (label, build) in builders {
+        for who in [applicant(), comms()] {
+            let mut s = build();
+            let before = s.events.len();
+            s.ok(&who, withdraw("No longer needed"));
+            let state = s.state().unwrap();
+            assert_eq!(state.status, Status::Withdrawn, "{label}");
+            assert_eq!(s.events.len(), before + 1, "{label}: history is kept");
+            assert_eq!(state.withdrawal.as_ref().unwrap().1.by, who.subject);
+            assert!(matches!(
+                s.refused(&who, withdraw("again")),
+                DomainError::NotAllowedInStatus {
+                    status: Status::Withdrawn,
+                    ..
+                }
+            ));
+        }
+    }
+}
+
+#[test]
+fn withdrawal_needs_a_reason_and_is_for_the_applicant_or_communications() {
+    let mut s = Scenario::new();
+    s.submit(form(1));
+    assert_eq!(
+        invalid_field(s.refused(&applicant(), withdraw("  "))),
+        "reason"
+    );
+    assert_eq!(
+        s.refused(&line_manager(), withdraw("mine now")),
+        DomainError::NotTheApplicant
+    );
+}
+
+// --- Re-validation ------------------------------------------------------------
+
+#[test]
+fn a_published_registration_is_due_for_review_after_the_review_period() {
+    let mut s = published(1);
+    let state = s.state().unwrap();
+    let published_at = state.published.as_ref().unwrap().at;
+    let due = state
+        .revalidation_due(published_at + Duration::days(364), 365)
+        .unwrap();
+    assert!(!due.overdue);
+    assert_eq!(
+        due.due_on,
+        (published_at + Duration::days(365)).date_naive()
+    );
+    assert!(
+        state
+            .revalidation_due(published_at + Duration::days(365), 365)
+            .unwrap()
+            .overdue
+    );
+    assert!(
+        state
+            .revalidation_due(published_at + Duration::days(31), 30)
+            .unwrap()
+            .overdue
+    );
+
+    s.now = published_at + Duration::days(400);
+    assert_eq!(
+        s.refused(
+            &Actor::new("u-stranger", [Role::Staff]),
+            Command::Revalidate
+        ),
+        DomainError::NotTheBusinessContact
+    );
+    s.ok(&contact(), Command::Revalidate);
+    let state = s.state().unwrap();
+    let due = state.revalidation_due(s.now, 365).unwrap();
+    assert!(!due.overdue, "re-validation restarts the period");
+    s.ok(&comms(), Command::Revalidate);
+}
+
+#[test]
+fn only_published_registrations_are_revalidated_or_due() {
+    let mut s = approved(1);
+    assert!(matches!(
+        s.refused(&contact(), Command::Revalidate),
+        DomainError::NotAllowedInStatus {
+            status: Status::Approved,
+            ..
+        }
+    ));
+    assert!(s
+        .state()
+        .unwrap()
+        .revalidation_due(s.now + Duration::days(1000), 365)
+        .is_none());
+    s.ok(&comms(), Command::Publish);
+    s.ok(&comms(), withdraw("closed"));
+    assert!(s
+        .state()
+        .unwrap()
+        .revalidation_due(s.now + Duration::days(1000), 365)
+        .is_none());
+}
+
+#[test]
+fn a_command_on_a_registration_that_does_not_exist_is_not_found() {
+    let s = Scenario::new();
+    let err = s.refused(&comms(), Command::Approve);
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+#[test]
+fn events_survive_their_stored_encoding_unchanged() {
+    let s = published(4);
+    for e in &s.events {
+        let (event_type, payload) = domain::codec::encode(e);
+        assert_eq!(event_type, e.event_type());
+        let back: RegistrationEvent = domain::codec::decode(&event_type, 1, &payload, 1).unwrap();
+        assert_eq!(&back, e);
+    }
+    let (t, p) = domain::codec::encode(&s.events[0]);
+    assert!(
+        domain::codec::decode::<RegistrationEvent>(&t, 2, &p, 1).is_err(),
+        "a newer version is refused, not misread"
+    );
+}
