@@ -25,6 +25,6 @@ pub mod vault;
 
 pub use error::StoreError;
 pub use model::{AppendOutcome, ExpectedVersion, LogHead, NewEvent, RecordedEvent};
-pub use store::EventStore;
+pub use store::{EventStore, StreamAppend};
 pub use subscribe::{LogNotifier, Wake};
 pub use validate::Limits;

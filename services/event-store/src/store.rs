@@ -19,6 +19,17 @@ pub const NOTIFY_CHANNEL: &str = "registry_events";
 const SELECT_EVENT: &str = "select position, stream_id, stream_version, event_id, event_type, \
      schema_version, payload, metadata, recorded_at, prev_hash, hash from events";
 
+/// One stream's part of an atomic append.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamAppend<'a> {
+    /// The stream.
+    pub stream_id: &'a str,
+    /// The version it must be at.
+    pub expected: ExpectedVersion,
+    /// What to append to it.
+    pub events: &'a [NewEvent],
+}
+
 /// The event store: a pool and the limits it enforces.
 #[derive(Debug, Clone)]
 pub struct EventStore {
@@ -45,11 +56,6 @@ impl EventStore {
     /// Append `events` to `stream_id` atomically, if the stream is at
     /// `expected`. With an idempotency key that was seen before, nothing is
     /// appended and the first append's outcome is returned.
-    #[instrument(
-        name = "event_store.append",
-        skip_all,
-        fields(stream.id = %stream_id, events.count = events.len(), position.last)
-    )]
     pub async fn append(
         &self,
         stream_id: &str,
@@ -58,39 +64,107 @@ impl EventStore {
         metadata: &Value,
         idempotency_key: Option<&str>,
     ) -> Result<AppendOutcome, StoreError> {
-        self.limits.check(stream_id, events, metadata)?;
+        let batch = StreamAppend {
+            stream_id,
+            expected,
+            events,
+        };
+        self.append_multi(&[batch], metadata, idempotency_key).await
+    }
+
+    /// Append to several streams in one transaction: all or nothing, each
+    /// stream checked against its expected version. The outcome describes
+    /// the first (primary) stream, with the positions of everything written;
+    /// the idempotency key is recorded against the primary stream.
+    #[instrument(
+        name = "event_store.append",
+        skip_all,
+        fields(stream.id = batches.first().map(|b| b.stream_id), streams = batches.len(), position.last)
+    )]
+    pub async fn append_multi(
+        &self,
+        batches: &[StreamAppend<'_>],
+        metadata: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<AppendOutcome, StoreError> {
+        let Some(primary) = batches.first() else {
+            return Err(StoreError::invalid(
+                "events",
+                "at least one event is required",
+            ));
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut total = 0;
+        for b in batches {
+            self.limits.check(b.stream_id, b.events, metadata)?;
+            if !seen.insert(b.stream_id) {
+                return Err(StoreError::invalid(
+                    "stream_id",
+                    "a stream appears twice in one append",
+                ));
+            }
+            total += b.events.len();
+        }
+        if total > self.limits.max_events_per_append {
+            return Err(StoreError::invalid(
+                "events",
+                format!(
+                    "at most {} events per append",
+                    self.limits.max_events_per_append
+                ),
+            ));
+        }
         if let Some(key) = idempotency_key {
             validate::idempotency_key(key)?;
         }
+        let all: Vec<NewEvent> = batches
+            .iter()
+            .flat_map(|b| b.events.iter().cloned())
+            .collect();
+        check_unique_ids(&all)?;
         let mut tx = self.pool.begin().await?;
-        let (payloads, metadata) = as_stored_json(&mut tx, events, metadata).await?;
+        let (mut payloads, metadata) = as_stored_json(&mut tx, &all, metadata).await?;
         sqlx::query("select pg_advisory_xact_lock($1)")
             .bind(APPEND_LOCK)
             .execute(&mut *tx)
             .await?;
         if let Some(key) = idempotency_key {
-            if let Some(outcome) = earlier_outcome(&mut tx, key, stream_id).await? {
+            if let Some(outcome) = earlier_outcome(&mut tx, key, primary.stream_id).await? {
                 tx.rollback().await?;
                 return Ok(outcome);
             }
         }
-        let actual = stream_version(&mut tx, stream_id).await?;
-        if !expected.admits(actual) {
-            return Err(StoreError::Conflict {
-                stream_id: stream_id.to_owned(),
-                expected: expected.to_string(),
-                actual,
-            });
+        let mut head = head_in(&mut tx).await?;
+        let mut rows = Vec::with_capacity(all.len());
+        let mut primary_version = 0;
+        for (i, b) in batches.iter().enumerate() {
+            let actual = stream_version(&mut tx, b.stream_id).await?;
+            if !b.expected.admits(actual) {
+                return Err(StoreError::Conflict {
+                    stream_id: b.stream_id.to_owned(),
+                    expected: b.expected.to_string(),
+                    actual,
+                });
+            }
+            let rest = payloads.split_off(b.events.len());
+            let batch_rows = chain_rows(head, b.stream_id, actual, b.events, payloads, &metadata);
+            payloads = rest;
+            let last = batch_rows.last().expect("batches are not empty");
+            head = LogHead {
+                position: last.position,
+                hash: hash32(last.position, last.hash.clone())?,
+            };
+            if i == 0 {
+                primary_version = last.stream_version;
+            }
+            rows.extend(batch_rows);
         }
-        let head = head_in(&mut tx).await?;
-        let rows = chain_rows(head, stream_id, actual, events, payloads, &metadata);
         insert_rows(&mut tx, &rows).await?;
-        let last = rows.last().expect("at least one event was validated");
         let outcome = AppendOutcome {
-            stream_id: stream_id.to_owned(),
+            stream_id: primary.stream_id.to_owned(),
             first_position: rows[0].position,
-            last_position: last.position,
-            stream_version: last.stream_version,
+            last_position: head.position,
+            stream_version: primary_version,
             deduplicated: false,
         };
         if let Some(key) = idempotency_key {
@@ -356,6 +430,19 @@ async fn insert_rows(
         ),
         Err(e) => Err(e.into()),
     }
+}
+
+fn check_unique_ids(events: &[NewEvent]) -> Result<(), StoreError> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, e) in events.iter().enumerate() {
+        if !seen.insert(e.event_id) {
+            return Err(StoreError::invalid(
+                format!("events[{i}].event_id"),
+                "appears twice in one append",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn now_micros() -> DateTime<Utc> {

@@ -162,15 +162,6 @@ impl Limits {
                 "must not contain the NUL character",
             ));
         }
-        let mut seen = std::collections::HashSet::new();
-        for (i, e) in events.iter().enumerate() {
-            if !seen.insert(e.event_id) {
-                return Err(StoreError::invalid(
-                    format!("events[{i}].event_id"),
-                    "appears twice in one append",
-                ));
-            }
-        }
         Ok(())
     }
 }

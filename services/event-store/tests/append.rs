@@ -435,3 +435,73 @@ async fn a_stream_reads_back_in_order_and_up_to_a_version_and_the_log_reads_in_p
         store.read_all(9, 1).await.unwrap()[0].hash
     );
 }
+
+#[tokio::test]
+async fn an_append_to_several_streams_is_all_or_nothing() {
+    use event_store::StreamAppend;
+    let db = TestDatabase::new().await;
+    let store = EventStore::new(db.runtime.clone());
+    store
+        .append(
+            "claim-a",
+            ExpectedVersion::NoStream,
+            &[event(0)],
+            &json!({}),
+            None,
+        )
+        .await
+        .unwrap();
+
+    let main_events = [event(1), event(2)];
+    let claim_events = [event(3)];
+    let stale = [
+        StreamAppend {
+            stream_id: "thing-1",
+            expected: ExpectedVersion::NoStream,
+            events: &main_events,
+        },
+        StreamAppend {
+            stream_id: "claim-a",
+            expected: ExpectedVersion::NoStream,
+            events: &claim_events,
+        },
+    ];
+    let err = store
+        .append_multi(&stale, &json!({}), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { ref stream_id, actual: 1, .. } if stream_id == "claim-a"),
+        "{err}"
+    );
+    assert_eq!(
+        store.head().await.unwrap().position,
+        1,
+        "the first stream's events were not written either"
+    );
+
+    let fresh = [
+        StreamAppend {
+            stream_id: "thing-1",
+            expected: ExpectedVersion::NoStream,
+            events: &main_events,
+        },
+        StreamAppend {
+            stream_id: "claim-a",
+            expected: ExpectedVersion::Exactly(1),
+            events: &claim_events,
+        },
+    ];
+    let out = store.append_multi(&fresh, &json!({}), None).await.unwrap();
+    assert_eq!(
+        (
+            out.stream_id.as_str(),
+            out.first_position,
+            out.last_position,
+            out.stream_version
+        ),
+        ("thing-1", 2, 4, 2)
+    );
+    assert_eq!(store.stream_version("claim-a").await.unwrap(), 2);
+    assert!(store.verify_chain(None, None).await.unwrap().is_verified());
+}

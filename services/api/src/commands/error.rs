@@ -1,0 +1,36 @@
+use domain::codec::DecodeError;
+use domain::DomainError;
+use event_store::vault::VaultError;
+use event_store::StoreError;
+
+/// Why a command was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// The domain refused it; the error names the rule.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// Someone else changed the registration first.
+    #[error("the registration is at version {actual}; reload and try again")]
+    Conflict {
+        /// Its current version.
+        actual: i64,
+    },
+    /// The event store failed or refused the input.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The vault failed.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// A stored event could not be read.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+impl HandleError {
+    pub(crate) fn from_store(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { actual, .. } => HandleError::Conflict { actual },
+            other => HandleError::Store(other),
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! Command handling: load a stream, decide with the domain, append with the
+//! expected version. Personal data is sealed through the vault before the
+//! domain sees it, so events only ever hold ciphertext.
+
+mod claims;
+mod error;
+mod load;
+mod seal;
+
+use chrono::Utc;
+use domain::form::Form;
+use domain::personal::{PersonalKind, PersonalValue};
+use domain::reference::{ReferenceCommand, ReferenceData, ReferenceEvent};
+use domain::registration::{
+    self, decide, Command, Context, Registration, RegistrationEvent, RiskAssessmentInput,
+};
+use domain::Actor;
+use event_store::vault::Vault;
+use event_store::{EventStore, ExpectedVersion, NewEvent, StoreError, StreamAppend};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+pub use error::HandleError;
+pub use load::{load_reference, load_registration};
+
+/// How many times a command without an expected version is re-decided
+/// when another writer got there first.
+const RETRIES: usize = 3;
+
+/// A command as the API receives it: personal values in plain text.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// Submit a new registration.
+    Submit(Form<String>),
+    /// Replace the form.
+    Amend(Form<String>),
+    /// Record the risk assessment (level 3).
+    RecordRiskAssessment(RiskAssessmentInput<String>),
+    /// Any command without personal data.
+    Other(Command),
+}
+
+/// Who asked, and how to trace it.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    /// The signed-in person.
+    pub actor: Actor,
+    /// Their display name, sealed into the event metadata when given.
+    pub display_name: Option<String>,
+    /// The request's correlation id.
+    pub correlation_id: String,
+    /// The client's retry key.
+    pub idempotency_key: Option<String>,
+    /// The version the client last saw, for optimistic concurrency.
+    pub expected_version: Option<i64>,
+}
+
+/// What a command produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The registration folded from its own stream after the append.
+    pub registration: Registration,
+    /// The log position of the last event appended (for read-your-writes).
+    pub position: i64,
+    /// True when this was a retry with a known idempotency key.
+    pub deduplicated: bool,
+}
+
+/// Handles commands against the event store.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    store: EventStore,
+    vault: Vault,
+}
+
+impl Handler {
+    /// A handler over the store and vault.
+    pub fn new(store: EventStore, vault: Vault) -> Self {
+        Handler { store, vault }
+    }
+
+    /// The event store.
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
+    /// Handle one registration command.
+    #[tracing::instrument(name = "command", skip_all, fields(registration.id = %id, command = request_name(&request)))]
+    pub async fn handle(
+        &self,
+        id: Uuid,
+        request: Request,
+        meta: &RequestMeta,
+    ) -> Result<Outcome, HandleError> {
+        let stream = registration::stream_id(id);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_handle(id, &stream, &request, meta).await {
+                Err(HandleError::Conflict { .. })
+                    if meta.expected_version.is_none() && attempt < RETRIES =>
+                {
+                    continue
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_handle(
+        &self,
+        id: Uuid,
+        stream: &str,
+        request: &Request,
+        meta: &RequestMeta,
+    ) -> Result<Outcome, HandleError> {
+        if let Some(key) = &meta.idempotency_key {
+            if let Some(outcome) = self.replay(stream, key).await? {
+                return Ok(outcome);
+            }
+        }
+        let reference = load_reference(&self.store).await?;
+        let (state, version) = load_registration(&self.store, id).await?;
+        if let Some(expected) = meta.expected_version {
+            if expected != version {
+                return Err(HandleError::Conflict { actual: version });
+            }
+        }
+        let command = self
+            .seal_request(id, request, state.as_ref(), &reference)
+            .await?;
+        let ctx = Context {
+            actor: &meta.actor,
+            now: Utc::now(),
+            reference: &reference,
+        };
+        let events = decide(state.as_ref(), &command, &ctx).map_err(|e| match e {
+            domain::DomainError::RegistrationNotFound(_) => {
+                domain::DomainError::RegistrationNotFound(id)
+            }
+            other => other,
+        })?;
+        let claims = self.claims(id, state.as_ref(), &events).await?;
+        let expected = if version == 0 {
+            ExpectedVersion::NoStream
+        } else {
+            ExpectedVersion::Exactly(version)
+        };
+        let new_events: Vec<NewEvent> = events
+            .iter()
+            .map(|e| {
+                let (event_type, payload) = domain::codec::encode(e);
+                NewEvent::new(event_type, registration::EVENT_SCHEMA_VERSION, payload)
+            })
+            .collect();
+        let metadata = self.metadata(meta, request_name(request)).await?;
+        let claim_events: Vec<[NewEvent; 1]> = claims.iter().map(|c| [c.event.clone()]).collect();
+        let mut batches = vec![StreamAppend {
+            stream_id: stream,
+            expected,
+            events: &new_events,
+        }];
+        for (claim, events) in claims.iter().zip(&claim_events) {
+            batches.push(StreamAppend {
+                stream_id: &claim.stream_id,
+                expected: claim.expected,
+                events,
+            });
+        }
+        let appended = self
+            .store
+            .append_multi(&batches, &metadata, meta.idempotency_key.as_deref())
+            .await
+            .map_err(HandleError::from_store)?;
+        let folded = events
+            .iter()
+            .fold(state, Registration::apply)
+            .expect("a decided command leaves a registration");
+        Ok(Outcome {
+            registration: folded,
+            position: appended.last_position,
+            deduplicated: appended.deduplicated,
+        })
+    }
+
+    /// A command seen before: the registration as that command left it.
+    async fn replay(&self, stream: &str, key: &str) -> Result<Option<Outcome>, HandleError> {
+        let found: Option<(String, i64, i64)> = sqlx::query_as(
+            "select stream_id, last_position, stream_version from idempotency_keys where key = $1",
+        )
+        .bind(key)
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(|e| HandleError::Store(e.into()))?;
+        let Some((first_stream, position, version)) = found else {
+            return Ok(None);
+        };
+        if first_stream != stream {
+            return Err(HandleError::Store(StoreError::IdempotencyKeyReused {
+                key: key.to_owned(),
+                stream_id: first_stream,
+            }));
+        }
+        let events = self.store.read_stream(stream, Some(version)).await?;
+        let state =
+            load::fold_registration(&events)?.expect("an idempotency key follows an append");
+        Ok(Some(Outcome {
+            registration: state,
+            position,
+            deduplicated: true,
+        }))
+    }
+
+    async fn seal_request(
+        &self,
+        id: Uuid,
+        request: &Request,
+        state: Option<&Registration>,
+        reference: &ReferenceData,
+    ) -> Result<Command, HandleError> {
+        Ok(match request {
+            Request::Submit(form) => {
+                domain::form::validate(form, reference)?;
+                Command::Submit {
+                    id,
+                    form: seal::form(&self.vault, form, None).await?,
+                }
+            }
+            Request::Amend(form) => {
+                domain::form::validate(form, reference)?;
+                Command::Amend {
+                    form: seal::form(&self.vault, form, state.map(|s| &s.form)).await?,
+                }
+            }
+            Request::RecordRiskAssessment(input) => {
+                input.assessor.check(PersonalKind::Name).map_err(|p| {
+                    domain::DomainError::Invalid {
+                        field: "assessor".into(),
+                        problem: p,
+                    }
+                })?;
+                let person = domain::personal::staff_person(&input.assessor_subject);
+                let assessor = seal::one(&self.vault, person, &input.assessor).await?;
+                Command::RecordRiskAssessment(RiskAssessmentInput {
+                    assessor,
+                    assessor_subject: input.assessor_subject.clone(),
+                    assessed_on: input.assessed_on,
+                    risks: input.risks.clone(),
+                    document_reference: input.document_reference.clone(),
+                })
+            }
+            Request::Other(command) => command.clone(),
+        })
+    }
+
+    async fn claims(
+        &self,
+        id: Uuid,
+        before: Option<&Registration>,
+        events: &[RegistrationEvent],
+    ) -> Result<Vec<claims::Claim>, HandleError> {
+        let mut out = Vec::new();
+        for e in events {
+            let key = match e {
+                RegistrationEvent::RegistrationSubmitted { account_key, .. } => account_key,
+                RegistrationEvent::RegistrationAmended { account_key, .. }
+                    if before.is_some_and(|b| &b.account_key != account_key) =>
+                {
+                    account_key
+                }
+                _ => continue,
+            };
+            out.push(claims::prepare(&self.store, key, id).await?);
+        }
+        Ok(out)
+    }
+
+    async fn metadata(&self, meta: &RequestMeta, command: &str) -> Result<Value, HandleError> {
+        let display_name = match &meta.display_name {
+            Some(name) if !name.trim().is_empty() => {
+                let person = domain::personal::staff_person(&meta.actor.subject);
+                Some(seal::one(&self.vault, person, name).await?)
+            }
+            _ => None,
+        };
+        Ok(json!({
+            "actor": {
+                "subject": meta.actor.subject,
+                "roles": meta.actor.roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
+                "displayName": display_name,
+            },
+            "correlationId": meta.correlation_id,
+            "command": command,
+        }))
+    }
+
+    /// Handle a change to reference data.
+    pub async fn reference(
+        &self,
+        command: ReferenceCommand,
+        meta: &RequestMeta,
+    ) -> Result<i64, HandleError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let reference = load_reference(&self.store).await?;
+            let event: ReferenceEvent = reference.decide(&meta.actor, &command)?;
+            let stream = event.stream();
+            let version = self.store.stream_version(stream).await?;
+            let (event_type, payload) = domain::codec::encode(&event);
+            let metadata = self.metadata(meta, "ChangeReferenceData").await?;
+            let result = self
+                .store
+                .append(
+                    stream,
+                    ExpectedVersion::Exactly(version),
+                    &[NewEvent::new(event_type, 1, payload)],
+                    &metadata,
+                    meta.idempotency_key.as_deref(),
+                )
+                .await;
+            match result {
+                Ok(outcome) => return Ok(outcome.last_position),
+                Err(StoreError::Conflict { .. }) if attempt < RETRIES => continue,
+                Err(e) => return Err(HandleError::from_store(e)),
+            }
+        }
+    }
+}
+
+fn request_name(request: &Request) -> &'static str {
+    match request {
+        Request::Submit(_) => "Submit",
+        Request::Amend(_) => "Amend",
+        Request::RecordRiskAssessment(_) => "RecordRiskAssessment",
+        Request::Other(c) => match c {
+            Command::Submit { .. } => "Submit",
+            Command::Amend { .. } => "Amend",
+            Command::RecordRiskAssessment(_) => "RecordRiskAssessment",
+            Command::SignRiskAssessment => "SignRiskAssessment",
+            Command::SeniorOfficerSignOff => "SeniorOfficerSignOff",
+            Command::RecordConsultationListing { .. } => "RecordConsultationListing",
+            Command::ApproveBrandingAsset { .. } => "ApproveBrandingAsset",
+            Command::Approve => "Approve",
+            Command::RequestChanges { .. } => "RequestChanges",
+            Command::Reject { .. } => "Reject",
+            Command::Publish => "Publish",
+            Command::Withdraw { .. } => "Withdraw",
+            Command::Revalidate => "Revalidate",
+        },
+    }
+}
