@@ -58,6 +58,9 @@ pub struct Settings {
     pub poll_interval: Duration,
     /// `REGISTRY_MAX_BODY_BYTES`: largest request body (default 1 MiB).
     pub max_body_bytes: usize,
+    /// `REGISTRY_REVIEW_PERIOD_DAYS`: how long a published registration stays
+    /// valid before its contact must re-validate it (default 365).
+    pub review_period_days: i64,
 }
 
 impl Settings {
@@ -118,6 +121,14 @@ impl Settings {
                 1000,
             )?),
             max_body_bytes: number(&value, "REGISTRY_MAX_BODY_BYTES", 1024 * 1024)?,
+            review_period_days: positive(
+                number(
+                    &value,
+                    "REGISTRY_REVIEW_PERIOD_DAYS",
+                    domain::registration::DEFAULT_REVIEW_PERIOD_DAYS,
+                )?,
+                "REGISTRY_REVIEW_PERIOD_DAYS",
+            )?,
         })
     }
 
@@ -185,6 +196,14 @@ fn number<T: std::str::FromStr>(
     }
 }
 
+fn positive(v: i64, name: &str) -> anyhow::Result<i64> {
+    if v > 0 {
+        Ok(v)
+    } else {
+        bail!("{name} must be at least 1, not {v}")
+    }
+}
+
 fn flag(
     value: &impl Fn(&str) -> Option<String>,
     name: &str,
@@ -223,6 +242,7 @@ mod tests {
         assert_eq!(s.db_role.as_deref(), Some("registry_app"));
         assert!(s.migrate_on_start);
         assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.review_period_days, 365);
     }
 
     #[test]
@@ -236,6 +256,12 @@ mod tests {
         .unwrap_err();
         assert!(
             err.to_string().contains("REGISTRY_DB_MAX_CONNECTIONS"),
+            "{err}"
+        );
+        let err =
+            settings(&[("DATABASE_URL", "x"), ("REGISTRY_REVIEW_PERIOD_DAYS", "0")]).unwrap_err();
+        assert!(
+            err.to_string().contains("REGISTRY_REVIEW_PERIOD_DAYS"),
             "{err}"
         );
         let err = settings(&[]).unwrap_err();
