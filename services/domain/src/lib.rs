@@ -10,6 +10,7 @@ pub mod form;
 pub mod level;
 pub mod personal;
 pub mod platform;
+pub mod privacy;
 pub mod reference;
 pub mod registration;
 

@@ -108,12 +108,12 @@ async fn listen(mut listener: PgListener, tx: watch::Sender<i64>) {
 
 impl Wake {
     /// Mark what has been seen, so a later `wait` returns on anything newer.
-    fn mark_seen(&mut self) {
+    pub fn mark_seen(&mut self) {
         self.rx.borrow_and_update();
     }
 
     /// Wait for a notification newer than the last mark, or the poll interval.
-    async fn wait(&mut self) {
+    pub async fn wait(&mut self) {
         let _ = tokio::time::timeout(self.poll, self.rx.changed()).await;
     }
 }

@@ -294,6 +294,33 @@ impl Handler {
         }))
     }
 
+    /// Erase a person: delete their vault key, then record the erasure so
+    /// every read model shows their data as erased. Safe to retry: a second
+    /// erasure of the same person finds no key and records nothing new.
+    pub async fn erase_person(&self, person: Uuid, reason: &str, meta: &RequestMeta) -> Result<i64, HandleError> {
+        let event = domain::privacy::decide_erasure(&meta.actor, person, reason)?;
+        let stream = domain::privacy::stream_id(person);
+        self.vault.erase(person).await?;
+        if let Some(last) = self.store.read_stream(&stream, None).await?.last() {
+            if last.event_type == domain::privacy::ERASED_EVENT_TYPE {
+                return Ok(last.position);
+            }
+        }
+        let (event_type, payload) = domain::codec::encode(&event);
+        // No display name: it would be sealed under a key we may be erasing.
+        let metadata = json!({
+            "actor": { "subject": meta.actor.subject, "roles": meta.actor.roles.iter().map(|r| r.code()).collect::<Vec<_>>() },
+            "correlationId": meta.correlation_id,
+            "command": "ErasePerson",
+        });
+        let outcome = self
+            .store
+            .append(&stream, ExpectedVersion::Any, &[NewEvent::new(event_type, 1, payload)], &metadata, meta.idempotency_key.as_deref())
+            .await
+            .map_err(HandleError::from_store)?;
+        Ok(outcome.last_position)
+    }
+
     /// Handle a change to reference data.
     pub async fn reference(
         &self,

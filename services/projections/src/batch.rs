@@ -1,0 +1,170 @@
+//! One batch: read events after the lowest healthy checkpoint, apply them to
+//! each read model in its own savepoint, move each checkpoint by
+//! compare-and-set, commit once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use event_store::{EventStore, RecordedEvent, StoreError};
+use sqlx::{Acquire, PgPool};
+use uuid::Uuid;
+
+use crate::decode::{Decoded, Decoder};
+use crate::models::{apply, Apply, ReadModel};
+
+/// Why a batch did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// The database failed (connection lost, …): retry later.
+    #[error("projection database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Reading the log failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Another projector moved a checkpoint first; this batch was not applied.
+    #[error("checkpoint of {0} moved under this projector")]
+    LostRace(&'static str),
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Events read.
+    pub events: usize,
+    /// The highest position any model reached.
+    pub position: i64,
+    /// Models that stopped on an event in this batch: (model, position, error).
+    pub failures: Vec<(&'static str, i64, String)>,
+}
+
+impl BatchOutcome {
+    /// Nothing was there to apply.
+    pub fn is_idle(&self) -> bool {
+        self.events == 0
+    }
+}
+
+struct Checkpoint {
+    position: i64,
+    failed: bool,
+}
+
+/// Apply the next batch of at most `batch_size` events to every healthy read
+/// model in `schema`.
+#[tracing::instrument(name = "projection.batch", skip_all, fields(schema, events))]
+pub async fn run_batch(pool: &PgPool, schema: &str, batch_size: i64, review_period_days: i64) -> Result<BatchOutcome, ProjectionError> {
+    let checkpoints = load_checkpoints(pool, schema).await?;
+    let healthy: Vec<(ReadModel, i64)> = ReadModel::ALL
+        .iter()
+        .filter_map(|m| checkpoints.get(m.name()).filter(|c| !c.failed).map(|c| (*m, c.position)))
+        .collect();
+    let Some(from) = healthy.iter().map(|(_, p)| *p).min() else {
+        return Ok(BatchOutcome::default());
+    };
+    let store = EventStore::new(pool.clone());
+    let events = store.read_all(from, batch_size).await?;
+    tracing::Span::current().record("events", events.len());
+    if events.is_empty() {
+        return Ok(BatchOutcome { position: from, ..BatchOutcome::default() });
+    }
+    let mut decoder = Decoder::new(&store);
+    let mut decoded = Vec::with_capacity(events.len());
+    for e in &events {
+        decoded.push(decoder.decode(e).await?);
+    }
+    let erased_before = erased_up_to(pool, from).await?;
+
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin().await?;
+    let mut outcome = BatchOutcome { events: events.len(), ..BatchOutcome::default() };
+    for (model, start) in healthy {
+        let mut sp = tx.begin().await?;
+        let (reached, failure) = apply_model(&mut sp, schema, model, start, &events, &decoded, &erased_before, review_period_days).await?;
+        match failure {
+            None => sp.commit().await?,
+            Some((position, error)) => {
+                sp.rollback().await?;
+                tracing::error!(projection = model.name(), position, %error, "projection stopped: cannot apply event");
+                outcome.failures.push((model.name(), position, error.clone()));
+                let sql = format!(
+                    "update {schema}.checkpoints set failed_at_position = $2, error = $3, updated_at = now() where projection = $1"
+                );
+                sqlx::query(&sql).bind(model.name()).bind(position).bind(&error).execute(&mut *tx).await?;
+                continue;
+            }
+        }
+        if reached > start {
+            let sql = format!(
+                "update {schema}.checkpoints set position = $3, updated_at = now() where projection = $1 and position = $2"
+            );
+            let moved = sqlx::query(&sql).bind(model.name()).bind(start).bind(reached).execute(&mut *tx).await?;
+            if moved.rows_affected() != 1 {
+                return Err(ProjectionError::LostRace(model.name()));
+            }
+        }
+        outcome.position = outcome.position.max(reached);
+    }
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_model(
+    conn: &mut sqlx::PgConnection,
+    schema: &str,
+    model: ReadModel,
+    start: i64,
+    events: &[RecordedEvent],
+    decoded: &[Decoded],
+    erased_before: &BTreeSet<Uuid>,
+    review_period_days: i64,
+) -> Result<(i64, Option<(i64, String)>), ProjectionError> {
+    let mut erased = erased_before.clone();
+    let mut reached = start;
+    for (e, d) in events.iter().zip(decoded) {
+        if let Decoded::Erasure(person) = d {
+            erased.insert(*person);
+        }
+        if e.position <= start {
+            continue;
+        }
+        if let Decoded::Broken(problem) = d {
+            if touches(model, e) {
+                return Ok((reached, Some((e.position, format!("{} at position {}: {problem}", e.event_type, e.position)))));
+            }
+        }
+        let mut a = Apply { conn: &mut *conn, schema, position: e.position, at: e.recorded_at, review_period_days, erased: &erased };
+        if let Err(error) = apply(model, &mut a, d).await {
+            if matches!(error, sqlx::Error::Database(_)) {
+                return Ok((reached, Some((e.position, format!("{} at position {}: {error}", e.event_type, e.position)))));
+            }
+            return Err(error.into());
+        }
+        reached = e.position;
+    }
+    Ok((reached, None))
+}
+
+/// Whether an unreadable event concerns this model: reference events only
+/// the reference model, everything else every other model.
+fn touches(model: ReadModel, e: &RecordedEvent) -> bool {
+    (model == ReadModel::Reference) == e.stream_id.starts_with("reference-")
+}
+
+async fn load_checkpoints(pool: &PgPool, schema: &str) -> Result<BTreeMap<String, Checkpoint>, sqlx::Error> {
+    let names: Vec<&str> = ReadModel::ALL.iter().map(|m| m.name()).collect();
+    let sql = format!("insert into {schema}.checkpoints (projection) select unnest($1::text[]) on conflict do nothing");
+    sqlx::query(&sql).bind(&names).execute(pool).await?;
+    let sql = format!("select projection, position, error is not null from {schema}.checkpoints");
+    let rows: Vec<(String, i64, bool)> = sqlx::query_as(&sql).fetch_all(pool).await?;
+    Ok(rows.into_iter().map(|(n, position, failed)| (n, Checkpoint { position, failed })).collect())
+}
+
+async fn erased_up_to(pool: &PgPool, position: i64) -> Result<BTreeSet<Uuid>, sqlx::Error> {
+    let people: Vec<String> = sqlx::query_scalar(
+        "select payload->>'person' from events where event_type = 'PersonalDataErased' and position <= $1",
+    )
+    .bind(position)
+    .fetch_all(pool)
+    .await?;
+    Ok(people.iter().filter_map(|p| p.parse().ok()).collect())
+}
