@@ -36,10 +36,20 @@ pub enum PrivacyEvent {
 }
 
 /// Decide an erasure: only the data protection role, with a reason.
-pub fn decide_erasure(actor: &Actor, person: Uuid, reason: &str) -> Result<PrivacyEvent, DomainError> {
+pub fn decide_erasure(
+    actor: &Actor,
+    person: Uuid,
+    reason: &str,
+) -> Result<PrivacyEvent, DomainError> {
     if !actor.has(Role::DataProtection) {
-        return Err(DomainError::MissingRole { role: Role::DataProtection });
+        return Err(DomainError::MissingRole {
+            role: Role::DataProtection,
+        });
     }
     text("reason", reason, 500)?;
-    Ok(PrivacyEvent::PersonalDataErased { person, reason: reason.trim().to_owned(), by: actor.subject.clone() })
+    Ok(PrivacyEvent::PersonalDataErased {
+        person,
+        reason: reason.trim().to_owned(),
+        by: actor.subject.clone(),
+    })
 }

@@ -51,11 +51,21 @@ struct Checkpoint {
 /// Apply the next batch of at most `batch_size` events to every healthy read
 /// model in `schema`.
 #[tracing::instrument(name = "projection.batch", skip_all, fields(schema, events))]
-pub async fn run_batch(pool: &PgPool, schema: &str, batch_size: i64, review_period_days: i64) -> Result<BatchOutcome, ProjectionError> {
+pub async fn run_batch(
+    pool: &PgPool,
+    schema: &str,
+    batch_size: i64,
+    review_period_days: i64,
+) -> Result<BatchOutcome, ProjectionError> {
     let checkpoints = load_checkpoints(pool, schema).await?;
     let healthy: Vec<(ReadModel, i64)> = ReadModel::ALL
         .iter()
-        .filter_map(|m| checkpoints.get(m.name()).filter(|c| !c.failed).map(|c| (*m, c.position)))
+        .filter_map(|m| {
+            checkpoints
+                .get(m.name())
+                .filter(|c| !c.failed)
+                .map(|c| (*m, c.position))
+        })
         .collect();
     let Some(from) = healthy.iter().map(|(_, p)| *p).min() else {
         return Ok(BatchOutcome::default());
@@ -64,7 +74,10 @@ pub async fn run_batch(pool: &PgPool, schema: &str, batch_size: i64, review_peri
     let events = store.read_all(from, batch_size).await?;
     tracing::Span::current().record("events", events.len());
     if events.is_empty() {
-        return Ok(BatchOutcome { position: from, ..BatchOutcome::default() });
+        return Ok(BatchOutcome {
+            position: from,
+            ..BatchOutcome::default()
+        });
     }
     let mut decoder = Decoder::new(&store);
     let mut decoded = Vec::with_capacity(events.len());
@@ -75,20 +88,40 @@ pub async fn run_batch(pool: &PgPool, schema: &str, batch_size: i64, review_peri
 
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
-    let mut outcome = BatchOutcome { events: events.len(), ..BatchOutcome::default() };
+    let mut outcome = BatchOutcome {
+        events: events.len(),
+        ..BatchOutcome::default()
+    };
     for (model, start) in healthy {
         let mut sp = tx.begin().await?;
-        let (reached, failure) = apply_model(&mut sp, schema, model, start, &events, &decoded, &erased_before, review_period_days).await?;
+        let (reached, failure) = apply_model(
+            &mut sp,
+            schema,
+            model,
+            start,
+            &events,
+            &decoded,
+            &erased_before,
+            review_period_days,
+        )
+        .await?;
         match failure {
             None => sp.commit().await?,
             Some((position, error)) => {
                 sp.rollback().await?;
                 tracing::error!(projection = model.name(), position, %error, "projection stopped: cannot apply event");
-                outcome.failures.push((model.name(), position, error.clone()));
+                outcome
+                    .failures
+                    .push((model.name(), position, error.clone()));
                 let sql = format!(
                     "update {schema}.checkpoints set failed_at_position = $2, error = $3, updated_at = now() where projection = $1"
                 );
-                sqlx::query(&sql).bind(model.name()).bind(position).bind(&error).execute(&mut *tx).await?;
+                sqlx::query(&sql)
+                    .bind(model.name())
+                    .bind(position)
+                    .bind(&error)
+                    .execute(&mut *tx)
+                    .await?;
                 continue;
             }
         }
@@ -96,7 +129,12 @@ pub async fn run_batch(pool: &PgPool, schema: &str, batch_size: i64, review_peri
             let sql = format!(
                 "update {schema}.checkpoints set position = $3, updated_at = now() where projection = $1 and position = $2"
             );
-            let moved = sqlx::query(&sql).bind(model.name()).bind(start).bind(reached).execute(&mut *tx).await?;
+            let moved = sqlx::query(&sql)
+                .bind(model.name())
+                .bind(start)
+                .bind(reached)
+                .execute(&mut *tx)
+                .await?;
             if moved.rows_affected() != 1 {
                 return Err(ProjectionError::LostRace(model.name()));
             }
@@ -129,13 +167,32 @@ async fn apply_model(
         }
         if let Decoded::Broken(problem) = d {
             if touches(model, e) {
-                return Ok((reached, Some((e.position, format!("{} at position {}: {problem}", e.event_type, e.position)))));
+                return Ok((
+                    reached,
+                    Some((
+                        e.position,
+                        format!("{} at position {}: {problem}", e.event_type, e.position),
+                    )),
+                ));
             }
         }
-        let mut a = Apply { conn: &mut *conn, schema, position: e.position, at: e.recorded_at, review_period_days, erased: &erased };
+        let mut a = Apply {
+            conn: &mut *conn,
+            schema,
+            position: e.position,
+            at: e.recorded_at,
+            review_period_days,
+            erased: &erased,
+        };
         if let Err(error) = apply(model, &mut a, d).await {
             if matches!(error, sqlx::Error::Database(_)) {
-                return Ok((reached, Some((e.position, format!("{} at position {}: {error}", e.event_type, e.position)))));
+                return Ok((
+                    reached,
+                    Some((
+                        e.position,
+                        format!("{} at position {}: {error}", e.event_type, e.position),
+                    )),
+                ));
             }
             return Err(error.into());
         }
@@ -150,13 +207,19 @@ fn touches(model: ReadModel, e: &RecordedEvent) -> bool {
     (model == ReadModel::Reference) == e.stream_id.starts_with("reference-")
 }
 
-async fn load_checkpoints(pool: &PgPool, schema: &str) -> Result<BTreeMap<String, Checkpoint>, sqlx::Error> {
+async fn load_checkpoints(
+    pool: &PgPool,
+    schema: &str,
+) -> Result<BTreeMap<String, Checkpoint>, sqlx::Error> {
     let names: Vec<&str> = ReadModel::ALL.iter().map(|m| m.name()).collect();
     let sql = format!("insert into {schema}.checkpoints (projection) select unnest($1::text[]) on conflict do nothing");
     sqlx::query(&sql).bind(&names).execute(pool).await?;
     let sql = format!("select projection, position, error is not null from {schema}.checkpoints");
     let rows: Vec<(String, i64, bool)> = sqlx::query_as(&sql).fetch_all(pool).await?;
-    Ok(rows.into_iter().map(|(n, position, failed)| (n, Checkpoint { position, failed })).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(n, position, failed)| (n, Checkpoint { position, failed }))
+        .collect())
 }
 
 async fn erased_up_to(pool: &PgPool, position: i64) -> Result<BTreeSet<Uuid>, sqlx::Error> {

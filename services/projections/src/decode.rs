@@ -14,7 +14,10 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub(crate) enum Decoded {
     /// A registration event and the registration's state right after it.
-    Registration { event: Box<RegistrationEvent>, state: Box<Registration> },
+    Registration {
+        event: Box<RegistrationEvent>,
+        state: Box<Registration>,
+    },
     /// A person's data was erased.
     Erasure(Uuid),
     /// Reference data changed.
@@ -34,33 +37,54 @@ pub(crate) struct Decoder<'a> {
 
 impl<'a> Decoder<'a> {
     pub(crate) fn new(store: &'a EventStore) -> Self {
-        Decoder { store, states: HashMap::new() }
+        Decoder {
+            store,
+            states: HashMap::new(),
+        }
     }
 
     pub(crate) async fn decode(&mut self, e: &RecordedEvent) -> Result<Decoded, StoreError> {
         if let Some(id) = e.stream_id.strip_prefix("registration-") {
             let Ok(id) = id.parse::<Uuid>() else {
-                return Ok(Decoded::Broken(format!("stream {} has no registration id", e.stream_id)));
+                return Ok(Decoded::Broken(format!(
+                    "stream {} has no registration id",
+                    e.stream_id
+                )));
             };
             return self.registration(id, e).await;
         }
         if e.stream_id.starts_with("person-") {
-            return Ok(match codec::decode::<PrivacyEvent>(&e.event_type, e.schema_version, &e.payload, 1) {
-                Ok(PrivacyEvent::PersonalDataErased { person, .. }) => Decoded::Erasure(person),
-                Err(err) => Decoded::Broken(err.to_string()),
-            });
+            return Ok(
+                match codec::decode::<PrivacyEvent>(&e.event_type, e.schema_version, &e.payload, 1)
+                {
+                    Ok(PrivacyEvent::PersonalDataErased { person, .. }) => Decoded::Erasure(person),
+                    Err(err) => Decoded::Broken(err.to_string()),
+                },
+            );
         }
         if e.stream_id.starts_with("reference-") {
-            return Ok(match codec::decode::<ReferenceEvent>(&e.event_type, e.schema_version, &e.payload, 1) {
-                Ok(r) => Decoded::Reference(r),
-                Err(err) => Decoded::Broken(err.to_string()),
-            });
+            return Ok(
+                match codec::decode::<ReferenceEvent>(
+                    &e.event_type,
+                    e.schema_version,
+                    &e.payload,
+                    1,
+                ) {
+                    Ok(r) => Decoded::Reference(r),
+                    Err(err) => Decoded::Broken(err.to_string()),
+                },
+            );
         }
         Ok(Decoded::Ignored)
     }
 
     async fn registration(&mut self, id: Uuid, e: &RecordedEvent) -> Result<Decoded, StoreError> {
-        let event: RegistrationEvent = match codec::decode(&e.event_type, e.schema_version, &e.payload, EVENT_SCHEMA_VERSION) {
+        let event: RegistrationEvent = match codec::decode(
+            &e.event_type,
+            e.schema_version,
+            &e.payload,
+            EVENT_SCHEMA_VERSION,
+        ) {
             Ok(ev) => ev,
             Err(err) => return Ok(Decoded::Broken(err.to_string())),
         };
@@ -69,24 +93,42 @@ impl<'a> Decoder<'a> {
             _ => self.fold_up_to(&e.stream_id, e.stream_version - 1).await?,
         };
         if before.is_none() && e.stream_version > 1 {
-            return Ok(Decoded::Broken(format!("{} has no state before version {}", e.stream_id, e.stream_version)));
+            return Ok(Decoded::Broken(format!(
+                "{} has no state before version {}",
+                e.stream_id, e.stream_version
+            )));
         }
         match Registration::apply(before, &event) {
             Some(state) => {
                 self.states.insert(id, state.clone());
-                Ok(Decoded::Registration { event: Box::new(event), state: Box::new(state) })
+                Ok(Decoded::Registration {
+                    event: Box::new(event),
+                    state: Box::new(state),
+                })
             }
-            None => Ok(Decoded::Broken(format!("{} does not start with a submission", e.stream_id))),
+            None => Ok(Decoded::Broken(format!(
+                "{} does not start with a submission",
+                e.stream_id
+            ))),
         }
     }
 
-    async fn fold_up_to(&self, stream: &str, version: i64) -> Result<Option<Registration>, StoreError> {
+    async fn fold_up_to(
+        &self,
+        stream: &str,
+        version: i64,
+    ) -> Result<Option<Registration>, StoreError> {
         if version < 1 {
             return Ok(None);
         }
         let mut state = None;
         for e in self.store.read_stream(stream, Some(version)).await? {
-            match codec::decode::<RegistrationEvent>(&e.event_type, e.schema_version, &e.payload, EVENT_SCHEMA_VERSION) {
+            match codec::decode::<RegistrationEvent>(
+                &e.event_type,
+                e.schema_version,
+                &e.payload,
+                EVENT_SCHEMA_VERSION,
+            ) {
                 Ok(ev) => state = Registration::apply(state, &ev),
                 Err(_) => return Ok(None),
             }

@@ -76,7 +76,11 @@ impl ReadModel {
 /// Every table of the read-model schema, checkpoints first.
 pub fn all_tables() -> Vec<&'static str> {
     let mut t = vec!["checkpoints"];
-    t.extend(ReadModel::ALL.iter().flat_map(|m| m.tables().iter().copied()));
+    t.extend(
+        ReadModel::ALL
+            .iter()
+            .flat_map(|m| m.tables().iter().copied()),
+    );
     t
 }
 
@@ -91,7 +95,14 @@ pub(crate) struct Apply<'a> {
 }
 
 impl Apply<'_> {
-    async fn exec(&mut self, sql: &str, build: impl FnOnce(sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>) -> Result<(), sqlx::Error> {
+    async fn exec(
+        &mut self,
+        sql: &str,
+        build: impl FnOnce(
+            sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+        )
+            -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> Result<(), sqlx::Error> {
         let sql = sql.replace("{s}", self.schema);
         build(sqlx::query(&sql)).execute(&mut *self.conn).await?;
         Ok(())
@@ -99,7 +110,11 @@ impl Apply<'_> {
 }
 
 /// Apply one decoded event to one read model.
-pub(crate) async fn apply(model: ReadModel, a: &mut Apply<'_>, d: &Decoded) -> Result<(), sqlx::Error> {
+pub(crate) async fn apply(
+    model: ReadModel,
+    a: &mut Apply<'_>,
+    d: &Decoded,
+) -> Result<(), sqlx::Error> {
     match (model, d) {
         (_, Decoded::Ignored) | (_, Decoded::Broken(_)) => Ok(()),
         (ReadModel::Reference, Decoded::Reference(r)) => reference(a, r).await,
@@ -150,13 +165,31 @@ fn level_number(s: &Registration) -> i16 {
     i16::from(s.level().number())
 }
 
-async fn registrations(a: &mut Apply<'_>, s: &Registration, json: &Value) -> Result<(), sqlx::Error> {
+async fn registrations(
+    a: &mut Apply<'_>,
+    s: &Registration,
+    json: &Value,
+) -> Result<(), sqlx::Error> {
     let mut steps = s.level_steps();
-    steps.extend(s.form.branding_assets.iter().map(|b| Step::BrandingApproval(b.id.clone())));
+    steps.extend(
+        s.form
+            .branding_assets
+            .iter()
+            .map(|b| Step::BrandingApproval(b.id.clone())),
+    );
     steps.push(Step::CommunicationsApproval);
-    let done: Vec<String> = steps.iter().filter(|st| s.is_done(st)).map(step_name).collect();
+    let done: Vec<String> = steps
+        .iter()
+        .filter(|st| s.is_done(st))
+        .map(step_name)
+        .collect();
     let outstanding: Vec<String> = s.outstanding().iter().map(step_name).collect();
-    let named: Vec<String> = s.form.named_subjects().into_iter().map(str::to_owned).collect();
+    let named: Vec<String> = s
+        .form
+        .named_subjects()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let persons: Vec<Uuid> = persons(json).into_iter().collect();
     let position = a.position;
     a.exec(
@@ -197,19 +230,34 @@ async fn registrations(a: &mut Apply<'_>, s: &Registration, json: &Value) -> Res
 }
 
 async fn erase_registrations(a: &mut Apply<'_>, person: Uuid) -> Result<(), sqlx::Error> {
-    let sql = format!("select id, state from {}.registrations where persons @> array[$1]::uuid[]", a.schema);
-    let rows: Vec<(Uuid, Value)> = sqlx::query_as(&sql).bind(person).fetch_all(&mut *a.conn).await?;
+    let sql = format!(
+        "select id, state from {}.registrations where persons @> array[$1]::uuid[]",
+        a.schema
+    );
+    let rows: Vec<(Uuid, Value)> = sqlx::query_as(&sql)
+        .bind(person)
+        .fetch_all(&mut *a.conn)
+        .await?;
     let erased = BTreeSet::from([person]);
     for (id, mut state) in rows {
         scrub(&mut state, &erased);
-        a.exec("update {s}.registrations set state = $2 where id = $1", |q| q.bind(id).bind(state)).await?;
+        a.exec(
+            "update {s}.registrations set state = $2 where id = $1",
+            |q| q.bind(id).bind(state),
+        )
+        .await?;
     }
     Ok(())
 }
 
 async fn directory(a: &mut Apply<'_>, s: &Registration) -> Result<(), sqlx::Error> {
     if s.status != Status::Published {
-        return a.exec("delete from {s}.directory where registration_id = $1", |q| q.bind(s.id)).await;
+        return a
+            .exec(
+                "delete from {s}.directory where registration_id = $1",
+                |q| q.bind(s.id),
+            )
+            .await;
     }
     let slug = officer_person(s).map(officer_slug);
     let published_at = s.published.as_ref().map(|p| p.at).unwrap_or(s.updated_at);
@@ -238,7 +286,12 @@ fn officer_person(s: &Registration) -> Option<Uuid> {
     }
 }
 
-async fn verification(a: &mut Apply<'_>, event: &RegistrationEvent, s: &Registration, json: &Value) -> Result<(), sqlx::Error> {
+async fn verification(
+    a: &mut Apply<'_>,
+    event: &RegistrationEvent,
+    s: &Registration,
+    json: &Value,
+) -> Result<(), sqlx::Error> {
     match event {
         RegistrationEvent::RegistrationPublished { sign_off, .. } => {
             let slug = officer_person(s).map(officer_slug);
@@ -294,7 +347,14 @@ async fn erase_officers(a: &mut Apply<'_>, person: Uuid) -> Result<(), sqlx::Err
 }
 
 async fn consultations(a: &mut Apply<'_>, s: &Registration) -> Result<(), sqlx::Error> {
-    let LevelDetails::Consult { topic, opens_on, closes_on } = &s.form.details else { return Ok(()) };
+    let LevelDetails::Consult {
+        topic,
+        opens_on,
+        closes_on,
+    } = &s.form.details
+    else {
+        return Ok(());
+    };
     a.exec(
         "insert into {s}.consultations (registration_id, account_key, platform, service_area, topic, opens_on, closes_on, \
            finder_reference, status, updated_at) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) \
@@ -321,7 +381,11 @@ async fn consultations(a: &mut Apply<'_>, s: &Registration) -> Result<(), sqlx::
 /// What waits for whom: (role, step, named assignee).
 pub fn queue_items(s: &Registration) -> Vec<(&'static str, String, Option<String>)> {
     let mut items = Vec::new();
-    let unapproved_branding = s.form.branding_assets.iter().filter(|b| !s.branding_approvals.contains_key(&b.id));
+    let unapproved_branding = s
+        .form
+        .branding_assets
+        .iter()
+        .filter(|b| !s.branding_approvals.contains_key(&b.id));
     match s.status {
         Status::Submitted => {
             match s.level() {
@@ -330,21 +394,41 @@ pub fn queue_items(s: &Registration) -> Vec<(&'static str, String, Option<String
                     items.push(("consultation", step_name(&Step::ConsultationListing), None));
                 }
                 Level::Participate if s.risk_assessment.is_none() => {
-                    items.push(("staff", step_name(&Step::RiskAssessment), Some(s.applicant.clone())));
+                    items.push((
+                        "staff",
+                        step_name(&Step::RiskAssessment),
+                        Some(s.applicant.clone()),
+                    ));
                 }
                 Level::Participate if s.risk_signature.is_none() => {
-                    items.push(("line_manager", step_name(&Step::RiskAssessmentSignature), s.line_manager().map(str::to_owned)));
+                    items.push((
+                        "line_manager",
+                        step_name(&Step::RiskAssessmentSignature),
+                        s.line_manager().map(str::to_owned),
+                    ));
                 }
                 Level::Engage if s.senior_sign_off.is_none() => {
-                    items.push(("senior_officer", step_name(&Step::SeniorOfficerSignOff), s.senior_officer().map(str::to_owned)));
+                    items.push((
+                        "senior_officer",
+                        step_name(&Step::SeniorOfficerSignOff),
+                        s.senior_officer().map(str::to_owned),
+                    ));
                 }
                 _ => {}
             }
             if s.level_steps().iter().all(|st| s.is_done(st)) {
-                items.push(("communications", step_name(&Step::CommunicationsApproval), None));
+                items.push((
+                    "communications",
+                    step_name(&Step::CommunicationsApproval),
+                    None,
+                ));
             }
             for b in unapproved_branding {
-                items.push(("communications", step_name(&Step::BrandingApproval(b.id.clone())), None));
+                items.push((
+                    "communications",
+                    step_name(&Step::BrandingApproval(b.id.clone())),
+                    None,
+                ));
             }
         }
         Status::Approved => {
@@ -353,10 +437,18 @@ pub fn queue_items(s: &Registration) -> Vec<(&'static str, String, Option<String
                 items.push(("communications", "publication".to_owned(), None));
             }
             for b in pending {
-                items.push(("communications", step_name(&Step::BrandingApproval(b.id.clone())), None));
+                items.push((
+                    "communications",
+                    step_name(&Step::BrandingApproval(b.id.clone())),
+                    None,
+                ));
             }
         }
-        Status::ChangesRequested => items.push(("staff", "changes_requested".to_owned(), Some(s.applicant.clone()))),
+        Status::ChangesRequested => items.push((
+            "staff",
+            "changes_requested".to_owned(),
+            Some(s.applicant.clone()),
+        )),
         Status::Published | Status::Withdrawn | Status::Rejected => {}
     }
     items
@@ -364,7 +456,10 @@ pub fn queue_items(s: &Registration) -> Vec<(&'static str, String, Option<String
 
 async fn approval_queue(a: &mut Apply<'_>, s: &Registration) -> Result<(), sqlx::Error> {
     let items = queue_items(s);
-    let keys: Vec<String> = items.iter().map(|(role, step, _)| format!("{role}/{step}")).collect();
+    let keys: Vec<String> = items
+        .iter()
+        .map(|(role, step, _)| format!("{role}/{step}"))
+        .collect();
     a.exec(
         "delete from {s}.approval_queue where registration_id = $1 and not (role || '/' || step = any($2))",
         |q| q.bind(s.id).bind(keys),
@@ -394,7 +489,12 @@ async fn approval_queue(a: &mut Apply<'_>, s: &Registration) -> Result<(), sqlx:
 
 async fn revalidation(a: &mut Apply<'_>, s: &Registration) -> Result<(), sqlx::Error> {
     let (Status::Published, Some(last)) = (s.status, s.last_validated.as_ref()) else {
-        return a.exec("delete from {s}.revalidation_due where registration_id = $1", |q| q.bind(s.id)).await;
+        return a
+            .exec(
+                "delete from {s}.revalidation_due where registration_id = $1",
+                |q| q.bind(s.id),
+            )
+            .await;
     };
     let due_on = (last.at + Duration::days(a.review_period_days)).date_naive();
     a.exec(
@@ -426,7 +526,11 @@ async fn reference(a: &mut Apply<'_>, r: &ReferenceEvent) -> Result<(), sqlx::Er
             .await
         }
         ReferenceEvent::OrganisationalUnitRetired { code } => {
-            a.exec("update {s}.org_units set retired = true where code = $1", |q| q.bind(code.clone())).await
+            a.exec(
+                "update {s}.org_units set retired = true where code = $1",
+                |q| q.bind(code.clone()),
+            )
+            .await
         }
         ReferenceEvent::JobRoleAccepted { code, title } => {
             a.exec(
@@ -437,7 +541,11 @@ async fn reference(a: &mut Apply<'_>, r: &ReferenceEvent) -> Result<(), sqlx::Er
             .await
         }
         ReferenceEvent::JobRoleWithdrawn { code } => {
-            a.exec("update {s}.job_roles set accepted = false where code = $1", |q| q.bind(code.clone())).await
+            a.exec(
+                "update {s}.job_roles set accepted = false where code = $1",
+                |q| q.bind(code.clone()),
+            )
+            .await
         }
         _ => Ok(()),
     }

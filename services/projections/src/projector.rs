@@ -117,7 +117,9 @@ async fn run(p: Projector, stats: Arc<ProjectorStats>, mut stop: watch::Receiver
                 tracing::info!("projector: stepped down");
             }
             Ok(None) => {}
-            Err(error) => tracing::warn!(%error, "projector: cannot reach the database to elect a leader"),
+            Err(error) => {
+                tracing::warn!(%error, "projector: cannot reach the database to elect a leader")
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(p.config.lock_retry) => {}
@@ -131,7 +133,10 @@ async fn run(p: Projector, stats: Arc<ProjectorStats>, mut stop: watch::Receiver
 /// the lock is released with it.
 async fn try_lead(pool: &PgPool) -> Result<Option<PgConnection>, sqlx::Error> {
     let mut conn = pool.acquire().await?.detach();
-    let got: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)").bind(PROJECTOR_LOCK).fetch_one(&mut conn).await?;
+    let got: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+        .bind(PROJECTOR_LOCK)
+        .fetch_one(&mut conn)
+        .await?;
     if got {
         Ok(Some(conn))
     } else {
@@ -139,7 +144,12 @@ async fn try_lead(pool: &PgPool) -> Result<Option<PgConnection>, sqlx::Error> {
     }
 }
 
-async fn lead(p: &Projector, mut lock: PgConnection, stats: &ProjectorStats, stop: &mut watch::Receiver<bool>) {
+async fn lead(
+    p: &Projector,
+    mut lock: PgConnection,
+    stats: &ProjectorStats,
+    stop: &mut watch::Receiver<bool>,
+) {
     let mut wake = p.wake.clone();
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -152,7 +162,14 @@ async fn lead(p: &Projector, mut lock: PgConnection, stats: &ProjectorStats, sto
             return;
         }
         wake.mark_seen();
-        match run_batch(&p.pool, &p.config.schema, p.config.batch_size, p.config.review_period_days).await {
+        match run_batch(
+            &p.pool,
+            &p.config.schema,
+            p.config.batch_size,
+            p.config.review_period_days,
+        )
+        .await
+        {
             Ok(outcome) if outcome.is_idle() => {
                 backoff = Duration::from_millis(100);
                 tokio::select! {
@@ -163,10 +180,15 @@ async fn lead(p: &Projector, mut lock: PgConnection, stats: &ProjectorStats, sto
             Ok(outcome) => {
                 backoff = Duration::from_millis(100);
                 stats.batches.fetch_add(1, Ordering::SeqCst);
-                stats.events.fetch_add(outcome.events as u64, Ordering::SeqCst);
+                stats
+                    .events
+                    .fetch_add(outcome.events as u64, Ordering::SeqCst);
             }
             Err(ProjectionError::LostRace(model)) => {
-                tracing::warn!(projection = model, "projector: another projector moved a checkpoint; stepping down");
+                tracing::warn!(
+                    projection = model,
+                    "projector: another projector moved a checkpoint; stepping down"
+                );
                 return;
             }
             Err(error) => {

@@ -25,13 +25,21 @@ pub struct RebuildReport {
 pub async fn prepare(owner: &PgPool) -> Result<(), sqlx::Error> {
     let mut conn = owner.acquire().await?;
     let mut tx = conn.begin().await?;
-    tx.execute(format!("drop schema if exists {NEXT_SCHEMA} cascade").as_str()).await?;
-    tx.execute(format!("create schema {NEXT_SCHEMA}").as_str()).await?;
+    tx.execute(format!("drop schema if exists {NEXT_SCHEMA} cascade").as_str())
+        .await?;
+    tx.execute(format!("create schema {NEXT_SCHEMA}").as_str())
+        .await?;
     for table in all_tables() {
-        tx.execute(format!("create table {NEXT_SCHEMA}.{table} (like {LIVE_SCHEMA}.{table} including all)").as_str())
-            .await?;
+        tx.execute(
+            format!(
+                "create table {NEXT_SCHEMA}.{table} (like {LIVE_SCHEMA}.{table} including all)"
+            )
+            .as_str(),
+        )
+        .await?;
     }
-    tx.execute(format!("grant usage on schema {NEXT_SCHEMA} to registry_app").as_str()).await?;
+    tx.execute(format!("grant usage on schema {NEXT_SCHEMA} to registry_app").as_str())
+        .await?;
     tx.execute(
         format!("grant select, insert, update, delete on all tables in schema {NEXT_SCHEMA} to registry_app").as_str(),
     )
@@ -51,7 +59,9 @@ pub async fn fill(
     let mut events = 0u64;
     let mut position = 0;
     loop {
-        let head: i64 = sqlx::query_scalar("select coalesce(max(position), 0) from events").fetch_one(pool).await?;
+        let head: i64 = sqlx::query_scalar("select coalesce(max(position), 0) from events")
+            .fetch_one(pool)
+            .await?;
         let outcome = run_batch(pool, NEXT_SCHEMA, batch_size, review_period_days).await?;
         if let Some((model, at, error)) = outcome.failures.first() {
             tracing::error!(projection = model, position = at, %error, "rebuild: a projection cannot apply an event");
@@ -63,7 +73,11 @@ pub async fn fill(
         position = outcome.position;
         progress(events, position, head);
     }
-    Ok(RebuildReport { events, position, millis: started.elapsed().as_millis() })
+    Ok(RebuildReport {
+        events,
+        position,
+        millis: started.elapsed().as_millis(),
+    })
 }
 
 /// Swap the rebuilt schema in, in one transaction, and drop the old one.
@@ -72,8 +86,10 @@ pub async fn swap(owner: &PgPool) -> Result<(), sqlx::Error> {
     let c: &mut PgConnection = &mut conn;
     let mut tx = c.begin().await?;
     tx.execute("set local lock_timeout = '10s'").await?;
-    tx.execute(format!("alter schema {LIVE_SCHEMA} rename to read_models_old").as_str()).await?;
-    tx.execute(format!("alter schema {NEXT_SCHEMA} rename to {LIVE_SCHEMA}").as_str()).await?;
+    tx.execute(format!("alter schema {LIVE_SCHEMA} rename to read_models_old").as_str())
+        .await?;
+    tx.execute(format!("alter schema {NEXT_SCHEMA} rename to {LIVE_SCHEMA}").as_str())
+        .await?;
     tx.execute("drop schema read_models_old cascade").await?;
     tx.commit().await
 }

@@ -40,7 +40,9 @@ pub fn persons(value: &Value) -> BTreeSet<Uuid> {
 fn collect(value: &Value, out: &mut BTreeSet<Uuid>) {
     match value {
         Value::Object(map) => {
-            if let Some(person) = sealed_person(map).filter(|_| map.contains_key("sealed") || map.contains_key("erased")) {
+            if let Some(person) = sealed_person(map)
+                .filter(|_| map.contains_key("sealed") || map.contains_key("erased"))
+            {
                 out.insert(person);
                 return;
             }

@@ -22,19 +22,24 @@ pub struct ProjectionStatus {
 
 /// Every projection's progress against the log head.
 pub async fn projection_status(pool: &PgPool) -> Result<Vec<ProjectionStatus>, sqlx::Error> {
-    let head: i64 = sqlx::query_scalar("select coalesce(max(position), 0) from events").fetch_one(pool).await?;
+    let head: i64 = sqlx::query_scalar("select coalesce(max(position), 0) from events")
+        .fetch_one(pool)
+        .await?;
     let sql = format!(
         "select projection, position, failed_at_position, error from {LIVE_SCHEMA}.checkpoints order by projection"
     );
-    let rows: Vec<(String, i64, Option<i64>, Option<String>)> = sqlx::query_as(&sql).fetch_all(pool).await?;
+    let rows: Vec<(String, i64, Option<i64>, Option<String>)> =
+        sqlx::query_as(&sql).fetch_all(pool).await?;
     Ok(rows
         .into_iter()
-        .map(|(name, position, failed_at_position, error)| ProjectionStatus {
-            name,
-            position,
-            lag: head - position,
-            failed_at_position,
-            error,
-        })
+        .map(
+            |(name, position, failed_at_position, error)| ProjectionStatus {
+                name,
+                position,
+                lag: head - position,
+                failed_at_position,
+                error,
+            },
+        )
         .collect())
 }

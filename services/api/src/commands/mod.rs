@@ -297,7 +297,12 @@ impl Handler {
     /// Erase a person: delete their vault key, then record the erasure so
     /// every read model shows their data as erased. Safe to retry: a second
     /// erasure of the same person finds no key and records nothing new.
-    pub async fn erase_person(&self, person: Uuid, reason: &str, meta: &RequestMeta) -> Result<i64, HandleError> {
+    pub async fn erase_person(
+        &self,
+        person: Uuid,
+        reason: &str,
+        meta: &RequestMeta,
+    ) -> Result<i64, HandleError> {
         let event = domain::privacy::decide_erasure(&meta.actor, person, reason)?;
         let stream = domain::privacy::stream_id(person);
         self.vault.erase(person).await?;
@@ -315,7 +320,13 @@ impl Handler {
         });
         let outcome = self
             .store
-            .append(&stream, ExpectedVersion::Any, &[NewEvent::new(event_type, 1, payload)], &metadata, meta.idempotency_key.as_deref())
+            .append(
+                &stream,
+                ExpectedVersion::Any,
+                &[NewEvent::new(event_type, 1, payload)],
+                &metadata,
+                meta.idempotency_key.as_deref(),
+            )
             .await
             .map_err(HandleError::from_store)?;
         Ok(outcome.last_position)
