@@ -39,8 +39,8 @@ async fn the_service_migrates_an_empty_database_reports_ready_and_serves_the_log
     assert_eq!(ready.status(), 200);
     let ready: Value = ready.json().await.unwrap();
     assert_eq!(
-        ready,
-        json!({"status": "ready", "database": "ok", "migrations": "applied"})
+        (&ready["status"], &ready["database"], &ready["migrations"]),
+        (&json!("ready"), &json!("ok"), &json!("applied"))
     );
 
     let empty = log_head(&client, &service.base_url).await;
@@ -62,6 +62,20 @@ async fn the_service_migrates_an_empty_database_reports_ready_and_serves_the_log
     let head = store.head().await.unwrap();
     let served = log_head(&client, &service.base_url).await;
     assert_eq!(served, json!({"position": 3, "hash": hex(&head.hash)}));
+
+    // The instance's projector catches up with the three events.
+    let caught_up = wait_for(|| async {
+        let r: Value = reqwest::get(format!("{}/readyz", service.base_url))
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let projections = r["projections"].as_object()?.clone();
+        (projections.len() == 7 && projections.values().all(|p| p["lag"] == 0)).then_some(r)
+    })
+    .await;
+    assert_eq!(caught_up["status"], "ready");
 
     let status = service.terminate();
     assert!(
@@ -182,6 +196,60 @@ fn print_schema_prints_the_committed_schema() {
     ))
     .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
+}
+
+/// Poll `probe` until it returns something (bounded at 30 s).
+async fn wait_for<T, F, Fut>(probe: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..300 {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("condition not reached within 30 s");
+}
+
+#[tokio::test]
+async fn rebuild_projections_rebuilds_and_swaps_in_every_read_model() {
+    let db = TestDatabase::new().await;
+    let store = EventStore::new(db.runtime.clone());
+    for i in 0..5 {
+        let e = NewEvent::new(
+            "OrganisationalUnitAdded",
+            1,
+            json!({"code": format!("unit-{i}"), "name": format!("Unit {i}")}),
+        );
+        store
+            .append(
+                "reference-org_units",
+                ExpectedVersion::Any,
+                &[e],
+                &json!({}),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let out = run(&db.url(), &["rebuild-projections"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("up to position 5"), "{stderr}");
+    let units: i64 = sqlx::query_scalar("select count(*) from read_models.org_units")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(units, 5);
+    let checkpoint: i64 = sqlx::query_scalar(
+        "select position from read_models.checkpoints where projection = 'reference'",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(checkpoint, 5);
 }
 
 fn hex(bytes: &[u8]) -> String {

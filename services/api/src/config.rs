@@ -61,6 +61,11 @@ pub struct Settings {
     /// `REGISTRY_REVIEW_PERIOD_DAYS`: how long a published registration stays
     /// valid before its contact must re-validate it (default 365).
     pub review_period_days: i64,
+    /// `REGISTRY_PROJECTOR` (default true): whether this instance competes
+    /// to run the projector (one instance per database wins).
+    pub run_projector: bool,
+    /// `REGISTRY_PROJECTION_BATCH`: events per projection batch (default 500).
+    pub projection_batch: i64,
 }
 
 impl Settings {
@@ -121,6 +126,11 @@ impl Settings {
                 1000,
             )?),
             max_body_bytes: number(&value, "REGISTRY_MAX_BODY_BYTES", 1024 * 1024)?,
+            run_projector: flag(&value, "REGISTRY_PROJECTOR", true)?,
+            projection_batch: positive(
+                number(&value, "REGISTRY_PROJECTION_BATCH", 500)?,
+                "REGISTRY_PROJECTION_BATCH",
+            )?,
             review_period_days: positive(
                 number(
                     &value,

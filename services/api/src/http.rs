@@ -82,15 +82,44 @@ async fn readyz(State(state): State<HttpState>) -> Response {
             Err(_) => "timeout",
         };
     let ready = database == "ok" && migrations == "applied";
+    let projections = if ready {
+        match tokio::time::timeout(bound, projections::projection_status(pool)).await {
+            Ok(Ok(list)) => list,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "readiness: cannot read projection checkpoints");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
+    // A stopped projection degrades the service (its read model is stale)
+    // but does not take the instance out of rotation: writes and the other
+    // read models still work, and every instance would be equally affected.
+    let degraded = projections.iter().any(|p| p.error.is_some());
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let projections: serde_json::Map<String, serde_json::Value> = projections
+        .iter()
+        .map(|p| {
+            let detail = json!({
+                "position": p.position,
+                "lag": p.lag,
+                "failedAtPosition": p.failed_at_position,
+                "error": p.error,
+            });
+            (p.name.clone(), detail)
+        })
+        .collect();
     let body = json!({
-        "status": if ready { "ready" } else { "not_ready" },
+        "status": if !ready { "not_ready" } else if degraded { "degraded" } else { "ready" },
         "database": database,
         "migrations": migrations,
+        "projections": projections,
     });
     (status, Json(body)).into_response()
 }

@@ -12,6 +12,7 @@ use event_store::chain::ChainReport;
 use event_store::db::{self, PoolSettings};
 use event_store::vault::Vault;
 use event_store::{EventStore, LogNotifier};
+use projections::{Projector, ProjectorConfig};
 use tokio::sync::watch;
 
 #[derive(Debug, Parser)]
@@ -42,6 +43,9 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL) to stdout.
     PrintSchema,
+    /// Rebuild every read model from position 0 into fresh tables and swap
+    /// them in atomically; prints progress.
+    RebuildProjections,
 }
 
 #[tokio::main]
@@ -54,6 +58,7 @@ async fn main() -> ExitCode {
         }
         Command::Serve => with_settings(serve).await,
         Command::Migrate => with_settings(migrate).await,
+        Command::RebuildProjections => with_settings(rebuild_projections).await,
         Command::VerifyChain { from, to } => {
             with_settings(move |s| verify_chain(s, from, to)).await
         }
@@ -134,6 +139,44 @@ async fn verify_chain(
     }
 }
 
+async fn rebuild_projections(settings: Settings) -> anyhow::Result<ExitCode> {
+    let options = db::connect_options(settings.database_url())
+        .context("DATABASE_URL is not a valid postgres URL")?;
+    let owner = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .context("connecting to the database")?;
+    let mut last_percent = -1;
+    let report = projections::rebuild::rebuild(
+        &owner,
+        settings.projection_batch,
+        settings.review_period_days,
+        |events, position, head| {
+            let percent = if head == 0 {
+                100
+            } else {
+                position * 100 / head
+            };
+            if percent != last_percent {
+                eprintln!(
+                    "rebuild: position {position} of {head} ({percent}%), {events} events applied"
+                );
+                last_percent = percent;
+            }
+        },
+    )
+    .await
+    .context("rebuilding the read models")?;
+    eprintln!(
+        "rebuilt every read model up to position {} ({} events) in {:.1} s and swapped them in",
+        report.position,
+        report.events,
+        report.millis as f64 / 1000.0
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     if settings.migrate_on_start {
         migrate(settings.clone()).await?;
@@ -143,6 +186,14 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     let notifier = LogNotifier::start(pool.clone(), settings.poll_interval)
         .await
         .context("listening for new events")?;
+    let projector = settings.run_projector.then(|| {
+        let config = ProjectorConfig {
+            batch_size: settings.projection_batch,
+            review_period_days: settings.review_period_days,
+            ..ProjectorConfig::default()
+        };
+        Projector::new(pool.clone(), notifier.wake(), config).spawn()
+    });
     let state = AppState {
         pool: pool.clone(),
         store: EventStore::new(pool.clone()),
@@ -176,6 +227,9 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
             let _ = deadline.wait_for(|stop| *stop).await;
             tokio::time::sleep(grace).await;
         } => tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; closing the remaining connections"),
+    }
+    if let Some(projector) = projector {
+        projector.stop().await;
     }
     pool.close().await;
     tracing::info!("stopped");
