@@ -92,23 +92,24 @@ pub async fn run_batch(
         events: events.len(),
         ..BatchOutcome::default()
     };
+    let batch = Batch {
+        schema,
+        events: &events,
+        decoded: &decoded,
+        erased_before: &erased_before,
+        review_period_days,
+    };
     for (model, start) in healthy {
         let mut sp = tx.begin().await?;
-        let (reached, failure) = apply_model(
-            &mut sp,
-            schema,
-            model,
-            start,
-            &events,
-            &decoded,
-            &erased_before,
-            review_period_days,
-        )
-        .await?;
+        let (mut reached, failure) = batch.apply(&mut sp, model, start, i64::MAX).await?;
         match failure {
             None => sp.commit().await?,
             Some((position, error)) => {
+                // Keep everything before the bad event, and stop there.
                 sp.rollback().await?;
+                let mut sp = tx.begin().await?;
+                reached = batch.apply(&mut sp, model, start, position).await?.0;
+                sp.commit().await?;
                 tracing::error!(projection = model.name(), position, %error, "projection stopped: cannot apply event");
                 outcome
                     .failures
@@ -122,7 +123,6 @@ pub async fn run_batch(
                     .bind(&error)
                     .execute(&mut *tx)
                     .await?;
-                continue;
             }
         }
         if reached > start {
@@ -145,60 +145,67 @@ pub async fn run_batch(
     Ok(outcome)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn apply_model(
-    conn: &mut sqlx::PgConnection,
-    schema: &str,
-    model: ReadModel,
-    start: i64,
-    events: &[RecordedEvent],
-    decoded: &[Decoded],
-    erased_before: &BTreeSet<Uuid>,
+/// One batch's events, decoded, and what applying them needs.
+struct Batch<'a> {
+    schema: &'a str,
+    events: &'a [RecordedEvent],
+    decoded: &'a [Decoded],
+    erased_before: &'a BTreeSet<Uuid>,
     review_period_days: i64,
-) -> Result<(i64, Option<(i64, String)>), ProjectionError> {
-    let mut erased = erased_before.clone();
-    let mut reached = start;
-    for (e, d) in events.iter().zip(decoded) {
-        if let Decoded::Erasure(person) = d {
-            erased.insert(*person);
-        }
-        if e.position <= start {
-            continue;
-        }
-        if let Decoded::Broken(problem) = d {
-            if touches(model, e) {
-                return Ok((
+}
+
+impl Batch<'_> {
+    /// Apply the events after `start` and before `until` to one model: the
+    /// position reached, and the first event it could not apply.
+    async fn apply(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        model: ReadModel,
+        start: i64,
+        until: i64,
+    ) -> Result<(i64, Option<(i64, String)>), ProjectionError> {
+        let mut erased = self.erased_before.clone();
+        let mut reached = start;
+        for (e, d) in self.events.iter().zip(self.decoded) {
+            if e.position >= until {
+                break;
+            }
+            if let Decoded::Erasure(person) = d {
+                erased.insert(*person);
+            }
+            if e.position <= start {
+                continue;
+            }
+            let failed = |problem: &dyn std::fmt::Display| {
+                Ok((
                     reached,
                     Some((
                         e.position,
                         format!("{} at position {}: {problem}", e.event_type, e.position),
                     )),
-                ));
+                ))
+            };
+            if let Decoded::Broken(problem) = d {
+                if touches(model, e) {
+                    return failed(problem);
+                }
+            }
+            let mut a = Apply {
+                conn: &mut *conn,
+                schema: self.schema,
+                position: e.position,
+                at: e.recorded_at,
+                review_period_days: self.review_period_days,
+                erased: &erased,
+            };
+            match apply(model, &mut a, d).await {
+                Ok(()) => reached = e.position,
+                Err(error @ sqlx::Error::Database(_)) => return failed(&error),
+                Err(error) => return Err(error.into()),
             }
         }
-        let mut a = Apply {
-            conn: &mut *conn,
-            schema,
-            position: e.position,
-            at: e.recorded_at,
-            review_period_days,
-            erased: &erased,
-        };
-        if let Err(error) = apply(model, &mut a, d).await {
-            if matches!(error, sqlx::Error::Database(_)) {
-                return Ok((
-                    reached,
-                    Some((
-                        e.position,
-                        format!("{} at position {}: {error}", e.event_type, e.position),
-                    )),
-                ));
-            }
-            return Err(error.into());
-        }
-        reached = e.position;
+        Ok((reached, None))
     }
-    Ok((reached, None))
 }
 
 /// Whether an unreadable event concerns this model: reference events only

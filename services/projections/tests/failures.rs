@@ -1,0 +1,178 @@
+//! An event a projection cannot apply stops it there, visibly; erasure
+//! reaches every read model.
+
+mod common;
+
+use common::*;
+use domain::personal::staff_person;
+use domain::privacy::PrivacyEvent;
+use event_store::testing::TestDatabase;
+use event_store::{EventStore, ExpectedVersion, NewEvent};
+use projections::{projection_status, run_batch, LIVE_SCHEMA};
+use serde_json::json;
+
+async fn drain(pool: &sqlx::PgPool) {
+    loop {
+        let outcome = run_batch(pool, LIVE_SCHEMA, 500, 365).await.unwrap();
+        if outcome.is_idle() {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_event_a_projection_cannot_apply_stops_it_at_that_position_and_says_why() {
+    let db = TestDatabase::new().await;
+    let store = EventStore::new(db.runtime.clone());
+    generate(&store, 20, 5).await;
+    let bad_position = store
+        .append(
+            "registration-6a4f3b7e-0000-4000-8000-000000000001",
+            ExpectedVersion::NoStream,
+            &[NewEvent::new(
+                "RegistrationSubmitted",
+                1,
+                json!({"not": "a registration"}),
+            )],
+            &json!({}),
+            None,
+        )
+        .await
+        .unwrap()
+        .last_position;
+    let unit = NewEvent::new(
+        "OrganisationalUnitAdded",
+        1,
+        json!({"code": "late-unit", "name": "Late Unit"}),
+    );
+    store
+        .append(
+            "reference-org_units",
+            ExpectedVersion::Any,
+            &[unit],
+            &json!({}),
+            None,
+        )
+        .await
+        .unwrap();
+    let head = store.head().await.unwrap().position;
+
+    drain(&db.runtime).await;
+    let status = projection_status(&db.runtime).await.unwrap();
+    for s in &status {
+        if s.name == "reference" {
+            assert_eq!(
+                (s.position, s.error.as_deref()),
+                (head, None),
+                "the reference model is not stopped"
+            );
+        } else {
+            assert_eq!(s.failed_at_position, Some(bad_position), "{s:?}");
+            assert_eq!(
+                s.position,
+                bad_position - 1,
+                "{} stopped just before the bad event",
+                s.name
+            );
+            let error = s.error.as_deref().unwrap();
+            assert!(
+                error.contains("RegistrationSubmitted")
+                    && error.contains(&bad_position.to_string()),
+                "{error}"
+            );
+            assert_eq!(s.lag, head - bad_position + 1);
+        }
+    }
+    // It is never skipped: another batch does not move past it.
+    drain(&db.runtime).await;
+    assert_eq!(projection_status(&db.runtime).await.unwrap(), status);
+}
+
+#[tokio::test]
+async fn after_an_erasure_event_is_projected_no_read_model_holds_the_persons_ciphertext() {
+    let db = TestDatabase::new().await;
+    let store = EventStore::new(db.runtime.clone());
+    generate(&store, 120, 9).await;
+    drain(&db.runtime).await;
+
+    // A published officer (level 3) whose data is then erased.
+    let (slug, state): (String, serde_json::Value) = sqlx::query_as(
+        "select d.officer_slug, r.state from read_models.directory d join read_models.registrations r \
+         on r.id = d.registration_id where d.officer_slug is not null \
+         and not r.state::text like '%\"erased\": true%' limit 1",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    let officer_subject = state["form"]["details"]["officer"]["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let person = staff_person(&officer_subject);
+    let sealed_name = state["form"]["details"]["officer"]["name"]["sealed"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let e = PrivacyEvent::PersonalDataErased {
+        person,
+        reason: "Article 17 request DP-7".into(),
+        by: "dpo".into(),
+    };
+    let (t, p) = domain::codec::encode(&e);
+    store
+        .append(
+            &domain::privacy::stream_id(person),
+            ExpectedVersion::Any,
+            &[NewEvent::new(t, 1, p)],
+            &json!({}),
+            None,
+        )
+        .await
+        .unwrap();
+    drain(&db.runtime).await;
+
+    for table in projections::models::all_tables() {
+        let rows: Vec<String> = sqlx::query_scalar(&format!(
+            "select to_jsonb(t)::text from read_models.{table} t"
+        ))
+        .fetch_all(&db.owner)
+        .await
+        .unwrap();
+        assert!(
+            rows.iter().all(|r| !r.contains(&sealed_name)),
+            "{table} still holds the erased ciphertext"
+        );
+    }
+    let name: serde_json::Value =
+        sqlx::query_scalar("select name from read_models.officers where slug = $1")
+            .bind(&slug)
+            .fetch_one(&db.owner)
+            .await
+            .unwrap();
+    assert_eq!(name, json!({"person": person, "erased": true}));
+    let states: Vec<serde_json::Value> = sqlx::query_scalar(
+        "select state from read_models.registrations where persons @> array[$1]::uuid[]",
+    )
+    .bind(person)
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    assert!(!states.is_empty());
+    let marker = json!({"person": person, "erased": true});
+    for state in states {
+        assert!(
+            contains(&state, &marker),
+            "the registration shows the officer as erased: {state}"
+        );
+    }
+}
+
+fn contains(v: &serde_json::Value, needle: &serde_json::Value) -> bool {
+    v == needle
+        || match v {
+            serde_json::Value::Object(m) => m.values().any(|x| contains(x, needle)),
+            serde_json::Value::Array(a) => a.iter().any(|x| contains(x, needle)),
+            _ => false,
+        }
+}
