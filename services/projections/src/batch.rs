@@ -8,7 +8,7 @@ use event_store::{EventStore, RecordedEvent, StoreError};
 use sqlx::{Acquire, PgPool};
 use uuid::Uuid;
 
-use crate::decode::{Decoded, Decoder};
+use crate::decode::{Decoded, Decoder, StateCache};
 use crate::models::{apply, Apply, ReadModel};
 
 /// Why a batch did not complete.
@@ -57,6 +57,25 @@ pub async fn run_batch(
     batch_size: i64,
     review_period_days: i64,
 ) -> Result<BatchOutcome, ProjectionError> {
+    run_batch_cached(
+        pool,
+        schema,
+        batch_size,
+        review_period_days,
+        &mut StateCache::default(),
+    )
+    .await
+}
+
+/// [`run_batch`], keeping folded registration states in `cache` from one
+/// batch to the next.
+pub async fn run_batch_cached(
+    pool: &PgPool,
+    schema: &str,
+    batch_size: i64,
+    review_period_days: i64,
+    cache: &mut StateCache,
+) -> Result<BatchOutcome, ProjectionError> {
     let checkpoints = load_checkpoints(pool, schema).await?;
     let healthy: Vec<(ReadModel, i64)> = ReadModel::ALL
         .iter()
@@ -79,7 +98,7 @@ pub async fn run_batch(
             ..BatchOutcome::default()
         });
     }
-    let mut decoder = Decoder::new(&store);
+    let mut decoder = Decoder::new(&store, cache);
     let mut decoded = Vec::with_capacity(events.len());
     for e in &events {
         decoded.push(decoder.decode(e).await?);

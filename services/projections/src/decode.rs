@@ -28,19 +28,30 @@ pub(crate) enum Decoded {
     Broken(String),
 }
 
-/// Decodes a batch, folding registration states incrementally and reading a
-/// stream's earlier events only the first time the batch meets it.
-pub(crate) struct Decoder<'a> {
-    store: &'a EventStore,
+/// Registration states the projector has folded, so a registration's next
+/// event needs no read of its stream. Bounded: when full it is emptied and
+/// states are folded again from the log as needed. States come from events
+/// alone, so the cache stays right whatever happens to a batch's writes.
+#[derive(Debug, Default)]
+pub struct StateCache {
     states: HashMap<Uuid, Registration>,
 }
 
+const CACHE_LIMIT: usize = 50_000;
+
+/// Decodes a batch, folding registration states incrementally and reading a
+/// stream's earlier events only when the cache does not have them.
+pub(crate) struct Decoder<'a> {
+    store: &'a EventStore,
+    cache: &'a mut StateCache,
+}
+
 impl<'a> Decoder<'a> {
-    pub(crate) fn new(store: &'a EventStore) -> Self {
-        Decoder {
-            store,
-            states: HashMap::new(),
+    pub(crate) fn new(store: &'a EventStore, cache: &'a mut StateCache) -> Self {
+        if cache.states.len() > CACHE_LIMIT {
+            cache.states.clear();
         }
+        Decoder { store, cache }
     }
 
     pub(crate) async fn decode(&mut self, e: &RecordedEvent) -> Result<Decoded, StoreError> {
@@ -88,7 +99,7 @@ impl<'a> Decoder<'a> {
             Ok(ev) => ev,
             Err(err) => return Ok(Decoded::Broken(err.to_string())),
         };
-        let before = match self.states.remove(&id) {
+        let before = match self.cache.states.remove(&id) {
             Some(s) if s.version == e.stream_version - 1 => Some(s),
             _ => self.fold_up_to(&e.stream_id, e.stream_version - 1).await?,
         };
@@ -100,7 +111,7 @@ impl<'a> Decoder<'a> {
         }
         match Registration::apply(before, &event) {
             Some(state) => {
-                self.states.insert(id, state.clone());
+                self.cache.states.insert(id, state.clone());
                 Ok(Decoded::Registration {
                     event: Box::new(event),
                     state: Box::new(state),

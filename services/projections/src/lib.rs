@@ -18,7 +18,8 @@ pub mod rebuild;
 pub mod scrub;
 mod status;
 
-pub use batch::{run_batch, BatchOutcome, ProjectionError};
+pub use batch::{run_batch, run_batch_cached, BatchOutcome, ProjectionError};
+pub use decode::StateCache;
 pub use models::ReadModel;
 pub use projector::{Projector, ProjectorConfig, ProjectorHandle};
 pub use status::{projection_status, ProjectionStatus};

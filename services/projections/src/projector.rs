@@ -11,7 +11,8 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::batch::{run_batch, ProjectionError};
+use crate::batch::{run_batch_cached, ProjectionError};
+use crate::decode::StateCache;
 use crate::LIVE_SCHEMA;
 
 const PROJECTOR_LOCK: i64 = 0x534d_5231_5052_4f4a; // "SMR1PROJ"
@@ -152,6 +153,7 @@ async fn lead(
 ) {
     let mut wake = p.wake.clone();
     let mut backoff = Duration::from_millis(100);
+    let mut cache = StateCache::default();
     loop {
         if *stop.borrow() {
             break;
@@ -162,11 +164,12 @@ async fn lead(
             return;
         }
         wake.mark_seen();
-        match run_batch(
+        match run_batch_cached(
             &p.pool,
             &p.config.schema,
             p.config.batch_size,
             p.config.review_period_days,
+            &mut cache,
         )
         .await
         {

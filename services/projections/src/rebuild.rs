@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 
-use crate::batch::run_batch;
+use crate::batch::run_batch_cached;
+use crate::decode::StateCache;
 use crate::models::all_tables;
 use crate::{LIVE_SCHEMA, NEXT_SCHEMA};
 
@@ -58,11 +59,19 @@ pub async fn fill(
     let started = Instant::now();
     let mut events = 0u64;
     let mut position = 0;
+    let mut cache = StateCache::default();
     loop {
         let head: i64 = sqlx::query_scalar("select coalesce(max(position), 0) from events")
             .fetch_one(pool)
             .await?;
-        let outcome = run_batch(pool, NEXT_SCHEMA, batch_size, review_period_days).await?;
+        let outcome = run_batch_cached(
+            pool,
+            NEXT_SCHEMA,
+            batch_size,
+            review_period_days,
+            &mut cache,
+        )
+        .await?;
         if let Some((model, at, error)) = outcome.failures.first() {
             tracing::error!(projection = model, position = at, %error, "rebuild: a projection cannot apply an event");
         }

@@ -292,6 +292,76 @@ pub struct History {
 
 /// Write a history of `registrations` registrations to the log.
 pub async fn generate(store: &EventStore, registrations: usize, seed: u64) -> History {
+    generate_batched(store, registrations, seed, 1).await
+}
+
+/// Appends, grouping up to `per_append` streams into one transaction (for
+/// benchmarks that need a large log quickly).
+struct Writer<'a> {
+    store: &'a EventStore,
+    per_append: usize,
+    buffer: Vec<(String, ExpectedVersion, Vec<NewEvent>, String)>,
+}
+
+impl Writer<'_> {
+    async fn push(
+        &mut self,
+        stream: String,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        key: String,
+    ) {
+        if self.buffer.iter().any(|(s, ..)| *s == stream) {
+            self.flush().await;
+        }
+        self.buffer.push((stream, expected, events, key));
+        if self.buffer.len() >= self.per_append {
+            self.flush().await;
+        }
+    }
+
+    async fn flush(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        let meta =
+            json!({"actor": {"subject": "generator", "roles": []}, "correlationId": "generated"});
+        let batches: Vec<event_store::StreamAppend<'_>> = self
+            .buffer
+            .iter()
+            .map(|(s, e, ev, _)| event_store::StreamAppend {
+                stream_id: s,
+                expected: *e,
+                events: ev,
+            })
+            .collect();
+        let key = self.buffer[0].3.clone();
+        for attempt in 0..100 {
+            match self.store.append_multi(&batches, &meta, Some(&key)).await {
+                Ok(_) => break,
+                Err(e) if e.is_transient() && attempt < 99 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                }
+                Err(e) => panic!("append: {e}"),
+            }
+        }
+        drop(batches);
+        self.buffer.clear();
+    }
+}
+
+/// [`generate`], appending up to `per_append` registrations' commands per transaction.
+pub async fn generate_batched(
+    store: &EventStore,
+    registrations: usize,
+    seed: u64,
+    per_append: usize,
+) -> History {
+    let mut writer = Writer {
+        store,
+        per_append,
+        buffer: Vec::new(),
+    };
     let mut rng = Rng::new(seed);
     let mut history = History::default();
     let mut reference = ReferenceData::default();
@@ -343,6 +413,7 @@ pub async fn generate(store: &EventStore, registrations: usize, seed: u64) -> Hi
                             by: "dpo".into(),
                         };
                         let (t, p) = domain::codec::encode(&e);
+                        writer.flush().await;
                         append(
                             store,
                             &domain::privacy::stream_id(person),
@@ -375,18 +446,12 @@ pub async fn generate(store: &EventStore, registrations: usize, seed: u64) -> Hi
                     .collect();
                 let stream = domain::registration::stream_id(*id);
                 let expected = ExpectedVersion::Exactly(state.as_ref().map_or(0, |s| s.version));
-                append(
-                    store,
-                    &stream,
-                    expected,
-                    &new,
-                    format!(
-                        "gen-{seed}-{stream}-{}",
-                        state.as_ref().map_or(0, |s| s.version)
-                    ),
-                )
-                .await;
+                let key = format!(
+                    "gen-{seed}-{stream}-{}",
+                    state.as_ref().map_or(0, |s| s.version)
+                );
                 history.events += new.len();
+                writer.push(stream, expected, new, key).await;
                 for e in &events {
                     *state = Registration::apply(state.take(), e);
                 }
@@ -394,6 +459,7 @@ pub async fn generate(store: &EventStore, registrations: usize, seed: u64) -> Hi
             Err(_) => history.refused += 1,
         }
     }
+    writer.flush().await;
     history
 }
 
