@@ -5,7 +5,6 @@
 //! BENCH_REBUILD_EVENTS: comma-separated sizes (default "100000,1000000").
 //! Run with `scripts/bench`.
 
-#[allow(dead_code)]
 #[path = "../tests/common/mod.rs"]
 mod common;
 
@@ -84,9 +83,5 @@ async fn main() {
             copies.iter().map(|c| format!("{c:.2}")).collect::<Vec<_>>().join(", "),
             rebuild / copy
         );
-        sqlx::query(&format!("drop database if exists {} with (force)", db.name))
-            .execute(&db.owner)
-            .await
-            .ok();
     }
 }
