@@ -9,7 +9,7 @@ use sqlx::{Acquire, PgPool};
 use uuid::Uuid;
 
 use crate::decode::{Decoded, Decoder, StateCache};
-use crate::models::{apply, Apply, ReadModel};
+use crate::models::{apply_items, Item, ReadModel};
 
 /// Why a batch did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -175,7 +175,9 @@ struct Batch<'a> {
 
 impl Batch<'_> {
     /// Apply the events after `start` and before `until` to one model: the
-    /// position reached, and the first event it could not apply.
+    /// position reached, and the first event it could not apply. The run is
+    /// written in bulk; if the bulk write fails, the events are replayed one
+    /// by one (each in a savepoint) to name the event at fault.
     async fn apply(
         &self,
         conn: &mut sqlx::PgConnection,
@@ -183,47 +185,96 @@ impl Batch<'_> {
         start: i64,
         until: i64,
     ) -> Result<(i64, Option<(i64, String)>), ProjectionError> {
-        let mut erased = self.erased_before.clone();
-        let mut reached = start;
+        let mut erased_before = self.erased_before.clone();
+        let mut items = Vec::new();
+        let mut broken = None;
         for (e, d) in self.events.iter().zip(self.decoded) {
             if e.position >= until {
                 break;
             }
-            if let Decoded::Erasure(person) = d {
-                erased.insert(*person);
-            }
             if e.position <= start {
+                if let Decoded::Erasure(person) = d {
+                    erased_before.insert(*person);
+                }
                 continue;
             }
-            let failed = |problem: &dyn std::fmt::Display| {
-                Ok((
-                    reached,
-                    Some((
-                        e.position,
-                        format!("{} at position {}: {problem}", e.event_type, e.position),
-                    )),
-                ))
-            };
             if let Decoded::Broken(problem) = d {
                 if touches(model, e) {
-                    return failed(problem);
+                    broken = Some((
+                        e.position,
+                        format!("{} at position {}: {problem}", e.event_type, e.position),
+                    ));
+                    break;
                 }
             }
-            let mut a = Apply {
-                conn: &mut *conn,
-                schema: self.schema,
+            items.push(Item {
                 position: e.position,
                 at: e.recorded_at,
-                review_period_days: self.review_period_days,
-                erased: &erased,
-            };
-            match apply(model, &mut a, d).await {
-                Ok(()) => reached = e.position,
-                Err(error @ sqlx::Error::Database(_)) => return failed(&error),
+                decoded: d,
+            });
+        }
+        let Some(last) = items.last().map(|i| i.position) else {
+            return Ok((start, broken));
+        };
+        let mut sp = conn.begin().await?;
+        match apply_items(
+            model,
+            &mut sp,
+            self.schema,
+            &items,
+            &erased_before,
+            self.review_period_days,
+        )
+        .await
+        {
+            Ok(()) => {
+                sp.commit().await?;
+                return Ok((last, broken));
+            }
+            Err(sqlx::Error::Database(_)) => sp.rollback().await?,
+            Err(error) => return Err(error.into()),
+        }
+        // Find the event at fault, keeping the ones before it.
+        let mut reached = start;
+        let mut erased = erased_before;
+        for (i, item) in items.iter().enumerate() {
+            let mut sp = conn.begin().await?;
+            match apply_items(
+                model,
+                &mut sp,
+                self.schema,
+                std::slice::from_ref(item),
+                &erased,
+                self.review_period_days,
+            )
+            .await
+            {
+                Ok(()) => {
+                    sp.commit().await?;
+                    reached = item.position;
+                    if let Decoded::Erasure(person) = item.decoded {
+                        erased.insert(*person);
+                    }
+                }
+                Err(error @ sqlx::Error::Database(_)) => {
+                    sp.rollback().await?;
+                    let e = self
+                        .events
+                        .iter()
+                        .find(|e| e.position == items[i].position)
+                        .expect("item comes from the batch");
+                    return Ok((
+                        reached,
+                        Some((
+                            e.position,
+                            format!("{} at position {}: {error}", e.event_type, e.position),
+                        )),
+                    ));
+                }
                 Err(error) => return Err(error.into()),
             }
         }
-        Ok((reached, None))
+        Ok((reached, broken))
     }
 }
 

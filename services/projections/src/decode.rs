@@ -13,11 +13,8 @@ use uuid::Uuid;
 /// One event of a batch, decoded.
 #[derive(Debug, Clone)]
 pub(crate) enum Decoded {
-    /// A registration event and the registration's state right after it.
-    Registration {
-        event: Box<RegistrationEvent>,
-        state: Box<Registration>,
-    },
+    /// A registration event: the registration's state right after it.
+    Registration { state: Box<Registration> },
     /// A person's data was erased.
     Erasure(Uuid),
     /// Reference data changed.
@@ -113,7 +110,6 @@ impl<'a> Decoder<'a> {
             Some(state) => {
                 self.cache.states.insert(id, state.clone());
                 Ok(Decoded::Registration {
-                    event: Box::new(event),
                     state: Box::new(state),
                 })
             }

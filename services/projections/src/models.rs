@@ -1,11 +1,11 @@
 //! The read models and how each applies an event.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
 use domain::form::LevelDetails;
 use domain::reference::ReferenceEvent;
-use domain::registration::{Registration, RegistrationEvent, Status, Step};
+use domain::registration::{Registration, Status, Step};
 use domain::Level;
 use serde_json::{json, Value};
 use sqlx::PgConnection;
@@ -84,17 +84,186 @@ pub fn all_tables() -> Vec<&'static str> {
     t
 }
 
-/// What applying one event needs.
-pub(crate) struct Apply<'a> {
-    pub conn: &'a mut PgConnection,
-    pub schema: &'a str,
+/// One event of a batch, as a model sees it.
+pub(crate) struct Item<'a> {
     pub position: i64,
     pub at: DateTime<Utc>,
-    pub review_period_days: i64,
-    pub erased: &'a BTreeSet<Uuid>,
+    pub decoded: &'a Decoded,
 }
 
-impl Apply<'_> {
+/// The latest state of one registration within a batch.
+struct Latest<'a> {
+    position: i64,
+    state: &'a Registration,
+    json: Value,
+}
+
+/// What a batch means for the read models: the last state of each
+/// registration it touches (scrubbed of everyone erased by then), every
+/// intermediate state (for queue times), erasures and reference changes.
+struct Digest<'a> {
+    latest: Vec<Latest<'a>>,
+    history: BTreeMap<Uuid, Vec<(DateTime<Utc>, &'a Registration)>>,
+    erasures: Vec<Uuid>,
+    reference: Vec<&'a ReferenceEvent>,
+}
+
+fn digest<'a>(items: &[Item<'a>], erased_before: &BTreeSet<Uuid>) -> Digest<'a> {
+    let mut erased = erased_before.clone();
+    let mut latest: BTreeMap<Uuid, Latest<'a>> = BTreeMap::new();
+    let mut history: BTreeMap<Uuid, Vec<(DateTime<Utc>, &'a Registration)>> = BTreeMap::new();
+    let mut erasures = Vec::new();
+    let mut reference = Vec::new();
+    for item in items {
+        match item.decoded {
+            Decoded::Registration { state, .. } => {
+                let mut json = serde_json::to_value(state.as_ref()).expect("state serialises");
+                scrub(&mut json, &erased);
+                latest.insert(
+                    state.id,
+                    Latest {
+                        position: item.position,
+                        state,
+                        json,
+                    },
+                );
+                history.entry(state.id).or_default().push((item.at, state));
+            }
+            Decoded::Erasure(person) => {
+                erased.insert(*person);
+                erasures.push(*person);
+            }
+            Decoded::Reference(r) => reference.push(r),
+            Decoded::Ignored | Decoded::Broken(_) => {}
+        }
+    }
+    let mut latest: Vec<Latest<'a>> = latest.into_values().collect();
+    latest.sort_by_key(|l| l.position);
+    Digest {
+        latest,
+        history,
+        erasures,
+        reference,
+    }
+}
+
+/// Apply a run of events (none of them broken for this model) to one model,
+/// with as few statements as the model allows.
+pub(crate) async fn apply_items(
+    model: ReadModel,
+    conn: &mut PgConnection,
+    schema: &str,
+    items: &[Item<'_>],
+    erased_before: &BTreeSet<Uuid>,
+    review_period_days: i64,
+) -> Result<(), sqlx::Error> {
+    let d = digest(items, erased_before);
+    let mut w = Writer { conn, schema };
+    match model {
+        ReadModel::Registrations => {
+            let rows: Vec<Value> = d.latest.iter().map(registration_row).collect();
+            w.upsert("registrations", "id", &rows).await?;
+            for person in &d.erasures {
+                erase_registrations(&mut w, *person).await?;
+            }
+        }
+        ReadModel::Directory => {
+            let (published, other): (Vec<&Latest>, Vec<&Latest>) = d
+                .latest
+                .iter()
+                .partition(|l| l.state.status == Status::Published);
+            w.delete(
+                "directory",
+                "registration_id",
+                other.iter().map(|l| l.state.id).collect(),
+            )
+            .await?;
+            let rows: Vec<Value> = published.iter().map(|l| directory_row(l.state)).collect();
+            w.upsert("directory", "registration_id", &rows).await?;
+        }
+        ReadModel::Verification => {
+            for l in d.latest.iter().filter(|l| l.state.published.is_some()) {
+                verification(&mut w, l).await?;
+            }
+            for person in &d.erasures {
+                erase_officers(&mut w, *person).await?;
+            }
+        }
+        ReadModel::Consultations => {
+            let rows: Vec<Value> = d
+                .latest
+                .iter()
+                .filter_map(|l| consultation_row(l.state))
+                .collect();
+            w.upsert("consultations", "registration_id", &rows).await?;
+        }
+        ReadModel::RevalidationDue => {
+            let (due, other): (Vec<&Latest>, Vec<&Latest>) = d.latest.iter().partition(|l| {
+                l.state.status == Status::Published && l.state.last_validated.is_some()
+            });
+            w.delete(
+                "revalidation_due",
+                "registration_id",
+                other.iter().map(|l| l.state.id).collect(),
+            )
+            .await?;
+            let rows: Vec<Value> = due
+                .iter()
+                .map(|l| revalidation_row(l.state, review_period_days))
+                .collect();
+            w.upsert("revalidation_due", "registration_id", &rows)
+                .await?;
+        }
+        ReadModel::ApprovalQueues => approval_queue(&mut w, &d).await?,
+        ReadModel::Reference => {
+            for r in &d.reference {
+                reference(&mut w, r).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes rows given as JSON objects, many per statement.
+struct Writer<'a> {
+    conn: &'a mut PgConnection,
+    schema: &'a str,
+}
+
+impl Writer<'_> {
+    async fn upsert(&mut self, table: &str, key: &str, rows: &[Value]) -> Result<(), sqlx::Error> {
+        let Some(first) = rows.first() else {
+            return Ok(());
+        };
+        let updates: Vec<String> = first
+            .as_object()
+            .expect("rows are objects")
+            .keys()
+            .filter(|c| *c != key)
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        let s = self.schema;
+        let sql = format!(
+            "insert into {s}.{table} select * from jsonb_populate_recordset(null::{s}.{table}, $1) \
+             on conflict ({key}) do update set {}",
+            updates.join(", ")
+        );
+        sqlx::query(&sql)
+            .bind(Value::Array(rows.to_vec()))
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(&mut self, table: &str, key: &str, ids: Vec<Uuid>) -> Result<(), sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!("delete from {}.{table} where {key} = any($1)", self.schema);
+        sqlx::query(&sql).bind(ids).execute(&mut *self.conn).await?;
+        Ok(())
+    }
+
     async fn exec(
         &mut self,
         sql: &str,
@@ -106,36 +275,6 @@ impl Apply<'_> {
         let sql = sql.replace("{s}", self.schema);
         build(sqlx::query(&sql)).execute(&mut *self.conn).await?;
         Ok(())
-    }
-}
-
-/// Apply one decoded event to one read model.
-pub(crate) async fn apply(
-    model: ReadModel,
-    a: &mut Apply<'_>,
-    d: &Decoded,
-) -> Result<(), sqlx::Error> {
-    match (model, d) {
-        (_, Decoded::Ignored) | (_, Decoded::Broken(_)) => Ok(()),
-        (ReadModel::Reference, Decoded::Reference(r)) => reference(a, r).await,
-        (_, Decoded::Reference(_)) => Ok(()),
-        (ReadModel::Registrations, Decoded::Erasure(p)) => erase_registrations(a, *p).await,
-        (ReadModel::Verification, Decoded::Erasure(p)) => erase_officers(a, *p).await,
-        (_, Decoded::Erasure(_)) => Ok(()),
-        (ReadModel::Reference, Decoded::Registration { .. }) => Ok(()),
-        (model, Decoded::Registration { event, state }) => {
-            let mut json = serde_json::to_value(state.as_ref()).expect("state serialises");
-            scrub(&mut json, a.erased);
-            match model {
-                ReadModel::Registrations => registrations(a, state, &json).await,
-                ReadModel::Directory => directory(a, state).await,
-                ReadModel::Verification => verification(a, event, state, &json).await,
-                ReadModel::Consultations => consultations(a, state).await,
-                ReadModel::ApprovalQueues => approval_queue(a, state).await,
-                ReadModel::RevalidationDue => revalidation(a, state).await,
-                ReadModel::Reference => Ok(()),
-            }
-        }
     }
 }
 
@@ -165,217 +304,11 @@ fn level_number(s: &Registration) -> i16 {
     i16::from(s.level().number())
 }
 
-async fn registrations(
-    a: &mut Apply<'_>,
-    s: &Registration,
-    json: &Value,
-) -> Result<(), sqlx::Error> {
-    let mut steps = s.level_steps();
-    steps.extend(
-        s.form
-            .branding_assets
-            .iter()
-            .map(|b| Step::BrandingApproval(b.id.clone())),
-    );
-    steps.push(Step::CommunicationsApproval);
-    let done: Vec<String> = steps
-        .iter()
-        .filter(|st| s.is_done(st))
-        .map(step_name)
-        .collect();
-    let outstanding: Vec<String> = s.outstanding().iter().map(step_name).collect();
-    let named: Vec<String> = s
-        .form
-        .named_subjects()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let persons: Vec<Uuid> = persons(json).into_iter().collect();
-    let position = a.position;
-    a.exec(
-        "insert into {s}.registrations (id, version, status, level, platform, account_key, account_input, \
-           service_area, applicant, named_subjects, steps_done, steps_outstanding, submitted_at, updated_at, \
-           published_at, withdrawn_at, last_position, state, persons) \
-         values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) \
-         on conflict (id) do update set version = excluded.version, status = excluded.status, \
-           platform = excluded.platform, account_key = excluded.account_key, account_input = excluded.account_input, \
-           service_area = excluded.service_area, named_subjects = excluded.named_subjects, \
-           steps_done = excluded.steps_done, steps_outstanding = excluded.steps_outstanding, \
-           updated_at = excluded.updated_at, published_at = excluded.published_at, \
-           withdrawn_at = excluded.withdrawn_at, last_position = excluded.last_position, \
-           state = excluded.state, persons = excluded.persons",
-        |q| {
-            q.bind(s.id)
-                .bind(s.version)
-                .bind(status_name(s.status))
-                .bind(level_number(s))
-                .bind(s.form.platform.code())
-                .bind(s.account_key.to_string())
-                .bind(s.form.account.clone())
-                .bind(s.form.service_area.clone())
-                .bind(s.applicant.clone())
-                .bind(named)
-                .bind(done)
-                .bind(outstanding)
-                .bind(s.submitted_at)
-                .bind(s.updated_at)
-                .bind(s.published.as_ref().map(|p| p.at))
-                .bind(s.withdrawal.as_ref().map(|w| w.1.at))
-                .bind(position)
-                .bind(json.clone())
-                .bind(persons)
-        },
-    )
-    .await
-}
-
-async fn erase_registrations(a: &mut Apply<'_>, person: Uuid) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "select id, state from {}.registrations where persons @> array[$1]::uuid[]",
-        a.schema
-    );
-    let rows: Vec<(Uuid, Value)> = sqlx::query_as(&sql)
-        .bind(person)
-        .fetch_all(&mut *a.conn)
-        .await?;
-    let erased = BTreeSet::from([person]);
-    for (id, mut state) in rows {
-        scrub(&mut state, &erased);
-        a.exec(
-            "update {s}.registrations set state = $2 where id = $1",
-            |q| q.bind(id).bind(state),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-async fn directory(a: &mut Apply<'_>, s: &Registration) -> Result<(), sqlx::Error> {
-    if s.status != Status::Published {
-        return a
-            .exec(
-                "delete from {s}.directory where registration_id = $1",
-                |q| q.bind(s.id),
-            )
-            .await;
-    }
-    let slug = officer_person(s).map(officer_slug);
-    let published_at = s.published.as_ref().map(|p| p.at).unwrap_or(s.updated_at);
-    a.exec(
-        "insert into {s}.directory (registration_id, platform, account_key, account_url, level, service_area, officer_slug, published_at) \
-         values ($1,$2,$3,$4,$5,$6,$7,$8) \
-         on conflict (registration_id) do update set service_area = excluded.service_area",
-        |q| {
-            q.bind(s.id)
-                .bind(s.form.platform.code())
-                .bind(s.account_key.to_string())
-                .bind(s.account_key.url())
-                .bind(level_number(s))
-                .bind(s.form.service_area.clone())
-                .bind(slug)
-                .bind(published_at)
-        },
-    )
-    .await
-}
-
 fn officer_person(s: &Registration) -> Option<Uuid> {
     match &s.form.details {
         LevelDetails::Participate { officer, .. } => Some(officer.name.person),
         _ => None,
     }
-}
-
-async fn verification(
-    a: &mut Apply<'_>,
-    event: &RegistrationEvent,
-    s: &Registration,
-    json: &Value,
-) -> Result<(), sqlx::Error> {
-    match event {
-        RegistrationEvent::RegistrationPublished { sign_off, .. } => {
-            let slug = officer_person(s).map(officer_slug);
-            a.exec(
-                "insert into {s}.verification_accounts (account_key, platform, account_url, status, registration_id, level, \
-                   service_area, officer_slug, verified_since, withdrawn_at) \
-                 values ($1,$2,$3,'verified',$4,$5,$6,$7,$8,null) \
-                 on conflict (account_key) do update set platform = excluded.platform, account_url = excluded.account_url, \
-                   status = 'verified', registration_id = excluded.registration_id, level = excluded.level, \
-                   service_area = excluded.service_area, officer_slug = excluded.officer_slug, \
-                   verified_since = excluded.verified_since, withdrawn_at = null",
-                |q| {
-                    q.bind(s.account_key.to_string())
-                        .bind(s.form.platform.code())
-                        .bind(s.account_key.url())
-                        .bind(s.id)
-                        .bind(level_number(s))
-                        .bind(s.form.service_area.clone())
-                        .bind(slug.clone())
-                        .bind(sign_off.at)
-                },
-            )
-            .await?;
-            if let (Some(slug), LevelDetails::Participate { job_role, .. }) = (slug, &s.form.details) {
-                let name = json["form"]["details"]["officer"]["name"].clone();
-                a.exec(
-                    "insert into {s}.officers (slug, name, job_role, service_area, published_since) values ($1,$2,$3,$4,$5) \
-                     on conflict (slug) do update set name = excluded.name, job_role = excluded.job_role, \
-                       service_area = excluded.service_area",
-                    |q| q.bind(slug).bind(name).bind(job_role.clone()).bind(s.form.service_area.clone()).bind(sign_off.at),
-                )
-                .await?;
-            }
-            Ok(())
-        }
-        RegistrationEvent::RegistrationWithdrawn { sign_off, .. } if s.published.is_some() => {
-            a.exec(
-                "update {s}.verification_accounts set status = 'withdrawn', withdrawn_at = $2 where registration_id = $1",
-                |q| q.bind(s.id).bind(sign_off.at),
-            )
-            .await
-        }
-        _ => Ok(()),
-    }
-}
-
-async fn erase_officers(a: &mut Apply<'_>, person: Uuid) -> Result<(), sqlx::Error> {
-    a.exec(
-        "update {s}.officers set name = jsonb_build_object('person', $1::text, 'erased', true) where name->>'person' = $1::text",
-        |q| q.bind(person),
-    )
-    .await
-}
-
-async fn consultations(a: &mut Apply<'_>, s: &Registration) -> Result<(), sqlx::Error> {
-    let LevelDetails::Consult {
-        topic,
-        opens_on,
-        closes_on,
-    } = &s.form.details
-    else {
-        return Ok(());
-    };
-    a.exec(
-        "insert into {s}.consultations (registration_id, account_key, platform, service_area, topic, opens_on, closes_on, \
-           finder_reference, status, updated_at) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) \
-         on conflict (registration_id) do update set account_key = excluded.account_key, platform = excluded.platform, \
-           service_area = excluded.service_area, topic = excluded.topic, opens_on = excluded.opens_on, \
-           closes_on = excluded.closes_on, finder_reference = excluded.finder_reference, status = excluded.status, \
-           updated_at = excluded.updated_at",
-        |q| {
-            q.bind(s.id)
-                .bind(s.account_key.to_string())
-                .bind(s.form.platform.code())
-                .bind(s.form.service_area.clone())
-                .bind(topic.clone())
-                .bind(*opens_on)
-                .bind(*closes_on)
-                .bind(s.consultation_listing.as_ref().map(|l| l.0.clone()))
-                .bind(status_name(s.status))
-                .bind(s.updated_at)
-        },
-    )
-    .await
 }
 
 /// What waits for whom: (role, step, named assignee).
@@ -454,68 +387,256 @@ pub fn queue_items(s: &Registration) -> Vec<(&'static str, String, Option<String
     items
 }
 
-async fn approval_queue(a: &mut Apply<'_>, s: &Registration) -> Result<(), sqlx::Error> {
-    let items = queue_items(s);
-    let keys: Vec<String> = items
+/// The erased marker, as stored.
+pub fn erased_marker(person: Uuid) -> Value {
+    json!({ "person": person, "erased": true })
+}
+
+fn registration_row(l: &Latest<'_>) -> Value {
+    let s = l.state;
+    let mut steps = s.level_steps();
+    steps.extend(
+        s.form
+            .branding_assets
+            .iter()
+            .map(|b| Step::BrandingApproval(b.id.clone())),
+    );
+    steps.push(Step::CommunicationsApproval);
+    let done: Vec<String> = steps
         .iter()
-        .map(|(role, step, _)| format!("{role}/{step}"))
+        .filter(|st| s.is_done(st))
+        .map(step_name)
         .collect();
-    a.exec(
-        "delete from {s}.approval_queue where registration_id = $1 and not (role || '/' || step = any($2))",
-        |q| q.bind(s.id).bind(keys),
-    )
-    .await?;
-    let at = a.at;
-    for (role, step, assignee) in items {
-        a.exec(
-            "insert into {s}.approval_queue (registration_id, role, step, assignee, level, account_key, service_area, waiting_since) \
-             values ($1,$2,$3,$4,$5,$6,$7,$8) on conflict (registration_id, role, step) do update \
-             set assignee = excluded.assignee, account_key = excluded.account_key, service_area = excluded.service_area",
-            |q| {
-                q.bind(s.id)
-                    .bind(role)
-                    .bind(step)
-                    .bind(assignee)
-                    .bind(level_number(s))
-                    .bind(s.account_key.to_string())
-                    .bind(s.form.service_area.clone())
-                    .bind(at)
-            },
+    let outstanding: Vec<String> = s.outstanding().iter().map(step_name).collect();
+    let named: Vec<&str> = s.form.named_subjects().into_iter().collect();
+    json!({
+        "id": s.id,
+        "version": s.version,
+        "status": status_name(s.status),
+        "level": level_number(s),
+        "platform": s.form.platform.code(),
+        "account_key": s.account_key.to_string(),
+        "account_input": s.form.account,
+        "service_area": s.form.service_area,
+        "applicant": s.applicant,
+        "named_subjects": named,
+        "steps_done": done,
+        "steps_outstanding": outstanding,
+        "submitted_at": s.submitted_at,
+        "updated_at": s.updated_at,
+        "published_at": s.published.as_ref().map(|p| p.at),
+        "withdrawn_at": s.withdrawal.as_ref().map(|w| w.1.at),
+        "last_position": l.position,
+        "state": l.json,
+        "persons": persons(&l.json),
+    })
+}
+
+async fn erase_registrations(w: &mut Writer<'_>, person: Uuid) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "select id, state from {}.registrations where persons @> array[$1]::uuid[]",
+        w.schema
+    );
+    let rows: Vec<(Uuid, Value)> = sqlx::query_as(&sql)
+        .bind(person)
+        .fetch_all(&mut *w.conn)
+        .await?;
+    let erased = BTreeSet::from([person]);
+    for (id, mut state) in rows {
+        scrub(&mut state, &erased);
+        w.exec(
+            "update {s}.registrations set state = $2 where id = $1",
+            |q| q.bind(id).bind(state),
         )
         .await?;
     }
     Ok(())
 }
 
-async fn revalidation(a: &mut Apply<'_>, s: &Registration) -> Result<(), sqlx::Error> {
-    let (Status::Published, Some(last)) = (s.status, s.last_validated.as_ref()) else {
-        return a
-            .exec(
-                "delete from {s}.revalidation_due where registration_id = $1",
-                |q| q.bind(s.id),
-            )
-            .await;
+fn directory_row(s: &Registration) -> Value {
+    json!({
+        "registration_id": s.id,
+        "platform": s.form.platform.code(),
+        "account_key": s.account_key.to_string(),
+        "account_url": s.account_key.url(),
+        "level": level_number(s),
+        "service_area": s.form.service_area,
+        "officer_slug": officer_person(s).map(officer_slug),
+        "published_at": s.published.as_ref().map(|p| p.at).unwrap_or(s.updated_at),
+    })
+}
+
+/// A published registration's verification entry: verified, or withdrawn
+/// (a withdrawn entry never displaces another registration's entry for the
+/// same account).
+async fn verification(w: &mut Writer<'_>, l: &Latest<'_>) -> Result<(), sqlx::Error> {
+    let s = l.state;
+    let published = s
+        .published
+        .as_ref()
+        .expect("only published registrations are verified");
+    let slug = officer_person(s).map(officer_slug);
+    let withdrawn_at = s
+        .withdrawal
+        .as_ref()
+        .filter(|_| s.status == Status::Withdrawn)
+        .map(|w| w.1.at);
+    let guard = if withdrawn_at.is_some() {
+        "where verification_accounts.registration_id = excluded.registration_id"
+    } else {
+        ""
     };
-    let due_on = (last.at + Duration::days(a.review_period_days)).date_naive();
-    a.exec(
-        "insert into {s}.revalidation_due (registration_id, account_key, platform, service_area, contact_subject, \
-           last_validated_at, due_on) values ($1,$2,$3,$4,$5,$6,$7) \
-         on conflict (registration_id) do update set last_validated_at = excluded.last_validated_at, \
-           due_on = excluded.due_on, contact_subject = excluded.contact_subject",
-        |q| {
-            q.bind(s.id)
-                .bind(s.account_key.to_string())
-                .bind(s.form.platform.code())
-                .bind(s.form.service_area.clone())
-                .bind(s.form.business_contact.subject.clone())
-                .bind(last.at)
-                .bind(due_on)
-        },
+    let sql = format!(
+        "insert into {{s}}.verification_accounts (account_key, platform, account_url, status, registration_id, level, \
+           service_area, officer_slug, verified_since, withdrawn_at) \
+         values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) \
+         on conflict (account_key) do update set platform = excluded.platform, account_url = excluded.account_url, \
+           status = excluded.status, registration_id = excluded.registration_id, level = excluded.level, \
+           service_area = excluded.service_area, officer_slug = excluded.officer_slug, \
+           verified_since = excluded.verified_since, withdrawn_at = excluded.withdrawn_at {guard}"
+    );
+    w.exec(&sql, |q| {
+        q.bind(s.account_key.to_string())
+            .bind(s.form.platform.code())
+            .bind(s.account_key.url())
+            .bind(if withdrawn_at.is_some() {
+                "withdrawn"
+            } else {
+                "verified"
+            })
+            .bind(s.id)
+            .bind(level_number(s))
+            .bind(s.form.service_area.clone())
+            .bind(slug.clone())
+            .bind(published.at)
+            .bind(withdrawn_at)
+    })
+    .await?;
+    if let (Some(slug), LevelDetails::Participate { job_role, .. }) = (slug, &s.form.details) {
+        let name = l.json["form"]["details"]["officer"]["name"].clone();
+        w.exec(
+            "insert into {s}.officers (slug, name, job_role, service_area, published_since) values ($1,$2,$3,$4,$5) \
+             on conflict (slug) do update set name = excluded.name, job_role = excluded.job_role, \
+               service_area = excluded.service_area",
+            |q| q.bind(slug).bind(name).bind(job_role.clone()).bind(s.form.service_area.clone()).bind(published.at),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn erase_officers(w: &mut Writer<'_>, person: Uuid) -> Result<(), sqlx::Error> {
+    w.exec(
+        "update {s}.officers set name = jsonb_build_object('person', $1::text, 'erased', true) where name->>'person' = $1::text",
+        |q| q.bind(person),
     )
     .await
 }
 
-async fn reference(a: &mut Apply<'_>, r: &ReferenceEvent) -> Result<(), sqlx::Error> {
+fn consultation_row(s: &Registration) -> Option<Value> {
+    let LevelDetails::Consult {
+        topic,
+        opens_on,
+        closes_on,
+    } = &s.form.details
+    else {
+        return None;
+    };
+    Some(json!({
+        "registration_id": s.id,
+        "account_key": s.account_key.to_string(),
+        "platform": s.form.platform.code(),
+        "service_area": s.form.service_area,
+        "topic": topic,
+        "opens_on": opens_on,
+        "closes_on": closes_on,
+        "finder_reference": s.consultation_listing.as_ref().map(|l| l.0.clone()),
+        "status": status_name(s.status),
+        "updated_at": s.updated_at,
+    }))
+}
+
+fn revalidation_row(s: &Registration, review_period_days: i64) -> Value {
+    let last = s
+        .last_validated
+        .as_ref()
+        .expect("published registrations have a validation");
+    json!({
+        "registration_id": s.id,
+        "account_key": s.account_key.to_string(),
+        "platform": s.form.platform.code(),
+        "service_area": s.form.service_area,
+        "contact_subject": s.form.business_contact.subject,
+        "last_validated_at": last.at,
+        "due_on": (last.at + Duration::days(review_period_days)).date_naive(),
+    })
+}
+
+/// Queue rows keep the time each item first appeared: the batch replays each
+/// registration's states in order against the rows it had before.
+async fn approval_queue(w: &mut Writer<'_>, d: &Digest<'_>) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = d.history.keys().copied().collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "select registration_id, role, step, waiting_since from {}.approval_queue where registration_id = any($1)",
+        w.schema
+    );
+    let existing: Vec<(Uuid, String, String, DateTime<Utc>)> = sqlx::query_as(&sql)
+        .bind(&ids)
+        .fetch_all(&mut *w.conn)
+        .await?;
+    let mut since: BTreeMap<(Uuid, String, String), DateTime<Utc>> = existing
+        .into_iter()
+        .map(|(id, role, step, at)| ((id, role, step), at))
+        .collect();
+    let mut rows = Vec::new();
+    for (id, states) in &d.history {
+        let mut current: Vec<(&'static str, String, Option<String>)> = Vec::new();
+        let mut last: Option<&Registration> = None;
+        for (at, state) in states {
+            current = queue_items(state);
+            let keep: BTreeSet<(String, String)> = current
+                .iter()
+                .map(|(r, s, _)| ((*r).to_owned(), s.clone()))
+                .collect();
+            since.retain(|(rid, r, s), _| rid != id || keep.contains(&(r.clone(), s.clone())));
+            for (role, step, _) in &current {
+                since
+                    .entry((*id, (*role).to_owned(), step.clone()))
+                    .or_insert(*at);
+            }
+            last = Some(state);
+        }
+        let state = last.expect("a registration in the batch has a state");
+        for (role, step, assignee) in current {
+            let waiting_since = since[&(*id, role.to_owned(), step.clone())];
+            rows.push(json!({
+                "registration_id": id,
+                "role": role,
+                "step": step,
+                "assignee": assignee,
+                "level": level_number(state),
+                "account_key": state.account_key.to_string(),
+                "service_area": state.form.service_area,
+                "waiting_since": waiting_since,
+            }));
+        }
+    }
+    w.delete("approval_queue", "registration_id", ids).await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let s = w.schema;
+    let sql = format!("insert into {s}.approval_queue select * from jsonb_populate_recordset(null::{s}.approval_queue, $1)");
+    sqlx::query(&sql)
+        .bind(Value::Array(rows))
+        .execute(&mut *w.conn)
+        .await?;
+    Ok(())
+}
+async fn reference(a: &mut Writer<'_>, r: &ReferenceEvent) -> Result<(), sqlx::Error> {
     match r {
         ReferenceEvent::OrganisationalUnitAdded { code, name } => {
             a.exec(
@@ -549,9 +670,4 @@ async fn reference(a: &mut Apply<'_>, r: &ReferenceEvent) -> Result<(), sqlx::Er
         }
         _ => Ok(()),
     }
-}
-
-/// The erased marker, as stored.
-pub fn erased_marker(person: Uuid) -> Value {
-    json!({ "person": person, "erased": true })
 }
