@@ -33,6 +33,20 @@ async fn fill(store: &EventStore, events: usize, per_append: usize) {
     }
 }
 
+/// As a superuser: switch the append-only trigger off, change exactly one
+/// row, switch it back on.
+async fn tamper(db: &TestDatabase, sql: &str) {
+    let mut conn = db.owner.acquire().await.unwrap();
+    conn.execute("alter table events disable trigger events_no_update_or_delete")
+        .await
+        .unwrap();
+    let changed = sqlx::query(sql).execute(&mut *conn).await.unwrap();
+    assert_eq!(changed.rows_affected(), 1, "{sql}");
+    conn.execute("alter table events enable trigger events_no_update_or_delete")
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn an_untouched_log_of_ten_thousand_events_verifies() {
     let db = TestDatabase::new().await;
@@ -71,19 +85,8 @@ async fn changing_one_byte_of_one_payload_is_found_at_its_position() {
     let db = TestDatabase::new().await;
     let store = EventStore::new(db.runtime.clone());
     fill(&store, 300, 10).await;
-    let mut conn = db.owner.acquire().await.unwrap();
-    conn.execute("alter table events disable trigger events_no_update_or_delete")
-        .await
-        .unwrap();
     // "note 137" becomes "note 138": one byte of one payload.
-    let changed = sqlx::query("update events set payload = jsonb_set(payload, '{note}', '\"note 138\"') where position = 138")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    assert_eq!(changed.rows_affected(), 1);
-    conn.execute("alter table events enable trigger events_no_update_or_delete")
-        .await
-        .unwrap();
+    tamper(&db, "update events set payload = jsonb_set(payload, '{note}', '\"note 138\"') where position = 138").await;
 
     let report = store.verify_chain(None, None).await.unwrap();
     assert_eq!(
@@ -107,18 +110,7 @@ async fn deleting_one_row_is_found_at_its_position() {
     let db = TestDatabase::new().await;
     let store = EventStore::new(db.runtime.clone());
     fill(&store, 300, 10).await;
-    let mut conn = db.owner.acquire().await.unwrap();
-    conn.execute("alter table events disable trigger events_no_update_or_delete")
-        .await
-        .unwrap();
-    let deleted = sqlx::query("delete from events where position = 201")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    assert_eq!(deleted.rows_affected(), 1);
-    conn.execute("alter table events enable trigger events_no_update_or_delete")
-        .await
-        .unwrap();
+    tamper(&db, "delete from events where position = 201").await;
 
     let report = store.verify_chain(None, None).await.unwrap();
     assert_eq!(

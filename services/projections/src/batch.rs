@@ -2,14 +2,15 @@
 //! each read model in its own savepoint, move each checkpoint by
 //! compare-and-set, commit once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use event_store::{EventStore, RecordedEvent, StoreError};
 use sqlx::{Acquire, PgPool};
 use uuid::Uuid;
 
 use crate::decode::{Decoded, Decoder, StateCache};
-use crate::models::{apply_items, Item, ReadModel};
+use crate::models::{apply_items, digest, Digest, Item, ReadModel};
 
 /// Why a batch did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +113,7 @@ pub async fn run_batch_cached(
         ..BatchOutcome::default()
     };
     let batch = Batch {
+        digests: Mutex::new(HashMap::new()),
         schema,
         events: &events,
         decoded: &decoded,
@@ -166,6 +168,7 @@ pub async fn run_batch_cached(
 
 /// One batch's events, decoded, and what applying them needs.
 struct Batch<'a> {
+    digests: Mutex<HashMap<(i64, i64), Arc<Digest<'a>>>>,
     schema: &'a str,
     events: &'a [RecordedEvent],
     decoded: &'a [Decoded],
@@ -173,7 +176,23 @@ struct Batch<'a> {
     review_period_days: i64,
 }
 
-impl Batch<'_> {
+impl<'a> Batch<'a> {
+    /// The digest of the events in `(start, last]`: models that start at the
+    /// same checkpoint (the usual case) share one.
+    fn digest(
+        &self,
+        start: i64,
+        last: i64,
+        items: &[Item<'a>],
+        erased_before: &BTreeSet<Uuid>,
+    ) -> Arc<Digest<'a>> {
+        let mut cache = self.digests.lock().expect("digest cache lock");
+        cache
+            .entry((start, last))
+            .or_insert_with(|| Arc::new(digest(items, erased_before)))
+            .clone()
+    }
+
     /// Apply the events after `start` and before `until` to one model: the
     /// position reached, and the first event it could not apply. The run is
     /// written in bulk; if the bulk write fails, the events are replayed one
@@ -217,12 +236,12 @@ impl Batch<'_> {
             return Ok((start, broken));
         };
         let mut sp = conn.begin().await?;
+        let digested = self.digest(start, last, &items, &erased_before);
         match apply_items(
             model,
             &mut sp,
             self.schema,
-            &items,
-            &erased_before,
+            &digested,
             self.review_period_days,
         )
         .await
@@ -239,16 +258,8 @@ impl Batch<'_> {
         let mut erased = erased_before;
         for (i, item) in items.iter().enumerate() {
             let mut sp = conn.begin().await?;
-            match apply_items(
-                model,
-                &mut sp,
-                self.schema,
-                std::slice::from_ref(item),
-                &erased,
-                self.review_period_days,
-            )
-            .await
-            {
+            let one = digest(std::slice::from_ref(item), &erased);
+            match apply_items(model, &mut sp, self.schema, &one, self.review_period_days).await {
                 Ok(()) => {
                     sp.commit().await?;
                     reached = item.position;

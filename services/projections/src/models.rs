@@ -101,14 +101,14 @@ struct Latest<'a> {
 /// What a batch means for the read models: the last state of each
 /// registration it touches (scrubbed of everyone erased by then), every
 /// intermediate state (for queue times), erasures and reference changes.
-struct Digest<'a> {
+pub(crate) struct Digest<'a> {
     latest: Vec<Latest<'a>>,
     history: BTreeMap<Uuid, Vec<(DateTime<Utc>, &'a Registration)>>,
     erasures: Vec<Uuid>,
     reference: Vec<&'a ReferenceEvent>,
 }
 
-fn digest<'a>(items: &[Item<'a>], erased_before: &BTreeSet<Uuid>) -> Digest<'a> {
+pub(crate) fn digest<'a>(items: &[Item<'a>], erased_before: &BTreeSet<Uuid>) -> Digest<'a> {
     let mut erased = erased_before.clone();
     let mut latest: BTreeMap<Uuid, Latest<'a>> = BTreeMap::new();
     let mut history: BTreeMap<Uuid, Vec<(DateTime<Utc>, &'a Registration)>> = BTreeMap::new();
@@ -147,17 +147,15 @@ fn digest<'a>(items: &[Item<'a>], erased_before: &BTreeSet<Uuid>) -> Digest<'a> 
     }
 }
 
-/// Apply a run of events (none of them broken for this model) to one model,
-/// with as few statements as the model allows.
+/// Apply a run of events (none of them broken for this model), digested, to
+/// one model, with as few statements as the model allows.
 pub(crate) async fn apply_items(
     model: ReadModel,
     conn: &mut PgConnection,
     schema: &str,
-    items: &[Item<'_>],
-    erased_before: &BTreeSet<Uuid>,
+    d: &Digest<'_>,
     review_period_days: i64,
 ) -> Result<(), sqlx::Error> {
-    let d = digest(items, erased_before);
     let mut w = Writer { conn, schema };
     match model {
         ReadModel::Registrations => {
@@ -214,7 +212,7 @@ pub(crate) async fn apply_items(
             w.upsert("revalidation_due", "registration_id", &rows)
                 .await?;
         }
-        ReadModel::ApprovalQueues => approval_queue(&mut w, &d).await?,
+        ReadModel::ApprovalQueues => approval_queue(&mut w, d).await?,
         ReadModel::Reference => {
             for r in &d.reference {
                 reference(&mut w, r).await?;
