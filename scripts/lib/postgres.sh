@@ -95,6 +95,10 @@ ensure_postgres() {
     fi
     PG_STARTED_HERE=1
     trap stop_postgres EXIT
+    # Without these, a TERM or INT ends bash without running the EXIT trap
+    # and the cluster would outlive the script that started it.
+    trap 'exit 143' TERM
+    trap 'exit 130' INT
 }
 
 stop_postgres() {
