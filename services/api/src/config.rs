@@ -66,6 +66,9 @@ pub struct Settings {
     pub run_projector: bool,
     /// `REGISTRY_PROJECTION_BATCH`: events per projection batch (default 500).
     pub projection_batch: i64,
+    /// `REGISTRY_REBUILD_BATCH`: events per batch during `rebuild-projections`
+    /// (default 5000: larger batches rebuild faster; latency does not matter there).
+    pub rebuild_batch: i64,
 }
 
 impl Settings {
@@ -127,6 +130,10 @@ impl Settings {
             )?),
             max_body_bytes: number(&value, "REGISTRY_MAX_BODY_BYTES", 1024 * 1024)?,
             run_projector: flag(&value, "REGISTRY_PROJECTOR", true)?,
+            rebuild_batch: positive(
+                number(&value, "REGISTRY_REBUILD_BATCH", 5000)?,
+                "REGISTRY_REBUILD_BATCH",
+            )?,
             projection_batch: positive(
                 number(&value, "REGISTRY_PROJECTION_BATCH", 500)?,
                 "REGISTRY_PROJECTION_BATCH",

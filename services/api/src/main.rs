@@ -150,7 +150,7 @@ async fn rebuild_projections(settings: Settings) -> anyhow::Result<ExitCode> {
     let mut last_percent = -1;
     let report = projections::rebuild::rebuild(
         &owner,
-        settings.projection_batch,
+        settings.rebuild_batch,
         settings.review_period_days,
         |events, position, head| {
             let percent = if head == 0 {

@@ -46,6 +46,11 @@ async fn main() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    let batch: i64 = std::env::var("BENCH_REBUILD_BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(5000);
+    println!("rebuild batch size: {batch} events");
     for target in sizes {
         let db = TestDatabase::new().await;
         let store = EventStore::new(db.runtime.clone());
@@ -72,7 +77,7 @@ async fn main() {
         let copies: Vec<f64> = (0..3).map(|_| copy_seconds(&db.url())).collect();
         let copy = median(copies.clone());
         projections::rebuild::prepare(&db.owner).await.unwrap();
-        let report = projections::rebuild::fill(&db.owner, 500, 365, |_, _, _| {})
+        let report = projections::rebuild::fill(&db.owner, batch, 365, |_, _, _| {})
             .await
             .unwrap();
         let rebuild = report.millis as f64 / 1000.0;
