@@ -81,6 +81,11 @@ async fn setup() -> (TestDatabase, Handler) {
     (db, handler)
 }
 
+/// Handle a command that must succeed.
+async fn ok(handler: &Handler, id: Uuid, request: Request, actor: Actor) -> api::commands::Outcome {
+    handler.handle(id, request, &meta(actor)).await.unwrap()
+}
+
 fn risk_assessment() -> Request {
     Request::RecordRiskAssessment(RiskAssessmentInput {
         assessor: "Morgan Manager".into(),
@@ -99,36 +104,25 @@ async fn a_level_3_registration_goes_from_submission_to_publication_with_no_plai
 ) {
     let (db, handler) = setup().await;
     let id = Uuid::new_v4();
-    let submitted = handler
-        .handle(
-            id,
-            Request::Submit(level3("@NorthYouth")),
-            &meta(applicant()),
-        )
-        .await
-        .unwrap();
+    let submitted = ok(
+        &handler,
+        id,
+        Request::Submit(level3("@NorthYouth")),
+        applicant(),
+    )
+    .await;
     assert_eq!(submitted.registration.status, Status::Submitted);
     assert_eq!(submitted.registration.version, 1);
-    handler
-        .handle(id, risk_assessment(), &meta(applicant()))
-        .await
-        .unwrap();
-    handler
-        .handle(
-            id,
-            Request::Other(Command::SignRiskAssessment),
-            &meta(manager()),
-        )
-        .await
-        .unwrap();
-    handler
-        .handle(id, Request::Other(Command::Approve), &meta(comms()))
-        .await
-        .unwrap();
-    let published = handler
-        .handle(id, Request::Other(Command::Publish), &meta(comms()))
-        .await
-        .unwrap();
+    ok(&handler, id, risk_assessment(), applicant()).await;
+    ok(
+        &handler,
+        id,
+        Request::Other(Command::SignRiskAssessment),
+        manager(),
+    )
+    .await;
+    ok(&handler, id, Request::Other(Command::Approve), comms()).await;
+    let published = ok(&handler, id, Request::Other(Command::Publish), comms()).await;
     assert_eq!(published.registration.status, Status::Published);
     assert_eq!(published.registration.version, 5);
     assert_eq!(
@@ -165,18 +159,14 @@ async fn a_concurrent_sign_off_and_amendment_yield_one_success_and_one_conflict(
     for _ in 0..5 {
         let (_db, handler) = setup().await;
         let id = Uuid::new_v4();
-        handler
-            .handle(
-                id,
-                Request::Submit(level3("@NorthYouth")),
-                &meta(applicant()),
-            )
-            .await
-            .unwrap();
-        let recorded = handler
-            .handle(id, risk_assessment(), &meta(applicant()))
-            .await
-            .unwrap();
+        ok(
+            &handler,
+            id,
+            Request::Submit(level3("@NorthYouth")),
+            applicant(),
+        )
+        .await;
+        let recorded = ok(&handler, id, risk_assessment(), applicant()).await;
         let seen = recorded.registration.version;
 
         let mut amended = level3("@NorthYouth");
@@ -224,14 +214,13 @@ async fn a_concurrent_sign_off_and_amendment_yield_one_success_and_one_conflict(
 async fn an_account_already_registered_is_refused_however_it_is_written_until_withdrawn() {
     let (_db, handler) = setup().await;
     let first = Uuid::new_v4();
-    handler
-        .handle(
-            first,
-            Request::Submit(level3("https://twitter.com/NorthYouth")),
-            &meta(applicant()),
-        )
-        .await
-        .unwrap();
+    ok(
+        &handler,
+        first,
+        Request::Submit(level3("https://twitter.com/NorthYouth")),
+        applicant(),
+    )
+    .await;
     let second = Uuid::new_v4();
     let err = handler
         .handle(
@@ -245,24 +234,22 @@ async fn an_account_already_registered_is_refused_however_it_is_written_until_wi
         matches!(&err, HandleError::Domain(DomainError::AccountAlreadyRegistered { registration, .. }) if *registration == first),
         "{err:?}"
     );
-    handler
-        .handle(
-            first,
-            Request::Other(Command::Withdraw {
-                reason: "Replaced".into(),
-            }),
-            &meta(applicant()),
-        )
-        .await
-        .unwrap();
-    handler
-        .handle(
-            second,
-            Request::Submit(level3("@NorthYouth")),
-            &meta(applicant()),
-        )
-        .await
-        .unwrap();
+    ok(
+        &handler,
+        first,
+        Request::Other(Command::Withdraw {
+            reason: "Replaced".into(),
+        }),
+        applicant(),
+    )
+    .await;
+    ok(
+        &handler,
+        second,
+        Request::Submit(level3("@NorthYouth")),
+        applicant(),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -304,26 +291,21 @@ async fn an_amendment_that_retypes_the_same_names_changes_nothing_and_one_that_c
 ) {
     let (_db, handler) = setup().await;
     let id = Uuid::new_v4();
-    handler
-        .handle(
-            id,
-            Request::Submit(level3("@NorthYouth")),
-            &meta(applicant()),
-        )
-        .await
-        .unwrap();
-    handler
-        .handle(id, risk_assessment(), &meta(applicant()))
-        .await
-        .unwrap();
-    handler
-        .handle(
-            id,
-            Request::Other(Command::SignRiskAssessment),
-            &meta(manager()),
-        )
-        .await
-        .unwrap();
+    ok(
+        &handler,
+        id,
+        Request::Submit(level3("@NorthYouth")),
+        applicant(),
+    )
+    .await;
+    ok(&handler, id, risk_assessment(), applicant()).await;
+    ok(
+        &handler,
+        id,
+        Request::Other(Command::SignRiskAssessment),
+        manager(),
+    )
+    .await;
 
     let err = handler
         .handle(
@@ -342,10 +324,7 @@ async fn an_amendment_that_retypes_the_same_names_changes_nothing_and_one_that_c
     if let LevelDetails::Participate { line_manager, .. } = &mut renamed.details {
         line_manager.name = "Morgan Manager-Smith".into();
     }
-    let out = handler
-        .handle(id, Request::Amend(renamed), &meta(applicant()))
-        .await
-        .unwrap();
+    let out = ok(&handler, id, Request::Amend(renamed), applicant()).await;
     assert!(
         out.registration.risk_signature.is_none(),
         "a change to the named line manager voids the signature"

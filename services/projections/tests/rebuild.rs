@@ -21,6 +21,19 @@ fn config() -> ProjectorConfig {
     }
 }
 
+/// Rebuild every model into `read_models_next` and compare it, row by row,
+/// with what the live projector left in `read_models`.
+async fn assert_rebuild_equals_live(db: &TestDatabase) {
+    rebuild::prepare(&db.owner).await.unwrap();
+    rebuild::fill(&db.owner, BATCH, REVIEW, |_, _, _| {})
+        .await
+        .unwrap();
+    assert_same(
+        &snapshot(&db.owner, "read_models_next").await,
+        &snapshot(&db.owner, "read_models").await,
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rebuilding_from_zero_gives_exactly_what_incremental_projection_gave() {
     let db = TestDatabase::new().await;
@@ -99,14 +112,7 @@ async fn a_projector_killed_between_and_inside_batches_ends_equal_to_a_rebuild()
     caught_up(&db.runtime).await;
     projector.stop().await;
 
-    rebuild::prepare(&db.owner).await.unwrap();
-    rebuild::fill(&db.owner, BATCH, REVIEW, |_, _, _| {})
-        .await
-        .unwrap();
-    assert_same(
-        &snapshot(&db.owner, "read_models_next").await,
-        &snapshot(&db.owner, "read_models").await,
-    );
+    assert_rebuild_equals_live(&db).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -136,12 +142,5 @@ async fn of_two_projectors_only_one_writes_and_the_other_takes_over_when_it_stop
     assert_eq!(applied_by_first + second.stats.events(), total as u64);
     second.stop().await;
 
-    rebuild::prepare(&db.owner).await.unwrap();
-    rebuild::fill(&db.owner, BATCH, REVIEW, |_, _, _| {})
-        .await
-        .unwrap();
-    assert_same(
-        &snapshot(&db.owner, "read_models_next").await,
-        &snapshot(&db.owner, "read_models").await,
-    );
+    assert_rebuild_equals_live(&db).await;
 }
