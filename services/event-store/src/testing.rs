@@ -47,6 +47,9 @@ impl TestDatabase {
         conn.execute(format!("create database {name}").as_str())
             .await
             .expect("create a test database");
+        if migrate {
+            ensure_runtime_role(&mut conn).await;
+        }
         conn.close().await.ok();
         let owner_options = admin.database(&name);
         if migrate {
@@ -86,4 +89,37 @@ impl TestDatabase {
             .unwrap_or_default();
         format!("{prefix}/{}{query}", self.name)
     }
+}
+
+/// Roles belong to the cluster, not to one database: two tests migrating
+/// their own databases at the same moment would both see no `registry_app`
+/// and both try to create it. The migration's check-then-create is enough for
+/// one service migrating one database; for parallel tests the role is made
+/// here first, under a lock held in the shared `postgres` database.
+async fn ensure_runtime_role(conn: &mut PgConnection) {
+    const LOCK: i64 = 0x7265_6769_7374_7279; // "registry"
+    sqlx::query("select pg_advisory_lock($1)")
+        .bind(LOCK)
+        .execute(&mut *conn)
+        .await
+        .expect("lock for creating the runtime role");
+    let made = conn
+        .execute(
+            format!(
+                "do $$ begin \
+               if not exists (select 1 from pg_roles where rolname = '{role}') then \
+                 create role {role} nologin; \
+               end if; \
+             end $$;",
+                role = db::RUNTIME_ROLE
+            )
+            .as_str(),
+        )
+        .await;
+    sqlx::query("select pg_advisory_unlock($1)")
+        .bind(LOCK)
+        .execute(&mut *conn)
+        .await
+        .expect("unlock after creating the runtime role");
+    made.expect("create the runtime role");
 }
