@@ -69,6 +69,31 @@ pub struct Settings {
     /// `REGISTRY_REBUILD_BATCH`: events per batch during `rebuild-projections`
     /// (default 5000: larger batches rebuild faster; latency does not matter there).
     pub rebuild_batch: i64,
+    /// `REGISTRY_JWT_SECRET`: HS256 secret for development and test tokens
+    /// (generated into `<data dir>/jwt.secret` in development when unset;
+    /// refused in production).
+    pub jwt_secret: Option<SecretString>,
+    /// `REGISTRY_OIDC_ISSUER`: the identity provider whose RS256/ES256
+    /// tokens are accepted (required in production).
+    pub oidc_issuer: Option<String>,
+    /// `REGISTRY_OIDC_AUDIENCE`: the audience those tokens must name.
+    pub oidc_audience: Option<String>,
+    /// `REGISTRY_OIDC_JWKS_URL`: the key set's address, when it is not to be
+    /// discovered from the issuer's `/.well-known/openid-configuration`.
+    pub oidc_jwks_url: Option<String>,
+    /// `REGISTRY_OIDC_MIN_REFRESH_SECONDS`: least time between key-set
+    /// fetches caused by unknown key ids (default 10).
+    pub oidc_min_refresh: Duration,
+    /// `REGISTRY_CORS_ORIGINS`: comma-separated origins of the council's web
+    /// front ends allowed to call the API from a browser (default none;
+    /// `*` allows any origin, without credentials).
+    pub cors_origins: Vec<String>,
+    /// `REGISTRY_READ_WAIT_MS`: longest a query with `atLeastPosition` waits
+    /// for the read models (default 5000).
+    pub read_wait: Duration,
+    /// `REGISTRY_COUNCIL_NAME`: the organisation verification names
+    /// (default `The Council`).
+    pub council_name: String,
 }
 
 impl Settings {
@@ -138,6 +163,25 @@ impl Settings {
                 number(&value, "REGISTRY_PROJECTION_BATCH", 500)?,
                 "REGISTRY_PROJECTION_BATCH",
             )?,
+            jwt_secret: value("REGISTRY_JWT_SECRET").map(SecretString::from),
+            oidc_issuer: value("REGISTRY_OIDC_ISSUER"),
+            oidc_audience: value("REGISTRY_OIDC_AUDIENCE"),
+            oidc_jwks_url: value("REGISTRY_OIDC_JWKS_URL"),
+            oidc_min_refresh: Duration::from_secs(number(
+                &value,
+                "REGISTRY_OIDC_MIN_REFRESH_SECONDS",
+                10,
+            )?),
+            cors_origins: value("REGISTRY_CORS_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            council_name: value("REGISTRY_COUNCIL_NAME").unwrap_or_else(|| "The Council".into()),
+            read_wait: Duration::from_millis(number(&value, "REGISTRY_READ_WAIT_MS", 5000)?),
             review_period_days: positive(
                 number(
                     &value,
@@ -165,6 +209,48 @@ impl Settings {
             bail!("REGISTRY_VAULT_KEY is required in production: without it, personal data could not be read back");
         }
         development_key(&self.data_dir.join("vault.key"))
+    }
+
+    /// The HS256 secret for development tokens: configured, or generated
+    /// once into `<data dir>/jwt.secret`. Production accepts no HS256 tokens.
+    pub fn jwt_secret(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        if self.environment == Environment::Production {
+            if self.jwt_secret.is_some() {
+                bail!("REGISTRY_JWT_SECRET is for development and tests; production accepts only the OIDC issuer's tokens (unset it)");
+            }
+            return Ok(None);
+        }
+        if let Some(secret) = &self.jwt_secret {
+            let bytes = secret.expose_secret().as_bytes().to_vec();
+            if bytes.len() < 32 {
+                bail!("REGISTRY_JWT_SECRET must be at least 32 characters");
+            }
+            return Ok(Some(bytes));
+        }
+        let path = self.data_dir.join("jwt.secret");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            return Ok(Some(text.trim().as_bytes().to_vec()));
+        }
+        let secret = MasterKey::generate().to_base64();
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("create {}", self.data_dir.display()))?;
+        write_private(&path, &secret).with_context(|| format!("write {}", path.display()))?;
+        tracing::warn!(path = %path.display(), "generated a development token secret");
+        Ok(Some(secret.into_bytes()))
+    }
+
+    /// How bearer tokens are verified.
+    pub fn auth_config(&self) -> anyhow::Result<crate::auth::AuthConfig> {
+        if self.environment == Environment::Production && self.oidc_issuer.is_none() {
+            bail!("REGISTRY_OIDC_ISSUER and REGISTRY_OIDC_AUDIENCE are required in production: nobody could sign in");
+        }
+        Ok(crate::auth::AuthConfig {
+            hs256_secret: self.jwt_secret()?,
+            oidc_issuer: self.oidc_issuer.clone(),
+            oidc_audience: self.oidc_audience.clone(),
+            jwks_url: self.oidc_jwks_url.clone(),
+            min_refresh: self.oidc_min_refresh,
+        })
     }
 }
 

@@ -1,56 +1,362 @@
-//! The HTTP surface: GraphQL, health and readiness, correlation ids, limits.
+//! The HTTP surface: GraphQL over POST, GET and WebSocket; GraphiQL in
+//! development; health and readiness; bearer authentication; correlation
+//! ids; body limits; CORS.
 
 use std::time::{Duration, Instant};
 
-use async_graphql::http::{playground_source, GraphQLPlaygroundConfig};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use async_graphql::http::{parse_query_string, GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, BatchResponse, Data, ServerError};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::body::Body;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::json;
-use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
-use crate::graphql::{CorrelationId, RegistrySchema};
+use crate::auth::{Authenticator, Principal};
+use crate::errors::{self, Code};
+use crate::graphql::{CorrelationId, RegistrySchema, Viewer};
 use crate::state::AppState;
 
 /// The header that carries the correlation id in and out.
 pub static CORRELATION_HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
+/// Also accepted as the incoming correlation id, and echoed.
+pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Most operations in one batched POST.
+const MAX_BATCH: usize = 10;
+
+/// How the HTTP surface behaves.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Serve GraphiQL at `/` (development only).
+    pub graphiql: bool,
+    /// Origins allowed by CORS (`*` for any).
+    pub cors_origins: Vec<String>,
+}
 
 #[derive(Clone)]
 struct HttpState {
     app: AppState,
     schema: RegistrySchema,
+    auth: Authenticator,
+    config: HttpConfig,
 }
 
 /// The router of the service.
-pub fn router(app: AppState, schema: RegistrySchema, max_body_bytes: usize) -> Router {
-    Router::new()
-        .route("/graphql", get(playground).post(graphql))
+pub fn router(
+    app: AppState,
+    schema: RegistrySchema,
+    auth: Authenticator,
+    config: HttpConfig,
+) -> Router {
+    let cors = cors(&config.cors_origins);
+    let mut router = Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/graphql/ws", get(graphql_ws))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .with_state(HttpState { app, schema })
-        .layer(RequestBodyLimitLayer::new(max_body_bytes))
-        .layer(middleware::from_fn(correlate))
+        .route("/readyz", get(readyz));
+    if config.graphiql {
+        router = router.route("/", get(graphiql));
+    }
+    let router = router.with_state(HttpState {
+        app,
+        schema,
+        auth,
+        config,
+    });
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
+    router.layer(middleware::from_fn(correlate))
 }
 
-async fn graphql(
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let list: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        AllowOrigin::list(list)
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                CORRELATION_HEADER.clone(),
+                REQUEST_ID_HEADER.clone(),
+            ])
+            .expose_headers([CORRELATION_HEADER.clone(), REQUEST_ID_HEADER.clone()])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// A response in GraphQL's shape carrying one error.
+fn error_response(status: StatusCode, error: async_graphql::Error) -> Response {
+    let server: ServerError = error.into_server_error(async_graphql::Pos::default());
+    let mut e = serde_json::to_value(&server).unwrap_or_else(|_| json!({}));
+    if let Some(obj) = e.as_object_mut() {
+        obj.remove("locations");
+    }
+    (status, Json(json!({ "data": null, "errors": [e] }))).into_response()
+}
+
+/// The caller's principal from `Authorization: Bearer …`; `Ok(None)` when
+/// there is no such header; a refused token is an error response.
+async fn principal(
+    auth: &Authenticator,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, Response> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Err(error_response(
+            StatusCode::UNAUTHORIZED,
+            errors::bad_token(&crate::auth::AuthError::Malformed),
+        ));
+    };
+    match auth.verify(token).await {
+        Ok(p) => Ok(Some(p)),
+        Err(e) => {
+            tracing::info!(reason = e.reason(), "refused a bearer token");
+            Err(error_response(
+                StatusCode::UNAUTHORIZED,
+                errors::bad_token(&e),
+            ))
+        }
+    }
+}
+
+async fn graphql_post(
     State(state): State<HttpState>,
     Extension(cid): Extension<CorrelationId>,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
-    state
-        .schema
-        .execute(request.into_inner().data(cid))
-        .await
-        .into()
+    request: Request,
+) -> Response {
+    let viewer = match principal(&state.auth, request.headers()).await {
+        Ok(p) => Viewer(p),
+        Err(response) => return response,
+    };
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !content_type.starts_with("application/json")
+        && !content_type.starts_with("application/graphql-response+json")
+    {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            errors::coded(
+                Code::BadUserInput,
+                "send the request as JSON (Content-Type: application/json)",
+            ),
+        );
+    }
+    let limit = state.config.max_body_bytes;
+    let bytes = match axum::body::to_bytes(request.into_body(), limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                errors::coded(
+                    Code::BadUserInput,
+                    format!("the request body is larger than {limit} bytes"),
+                ),
+            )
+        }
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                errors::coded(
+                    Code::BadUserInput,
+                    format!("the body is not a GraphQL request: {e}"),
+                ),
+            )
+        }
+    };
+    if let BatchRequest::Batch(list) = &batch {
+        if list.len() > MAX_BATCH {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                errors::coded(
+                    Code::BadUserInput,
+                    format!("at most {MAX_BATCH} operations per batch"),
+                ),
+            );
+        }
+    }
+    let batch = batch.data(cid.clone()).data(viewer);
+    let response = state.schema.execute_batch(batch).await;
+    respond(response, &cid.0)
 }
 
-async fn playground() -> Html<String> {
-    Html(playground_source(GraphQLPlaygroundConfig::new("/graphql")))
+fn respond(mut response: BatchResponse, cid: &str) -> Response {
+    match &mut response {
+        BatchResponse::Single(r) => errors::ensure_codes(&mut r.errors, cid),
+        BatchResponse::Batch(list) => {
+            for r in list {
+                errors::ensure_codes(&mut r.errors, cid);
+            }
+        }
+    }
+    let body = serde_json::to_vec(&response).unwrap_or_default();
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// GET: queries only (a mutation over GET could be triggered by a link).
+async fn graphql_get(
+    State(state): State<HttpState>,
+    Extension(cid): Extension<CorrelationId>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Some(query) = query.filter(|q| !q.is_empty()) else {
+        if state.config.graphiql {
+            return Redirect::temporary("/").into_response();
+        }
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            errors::bad_input("query", "is required (or POST the request as JSON)"),
+        );
+    };
+    let viewer = match principal(&state.auth, &headers).await {
+        Ok(p) => Viewer(p),
+        Err(response) => return response,
+    };
+    let request = match parse_query_string(&query) {
+        Ok(r) => r,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                errors::coded(
+                    Code::BadUserInput,
+                    format!("cannot read the query string: {e}"),
+                ),
+            )
+        }
+    };
+    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+        let writes = doc
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty != OperationType::Query);
+        if writes {
+            return error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                errors::coded(
+                    Code::BadUserInput,
+                    "mutations and subscriptions cannot be sent with GET; use POST (or /graphql/ws)",
+                ),
+            );
+        }
+    }
+    let request = request.data(cid.clone()).data(viewer);
+    let response = state.schema.execute(request).await;
+    respond(BatchResponse::Single(response), &cid.0)
+}
+
+/// Subscriptions. The token comes in the `connection_init` payload as
+/// `{"authorization": "Bearer …"}` (or `{"token": "…"}`), or in the
+/// upgrade request's `Authorization` header.
+async fn graphql_ws(
+    State(state): State<HttpState>,
+    Extension(cid): Extension<CorrelationId>,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let from_header = match principal(&state.auth, &headers).await {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    let schema = state.schema.clone();
+    let auth = state.auth.clone();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let span = tracing::info_span!("graphql.ws", correlation_id = %cid.0);
+            let cid_init = cid.clone();
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = payload
+                        .get("authorization")
+                        .or_else(|| payload.get("Authorization"))
+                        .and_then(|v| v.as_str())
+                        .map(|v| {
+                            v.trim_start_matches("Bearer ")
+                                .trim_start_matches("bearer ")
+                                .trim()
+                                .to_owned()
+                        })
+                        .or_else(|| {
+                            payload
+                                .get("token")
+                                .and_then(|v| v.as_str())
+                                .map(str::to_owned)
+                        });
+                    let principal = match token {
+                        Some(token) => Some(auth.verify(&token).await.map_err(|e| {
+                            tracing::info!(reason = e.reason(), "refused a WebSocket token");
+                            errors::bad_token(&e)
+                        })?),
+                        None => from_header,
+                    };
+                    let mut data = Data::default();
+                    data.insert(Viewer(principal));
+                    data.insert(cid_init);
+                    Ok(data)
+                })
+                .keepalive_timeout(Duration::from_secs(60))
+                .serve()
+                .instrument(span)
+        })
+}
+
+async fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("Social Media Registry")
+            .finish(),
+    )
 }
 
 /// Liveness: the process answers. Nothing else is checked here, so a slow
@@ -124,15 +430,20 @@ async fn readyz(State(state): State<HttpState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Take the caller's correlation id when it is sane, or make one; put it in
-/// the request's span, its extensions and the response header.
-async fn correlate(mut request: Request, next: Next) -> Response {
-    let cid = request
-        .headers()
-        .get(&CORRELATION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| is_sane_correlation_id(v))
-        .map(str::to_owned)
+/// Take the caller's correlation id (`x-correlation-id`, else `x-request-id`)
+/// when it is sane, or make one; put it in the request's span, its
+/// extensions and both response headers.
+async fn correlate(mut request: Request<Body>, next: Next) -> Response {
+    let cid = [&CORRELATION_HEADER, &REQUEST_ID_HEADER]
+        .into_iter()
+        .find_map(|h| {
+            request
+                .headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| is_sane_correlation_id(v))
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     request.extensions_mut().insert(CorrelationId(cid.clone()));
     let span = tracing::info_span!(
@@ -153,7 +464,10 @@ async fn correlate(mut request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&cid) {
         response
             .headers_mut()
-            .insert(CORRELATION_HEADER.clone(), value);
+            .insert(CORRELATION_HEADER.clone(), value.clone());
+        response
+            .headers_mut()
+            .insert(REQUEST_ID_HEADER.clone(), value);
     }
     response
 }

@@ -2,6 +2,7 @@
 //! schema and the HTTP router. `main.rs` wires them into the
 //! `social-registry` binary's subcommands.
 
+pub mod auth;
 pub mod commands;
 pub mod config;
 pub mod errors;

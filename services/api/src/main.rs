@@ -46,6 +46,23 @@ enum Command {
     /// Rebuild every read model from position 0 into fresh tables and swap
     /// them in atomically; prints progress.
     RebuildProjections,
+    /// Print a development bearer token (HS256, signed with
+    /// REGISTRY_JWT_SECRET or the generated development secret).
+    DevToken {
+        /// Staff id (the token subject).
+        #[arg(long)]
+        sub: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Comma-separated roles: staff, line_manager, senior_officer,
+        /// communications, consultation, auditor, admin, data_protection.
+        #[arg(long, default_value = "staff")]
+        roles: String,
+        /// Lifetime in minutes.
+        #[arg(long, default_value_t = 480)]
+        ttl_minutes: u64,
+    },
 }
 
 #[tokio::main]
@@ -59,6 +76,12 @@ async fn main() -> ExitCode {
         Command::Serve => with_settings(serve).await,
         Command::Migrate => with_settings(migrate).await,
         Command::RebuildProjections => with_settings(rebuild_projections).await,
+        Command::DevToken {
+            sub,
+            name,
+            roles,
+            ttl_minutes,
+        } => dev_token(sub, name, roles, ttl_minutes),
         Command::VerifyChain { from, to } => {
             with_settings(move |s| verify_chain(s, from, to)).await
         }
@@ -81,6 +104,40 @@ where
     let settings = Settings::from_env().inspect_err(|_| telemetry::init(LogFormat::Pretty))?;
     telemetry::init(settings.log_format);
     run(settings).await
+}
+
+fn dev_token(
+    sub: String,
+    name: Option<String>,
+    roles: String,
+    ttl_minutes: u64,
+) -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_lookup(|name| match name {
+        // dev-token needs no database.
+        "DATABASE_URL" => {
+            Some(std::env::var(name).unwrap_or_else(|_| "postgres://unused/x".into()))
+        }
+        _ => std::env::var(name).ok(),
+    })?;
+    let secret = settings
+        .jwt_secret()?
+        .context("production accepts no development tokens")?;
+    let mut parsed = Vec::new();
+    for code in roles.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        let role = domain::Role::from_code(code).with_context(|| {
+            format!("unknown role `{code}`; roles are: staff, line_manager, senior_officer, communications, consultation, auditor, admin, data_protection")
+        })?;
+        parsed.push(role);
+    }
+    let token = api::auth::dev_token(
+        &secret,
+        &sub,
+        name.as_deref(),
+        &parsed,
+        std::time::Duration::from_secs(ttl_minutes * 60),
+    )?;
+    println!("{token}");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<ExitCode> {
@@ -200,8 +257,19 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         vault,
         notifier: Arc::new(notifier),
     };
-    let schema = graphql::build(Some(state.clone()));
-    let app = http::router(state, schema, settings.max_body_bytes);
+    let auth = api::auth::Authenticator::new(settings.auth_config()?)?;
+    let api_settings = graphql::ApiSettings {
+        read_wait: settings.read_wait,
+        review_period_days: settings.review_period_days,
+        council_name: settings.council_name.clone(),
+    };
+    let schema = graphql::build(Some((state.clone(), api_settings)));
+    let http_config = http::HttpConfig {
+        max_body_bytes: settings.max_body_bytes,
+        graphiql: settings.environment == api::config::Environment::Development,
+        cors_origins: settings.cors_origins.clone(),
+    };
+    let app = http::router(state, schema, auth, http_config);
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

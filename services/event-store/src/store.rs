@@ -198,6 +198,49 @@ impl EventStore {
         rows.iter().map(decode_row).collect()
     }
 
+    /// The events of several streams, each up to (and including) a log
+    /// position, ordered by position: one query for a page of records.
+    pub async fn read_streams_upto(
+        &self,
+        streams: &[(String, i64)],
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let (ids, upto): (Vec<String>, Vec<i64>) = streams.iter().cloned().unzip();
+        let sql = format!(
+            "{SELECT_EVENT} join unnest($1::text[], $2::bigint[]) as wanted(wanted_stream, upto) \
+               on wanted.wanted_stream = events.stream_id and events.position <= wanted.upto \
+             order by position"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(ids)
+            .bind(upto)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    /// Up to `limit` events after `after` matching the filters (each `None`
+    /// matches everything), in order.
+    pub async fn read_filtered(
+        &self,
+        after: i64,
+        limit: i64,
+        stream_id: Option<&str>,
+        event_types: Option<&[String]>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "{SELECT_EVENT} where position > $1 and ($2::text is null or events.stream_id = $2) \
+               and ($3::text[] is null or event_type = any($3)) order by position limit $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(after)
+            .bind(stream_id)
+            .bind(event_types)
+            .bind(limit.clamp(1, 10_000))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
     /// The current version of a stream (0 when it has no events).
     pub async fn stream_version(&self, stream_id: &str) -> Result<i64, StoreError> {
         let mut conn = self.pool.acquire().await?;

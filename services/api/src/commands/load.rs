@@ -18,20 +18,27 @@ pub async fn load_registration(
     Ok((fold_registration(&events)?, version))
 }
 
-pub(crate) fn fold_registration(
-    events: &[RecordedEvent],
-) -> Result<Option<Registration>, HandleError> {
+/// Fold a registration's recorded events.
+pub fn fold_registration(events: &[RecordedEvent]) -> Result<Option<Registration>, HandleError> {
     let mut state = None;
     for e in events {
-        let event: RegistrationEvent = codec::decode(
-            &e.event_type,
-            e.schema_version,
-            &e.payload,
-            EVENT_SCHEMA_VERSION,
-        )?;
-        state = Registration::apply(state, &event);
+        state = apply_event(state, e)?;
     }
     Ok(state)
+}
+
+/// Fold one recorded registration event into the state.
+pub fn apply_event(
+    state: Option<Registration>,
+    e: &RecordedEvent,
+) -> Result<Option<Registration>, HandleError> {
+    let event: RegistrationEvent = codec::decode(
+        &e.event_type,
+        e.schema_version,
+        &e.payload,
+        EVENT_SCHEMA_VERSION,
+    )?;
+    Ok(Registration::apply(state, &event))
 }
 
 /// Reference data folded from its streams.

@@ -5,7 +5,7 @@
 mod claims;
 mod error;
 mod load;
-mod seal;
+pub mod seal;
 
 use chrono::Utc;
 use domain::form::Form;
@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 pub use error::HandleError;
-pub use load::{load_reference, load_registration};
+pub use load::{apply_event, fold_registration as fold_events, load_reference, load_registration};
 
 /// How many times a command without an expected version is re-decided
 /// when another writer got there first.

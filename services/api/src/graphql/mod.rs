@@ -1,0 +1,197 @@
+//! The GraphQL schema. Transport-free: `http.rs` serves it, `print-schema`
+//! exports it to `schema/registry.graphql`.
+//!
+//! - `query`: reads (projections, and the log for auditors);
+//! - `mutation`: one mutation per domain command;
+//! - `subscription`: live approval activity, registration changes, the log;
+//! - `types` / `inputs`: what crosses the wire;
+//! - `access`: who may read what (pure rules, unit-tested).
+
+pub mod access;
+mod inputs;
+mod limits;
+mod mutation;
+mod query;
+mod subscription;
+mod types;
+
+use std::time::Duration;
+
+use async_graphql::extensions::Tracing;
+use async_graphql::{Context, Schema};
+use domain::Role;
+
+use crate::auth::Principal;
+use crate::errors;
+use crate::state::AppState;
+
+pub use mutation::Mutation;
+pub use query::Query;
+pub use subscription::Subscription;
+
+/// The schema type served at `/graphql` and `/graphql/ws`.
+pub type RegistrySchema = Schema<Query, Mutation, Subscription>;
+
+/// Deepest query accepted.
+pub const MAX_DEPTH: usize = 12;
+/// Most complex query accepted (each field counts 1 unless it says otherwise).
+pub const MAX_COMPLEXITY: usize = 2_000;
+/// Most aliases in one document.
+pub const MAX_ALIASES: usize = 30;
+/// Largest page of any connection.
+pub const MAX_PAGE: i32 = 100;
+/// Page size when `first` is not given.
+pub const DEFAULT_PAGE: i32 = 20;
+
+/// The correlation id of the request being served (from `x-correlation-id`).
+#[derive(Debug, Clone)]
+pub struct CorrelationId(pub String);
+
+/// Who is calling: a verified token's principal, or nobody (the public).
+#[derive(Debug, Clone, Default)]
+pub struct Viewer(pub Option<Principal>);
+
+/// Settings the resolvers need.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Longest wait for `atLeastPosition`.
+    pub read_wait: Duration,
+    /// Review period for re-validation.
+    pub review_period_days: i64,
+    /// The organisation verification names (`REGISTRY_COUNCIL_NAME`).
+    pub council_name: String,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            read_wait: Duration::from_secs(5),
+            review_period_days: domain::registration::DEFAULT_REVIEW_PERIOD_DAYS,
+            council_name: "The Council".into(),
+        }
+    }
+}
+
+/// Build the schema; `state` is absent only when exporting the SDL.
+pub fn build(state: Option<(AppState, ApiSettings)>) -> RegistrySchema {
+    let mut builder = Schema::build(Query, Mutation, Subscription)
+        .extension(Tracing)
+        .extension(limits::AliasLimit(MAX_ALIASES))
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(32);
+    if let Some((state, settings)) = state {
+        builder = builder.data(state).data(settings);
+    }
+    builder.finish()
+}
+
+/// The SDL as committed in `schema/registry.graphql`.
+pub fn sdl() -> String {
+    build(None).sdl()
+}
+
+pub(crate) fn correlation_id(ctx: &Context<'_>) -> String {
+    ctx.data_opt::<CorrelationId>()
+        .map(|c| c.0.clone())
+        .unwrap_or_default()
+}
+
+pub(crate) fn app<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a AppState> {
+    ctx.data::<AppState>()
+        .map_err(|_| errors::internal(&"the schema was built without state", &correlation_id(ctx)))
+}
+
+pub(crate) fn settings<'a>(ctx: &Context<'a>) -> ApiSettings {
+    ctx.data_opt::<ApiSettings>().cloned().unwrap_or_default()
+}
+
+/// The caller, when signed in.
+pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> Option<&'a Principal> {
+    ctx.data_opt::<Viewer>().and_then(|v| v.0.as_ref())
+}
+
+/// The caller, or `UNAUTHENTICATED`.
+pub(crate) fn signed_in<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> {
+    viewer(ctx).ok_or_else(errors::unauthenticated)
+}
+
+/// The caller holding at least one of `roles`, or `UNAUTHENTICATED` / `FORBIDDEN`.
+pub(crate) fn with_role<'a>(
+    ctx: &Context<'a>,
+    roles: &[Role],
+) -> async_graphql::Result<&'a Principal> {
+    let p = signed_in(ctx)?;
+    if roles.iter().any(|r| p.actor.has(*r)) {
+        Ok(p)
+    } else {
+        let names: Vec<&str> = roles.iter().map(|r| r.code()).collect();
+        Err(errors::forbidden(format!(
+            "this needs one of the roles: {}",
+            names.join(", ")
+        )))
+    }
+}
+
+/// Wait (bounded) until every read model has applied the log up to
+/// `position`: read-your-writes after a mutation.
+pub(crate) async fn wait_for_position(
+    ctx: &Context<'_>,
+    position: Option<i64>,
+) -> async_graphql::Result<()> {
+    let Some(position) = position else {
+        return Ok(());
+    };
+    let app = app(ctx)?;
+    let cid = correlation_id(ctx);
+    if position < 0 {
+        return Err(errors::bad_input("atLeastPosition", "must not be negative"));
+    }
+    let head = app
+        .store
+        .head()
+        .await
+        .map_err(|e| errors::from_store(e, &cid))?;
+    if position > head.position {
+        return Err(errors::bad_input(
+            "atLeastPosition",
+            format!("the log ends at position {}", head.position),
+        ));
+    }
+    let deadline = tokio::time::Instant::now() + settings(ctx).read_wait;
+    loop {
+        let reached: Option<i64> =
+            sqlx::query_scalar("select min(position) from read_models.checkpoints")
+                .fetch_one(&app.pool)
+                .await
+                .map_err(|e| errors::from_sqlx(e, &cid))?;
+        let reached = reached.unwrap_or(0);
+        if reached >= position {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(errors::coded(
+                errors::Code::Conflict,
+                format!(
+                    "the read models have reached position {reached}, not yet {position}; retry shortly"
+                ),
+            )
+            .extend_with_position(reached));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+trait ExtendPosition {
+    fn extend_with_position(self, reached: i64) -> Self;
+}
+
+impl ExtendPosition for async_graphql::Error {
+    fn extend_with_position(self, reached: i64) -> Self {
+        use async_graphql::ErrorExtensions;
+        self.extend_with(|_, e| {
+            e.set("reason", "PROJECTIONS_BEHIND");
+            e.set("projectedPosition", reached);
+        })
+    }
+}

@@ -1,0 +1,435 @@
+//! Writes: one mutation per domain command. Each takes an optional
+//! `expectedVersion` (refused with `CONFLICT` when the registration has moved
+//! on) and an optional `idempotencyKey` (a retry with the same key returns
+//! the first result and appends nothing), and returns the registration as
+//! folded from its own stream right after the append, with the log position.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Object, Result};
+use domain::reference::ReferenceEvent;
+use domain::registration::Command;
+use domain::DomainError;
+use uuid::Uuid;
+
+use super::inputs::{client_field, RegistrationFormInput, RiskAssessmentInput};
+use super::types::{self, ReferencePayload, RegistrationNode, RegistrationPayload};
+use super::{app, correlation_id, signed_in};
+use crate::commands::{HandleError, Handler, Request, RequestMeta};
+use crate::errors;
+
+/// Changes. Every mutation needs a sign-in; the domain decides whether your
+/// roles and your place on the form allow it.
+pub struct Mutation;
+
+fn meta(
+    ctx: &Context<'_>,
+    expected_version: Option<i64>,
+    idempotency_key: Option<String>,
+) -> Result<RequestMeta> {
+    let viewer = signed_in(ctx)?;
+    if let Some(v) = expected_version {
+        if v < 0 {
+            return Err(errors::bad_input("expectedVersion", "must not be negative"));
+        }
+    }
+    if let Some(key) = &idempotency_key {
+        let ok = (1..=200).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic());
+        if !ok {
+            return Err(errors::bad_input(
+                "idempotencyKey",
+                "must be 1 to 200 printable characters without spaces (a UUID is ideal)",
+            ));
+        }
+    }
+    Ok(RequestMeta {
+        actor: viewer.actor.clone(),
+        display_name: viewer.name.clone(),
+        correlation_id: correlation_id(ctx),
+        idempotency_key,
+        expected_version,
+    })
+}
+
+fn handler(ctx: &Context<'_>) -> Result<Handler> {
+    let app = app(ctx)?;
+    Ok(Handler::new(app.store.clone(), app.vault.clone()))
+}
+
+async fn run(
+    ctx: &Context<'_>,
+    id: Uuid,
+    request: Request,
+    expected_version: Option<i64>,
+    idempotency_key: Option<String>,
+) -> Result<RegistrationPayload> {
+    let meta = meta(ctx, expected_version, idempotency_key)?;
+    let form = match &request {
+        Request::Submit(f) | Request::Amend(f) => Some(f.clone()),
+        _ => None,
+    };
+    match handler(ctx)?.handle(id, request, &meta).await {
+        Ok(outcome) => Ok(RegistrationPayload {
+            registration: RegistrationNode(Arc::new(outcome.registration)),
+            position: outcome.position,
+            deduplicated: outcome.deduplicated,
+        }),
+        Err(HandleError::Domain(DomainError::Invalid { field, problem })) => {
+            let field = match &form {
+                Some(f) => client_field(&field, f),
+                None => field,
+            };
+            Err(errors::bad_input(&field, problem))
+        }
+        Err(e) => Err(errors::from_handle(e, &meta.correlation_id)),
+    }
+}
+
+async fn reference(
+    ctx: &Context<'_>,
+    change: ReferenceEvent,
+    idempotency_key: Option<String>,
+) -> Result<ReferencePayload> {
+    let meta = meta(ctx, None, idempotency_key)?;
+    handler(ctx)?
+        .reference(change, &meta)
+        .await
+        .map(|position| ReferencePayload { position })
+        .map_err(|e| errors::from_handle(e, &meta.correlation_id))
+}
+
+/// Changes. Every mutation needs a sign-in; the domain decides whether your
+/// roles and your place on the form allow it, and says which rule refused.
+#[Object]
+impl Mutation {
+    /// Submit the "Social Media Business Usage" form (staff). Give `id`
+    /// (a UUID you generate) to make retries safe even without an
+    /// idempotency key.
+    async fn submit_registration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The completed form.")] form: RegistrationFormInput,
+        #[graphql(desc = "The new registration's id (default: a new UUID).")] id: Option<Uuid>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        let id = id.unwrap_or_else(Uuid::new_v4);
+        run(ctx, id, Request::Submit(form.into()), None, idempotency_key).await
+    }
+
+    /// Replace the form (the applicant, before publication). A change to
+    /// what a sign-off covered voids that sign-off.
+    async fn amend_registration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "The completed form.")] form: RegistrationFormInput,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        run(
+            ctx,
+            id,
+            Request::Amend(form.into()),
+            expected_version,
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// Record the risk assessment of a level-3 registration (the applicant,
+    /// the officer or the named line manager).
+    async fn record_risk_assessment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "The assessment.")] assessment: RiskAssessmentInput,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        let request = Request::RecordRiskAssessment(assessment.into());
+        run(ctx, id, request, expected_version, idempotency_key).await
+    }
+
+    /// Sign the risk assessment (level 3): only the line manager named on
+    /// the form, never the applicant.
+    async fn sign_risk_assessment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        let request = Request::Other(Command::SignRiskAssessment);
+        run(ctx, id, request, expected_version, idempotency_key).await
+    }
+
+    /// Sign off a level-4 registration: only the senior officer named on the
+    /// form, holding speaking authority for every topic.
+    async fn sign_off_as_senior_officer(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        let request = Request::Other(Command::SeniorOfficerSignOff);
+        run(ctx, id, request, expected_version, idempotency_key).await
+    }
+
+    /// Record the Consultation Finder listing of a level-2 registration
+    /// (consultation team).
+    async fn record_consultation_listing(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "The Consultation Finder reference.")] finder_reference: String,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        let request = Request::Other(Command::RecordConsultationListing { finder_reference });
+        run(ctx, id, request, expected_version, idempotency_key).await
+    }
+
+    /// Approve one additional branding asset (communications).
+    async fn approve_branding_asset(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "The asset's id on the form.")] asset_id: String,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        let request = Request::Other(Command::ApproveBrandingAsset { asset_id });
+        run(ctx, id, request, expected_version, idempotency_key).await
+    }
+
+    /// Approve the registration (communications), once every step of its
+    /// level is done.
+    async fn approve_registration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        run(
+            ctx,
+            id,
+            Request::Other(Command::Approve),
+            expected_version,
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// Send it back to the applicant with what to change (any approver of it).
+    async fn request_changes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "What to change.")] reason: String,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        let request = Request::Other(Command::RequestChanges { reason });
+        run(ctx, id, request, expected_version, idempotency_key).await
+    }
+
+    /// Reject it (any approver of it); this is final.
+    async fn reject_registration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "Why.")] reason: String,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        let request = Request::Other(Command::Reject { reason });
+        run(ctx, id, request, expected_version, idempotency_key).await
+    }
+
+    /// Publish it (communications; only when approved). Publishing a level-3
+    /// registration publishes the officer's verification page.
+    async fn publish_registration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        run(
+            ctx,
+            id,
+            Request::Other(Command::Publish),
+            expected_version,
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// Withdraw it (the applicant or communications). It stays in history,
+    /// and verification answers "withdrawn" for it.
+    async fn withdraw_registration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "Why.")] reason: String,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        let request = Request::Other(Command::Withdraw { reason });
+        run(ctx, id, request, expected_version, idempotency_key).await
+    }
+
+    /// Confirm a published account is still in use (its business contact or
+    /// communications); restarts the review period.
+    async fn revalidate_registration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        let request = Request::Other(Command::Revalidate);
+        run(ctx, id, request, expected_version, idempotency_key).await
+    }
+
+    /// Add a job role to the list accepted for level 3 (admin).
+    async fn accept_job_role(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Code, e.g. `youth-worker`.")] code: String,
+        #[graphql(desc = "Title, e.g. `Youth Worker`.")] title: String,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<ReferencePayload> {
+        reference(
+            ctx,
+            ReferenceEvent::JobRoleAccepted { code, title },
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// Take a job role off the accepted list (admin).
+    async fn withdraw_job_role(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The job role's code.")] code: String,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<ReferencePayload> {
+        reference(
+            ctx,
+            ReferenceEvent::JobRoleWithdrawn { code },
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// Record that someone may speak for the council on a subject (admin).
+    async fn grant_speaking_authority(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Their staff id.")] subject: String,
+        #[graphql(desc = "The subject matter, e.g. `Highways`.")] topic: String,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<ReferencePayload> {
+        let change = ReferenceEvent::SpeakingAuthorityGranted { subject, topic };
+        reference(ctx, change, idempotency_key).await
+    }
+
+    /// Revoke a speaking authority (admin).
+    async fn revoke_speaking_authority(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Their staff id.")] subject: String,
+        #[graphql(desc = "The subject matter.")] topic: String,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<ReferencePayload> {
+        let change = ReferenceEvent::SpeakingAuthorityRevoked { subject, topic };
+        reference(ctx, change, idempotency_key).await
+    }
+
+    /// Add (or rename) an organisational unit (admin).
+    async fn add_organisational_unit(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Code, e.g. `libraries`.")] code: String,
+        #[graphql(desc = "Name, e.g. `Libraries and Archives`.")] name: String,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<ReferencePayload> {
+        let change = ReferenceEvent::OrganisationalUnitAdded { code, name };
+        reference(ctx, change, idempotency_key).await
+    }
+
+    /// Retire an organisational unit: no new registrations name it (admin).
+    async fn retire_organisational_unit(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The unit's code.")] code: String,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<ReferencePayload> {
+        let change = ReferenceEvent::OrganisationalUnitRetired { code };
+        reference(ctx, change, idempotency_key).await
+    }
+
+    /// Close a platform to new registrations (admin or communications).
+    async fn disable_platform(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The platform.")] platform: types::Platform,
+        #[graphql(desc = "Why.")] reason: String,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<ReferencePayload> {
+        let change = ReferenceEvent::PlatformDisabled {
+            platform: platform.into(),
+            reason,
+        };
+        reference(ctx, change, idempotency_key).await
+    }
+
+    /// Open a platform again (admin or communications).
+    async fn enable_platform(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The platform.")] platform: types::Platform,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<ReferencePayload> {
+        let change = ReferenceEvent::PlatformEnabled {
+            platform: platform.into(),
+        };
+        reference(ctx, change, idempotency_key).await
+    }
+}

@@ -1,0 +1,874 @@
+//! Reads. Public fields: `directory`, `verifyAccount`, `officer`, `jobRoles`,
+//! `organisationalUnits`, `platforms`. Everything else needs a sign-in and
+//! says which role.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge, OpaqueCursor};
+use async_graphql::{Context, Object, Result, SimpleObject};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::platform::{self, AccountKey};
+use domain::registration::{Registration, Status};
+use domain::Role;
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::inputs::{DirectoryFilter, EventFilter, RegistrationFilter};
+use super::types::{
+    self, ApprovalItem, Consultation, DirectoryEntry, HistoryEntry, JobRole, LogHead, LoggedEvent,
+    Officer, OrganisationalUnit, PlatformInfo, RegistrationNode, RevalidationItem,
+    SpeakingAuthority, Verification, VerificationStatus, VerifiedAccount,
+};
+use super::{
+    access, app, correlation_id, settings, signed_in, wait_for_position, with_role, DEFAULT_PAGE,
+    MAX_PAGE,
+};
+use crate::commands::load_registration;
+use crate::errors;
+
+/// Read-only entry points.
+pub struct Query;
+
+/// The signed-in caller, as the service sees their token.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Me {
+    /// Staff id (token subject).
+    pub subject: String,
+    /// Display name from the token.
+    pub name: Option<String>,
+    /// Roles this service recognised in the token.
+    pub roles: Vec<types::Role>,
+}
+
+fn page_size(first: Option<i32>) -> Result<i64> {
+    let n = first.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&n) {
+        return Err(errors::bad_input(
+            "first",
+            format!("must be between 1 and {MAX_PAGE}"),
+        ));
+    }
+    Ok(i64::from(n))
+}
+
+fn cursor<T: serde::de::DeserializeOwned + serde::Serialize>(
+    after: Option<String>,
+) -> Result<Option<T>> {
+    use async_graphql::connection::CursorType;
+    match after {
+        None => Ok(None),
+        Some(text) => OpaqueCursor::<T>::decode_cursor(&text)
+            .map(|c| Some(c.0))
+            .map_err(|_| errors::bad_input("after", "is not a cursor this API returned")),
+    }
+}
+
+fn status_code(s: Status) -> &'static str {
+    match s {
+        Status::Submitted => "submitted",
+        Status::ChangesRequested => "changes_requested",
+        Status::Approved => "approved",
+        Status::Published => "published",
+        Status::Withdrawn => "withdrawn",
+        Status::Rejected => "rejected",
+    }
+}
+
+fn status_from(code: &str) -> types::RegistrationStatus {
+    match code {
+        "changes_requested" => Status::ChangesRequested,
+        "approved" => Status::Approved,
+        "published" => Status::Published,
+        "withdrawn" => Status::Withdrawn,
+        "rejected" => Status::Rejected,
+        _ => Status::Submitted,
+    }
+    .into()
+}
+
+fn level_from(n: i16) -> types::Level {
+    match n {
+        1 => domain::Level::Broadcast,
+        2 => domain::Level::Consult,
+        3 => domain::Level::Participate,
+        _ => domain::Level::Engage,
+    }
+    .into()
+}
+
+fn level_number(l: types::Level) -> i16 {
+    i16::from(domain::Level::from(l).number())
+}
+
+fn platform_from(code: &str) -> types::Platform {
+    platform::Platform::from_code(code)
+        .unwrap_or(platform::Platform::Website)
+        .into()
+}
+
+/// Fold the registrations with these ids from the log, each up to the
+/// position its read model row reflects (so a page is consistent with the
+/// filters that chose it).
+async fn fold_upto(
+    ctx: &Context<'_>,
+    rows: &[(Uuid, i64)],
+) -> Result<HashMap<Uuid, Arc<Registration>>> {
+    let app = app(ctx)?;
+    let cid = correlation_id(ctx);
+    let streams: Vec<(String, i64)> = rows
+        .iter()
+        .map(|(id, upto)| (domain::registration::stream_id(*id), *upto))
+        .collect();
+    let events = app
+        .store
+        .read_streams_upto(&streams)
+        .await
+        .map_err(|e| errors::from_store(e, &cid))?;
+    let mut by_stream: HashMap<String, Vec<event_store::RecordedEvent>> = HashMap::new();
+    for e in events {
+        by_stream.entry(e.stream_id.clone()).or_default().push(e);
+    }
+    let mut out = HashMap::new();
+    for (id, _) in rows {
+        let stream = domain::registration::stream_id(*id);
+        let events = by_stream.remove(&stream).unwrap_or_default();
+        let state =
+            crate::commands::fold_events(&events).map_err(|e| errors::internal(&e, &cid))?;
+        if let Some(state) = state {
+            out.insert(*id, Arc::new(state));
+        }
+    }
+    Ok(out)
+}
+
+async fn service_names(ctx: &Context<'_>) -> Result<HashMap<String, String>> {
+    let app = app(ctx)?;
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("select code, name from read_models.org_units")
+            .fetch_all(&app.pool)
+            .await
+            .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+    Ok(rows.into_iter().collect())
+}
+
+fn council_name(ctx: &Context<'_>) -> String {
+    settings(ctx).council_name
+}
+
+fn verified_account(
+    row: &sqlx::postgres::PgRow,
+    services: &HashMap<String, String>,
+    organisation: &str,
+) -> Result<VerifiedAccount, sqlx::Error> {
+    let service_area: String = row.try_get("service_area")?;
+    let status: String = row.try_get("status")?;
+    Ok(VerifiedAccount {
+        organisation: organisation.to_owned(),
+        platform: platform_from(row.try_get("platform")?),
+        account_key: row.try_get("account_key")?,
+        account_url: row.try_get("account_url")?,
+        status: if status == "verified" {
+            VerificationStatus::Verified
+        } else {
+            VerificationStatus::Withdrawn
+        },
+        level: level_from(row.try_get("level")?),
+        service_name: services.get(&service_area).cloned(),
+        service_area,
+        officer_slug: row.try_get("officer_slug")?,
+        verified_since: row.try_get("verified_since")?,
+        withdrawn_at: row.try_get("withdrawn_at")?,
+    })
+}
+
+const VERIFICATION_COLUMNS: &str = "account_key, platform, account_url, status, level, \
+     service_area, officer_slug, verified_since, withdrawn_at";
+
+/// Everything that can be read. Public fields (no sign-in): `directory`,
+/// `verifyAccount`, `officer`, `jobRoles`, `organisationalUnits`,
+/// `platforms`. The rest say which role they need.
+#[Object]
+impl Query {
+    /// Who you are signed in as (sign-in required).
+    async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
+        let p = signed_in(ctx)?;
+        Ok(Me {
+            subject: p.actor.subject.clone(),
+            name: p.name.clone(),
+            roles: p.actor.roles.iter().map(|r| (*r).into()).collect(),
+        })
+    }
+
+    /// The newest position of the event log and its chain hash (auditors).
+    async fn log_head(&self, ctx: &Context<'_>) -> Result<LogHead> {
+        with_role(ctx, &[Role::Auditor])?;
+        let head = app(ctx)?
+            .store
+            .head()
+            .await
+            .map_err(|e| errors::from_store(e, &correlation_id(ctx)))?;
+        Ok(LogHead {
+            position: head.position,
+            hash: hex::encode(head.hash),
+        })
+    }
+
+    /// One registration, folded from its own events (always current).
+    /// `NOT_FOUND` when there is none; `FORBIDDEN` when you may not read it.
+    async fn registration(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+    ) -> Result<RegistrationNode> {
+        let viewer = signed_in(ctx)?;
+        let app = app(ctx)?;
+        let (state, _) = load_registration(&app.store, id)
+            .await
+            .map_err(|e| errors::from_handle(e, &correlation_id(ctx)))?;
+        let state = state.ok_or_else(|| errors::not_found(format!("no registration {id}")))?;
+        if !access::may_read(&viewer.actor, &state) {
+            return Err(errors::forbidden(
+                "you may read only registrations you submitted or are named on",
+            ));
+        }
+        Ok(RegistrationNode(Arc::new(state)))
+    }
+
+    /// Registrations you may read, newest submission first. Communications,
+    /// auditors and data protection see all; the consultation team all of
+    /// level 2; everyone else those they submitted or are named on.
+    async fn registrations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only registrations matching every given filter.")] filter: Option<
+            RegistrationFilter,
+        >,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
+        at_least_position: Option<i64>,
+    ) -> Result<Connection<String, RegistrationNode>> {
+        let viewer = signed_in(ctx)?;
+        wait_for_position(ctx, at_least_position).await?;
+        let limit = page_size(first)?;
+        let after: Option<(DateTime<Utc>, Uuid)> = cursor(after)?;
+        let filter = filter.unwrap_or_default();
+        let actor = &viewer.actor;
+        let sees_all = access::READ_ALL.iter().any(|r| actor.has(*r));
+        let statuses: Option<Vec<String>> = filter.status.map(|list| {
+            list.into_iter()
+                .map(|s| status_code(s.into()).to_owned())
+                .collect()
+        });
+        let rows = sqlx::query(
+            "select id, last_position, submitted_at from read_models.registrations r \
+             where ($1 or r.applicant = $2 or r.named_subjects @> array[$2] or ($3 and r.level = 2)) \
+               and ($4::text[] is null or r.status = any($4)) \
+               and ($5::smallint is null or r.level = $5) \
+               and ($6::text is null or r.platform = $6) \
+               and ($7::text is null or r.service_area = $7) \
+               and ($8::text is null or r.named_subjects @> array[$8]) \
+               and ($9::text is null or r.applicant = $9) \
+               and ($10::timestamptz is null or (r.submitted_at, r.id) < ($10, $11)) \
+             order by r.submitted_at desc, r.id desc limit $12",
+        )
+        .bind(sees_all)
+        .bind(&actor.subject)
+        .bind(actor.has(Role::Consultation))
+        .bind(statuses)
+        .bind(filter.level.map(level_number))
+        .bind(filter.platform.map(|p| platform::Platform::from(p).code()))
+        .bind(filter.service_area)
+        .bind(filter.named_subject)
+        .bind(filter.applicant)
+        .bind(after.map(|a| a.0))
+        .bind(after.map(|a| a.1))
+        .bind(limit + 1)
+        .fetch_all(&app(ctx)?.pool)
+        .await
+        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        let has_next = rows.len() as i64 > limit;
+        let mut keys = Vec::new();
+        for row in rows.iter().take(limit as usize) {
+            let id: Uuid = row.get("id");
+            let upto: i64 = row.get("last_position");
+            let at: DateTime<Utc> = row.get("submitted_at");
+            keys.push((id, upto, at));
+        }
+        let ids: Vec<(Uuid, i64)> = keys.iter().map(|(id, upto, _)| (*id, *upto)).collect();
+        let mut states = fold_upto(ctx, &ids).await?;
+        let mut connection = Connection::new(after.is_some(), has_next);
+        for (id, _, at) in keys {
+            if let Some(state) = states.remove(&id) {
+                connection
+                    .edges
+                    .push(Edge::new(encode(&(at, id)), RegistrationNode(state)));
+            }
+        }
+        Ok(connection)
+    }
+
+    /// The public directory: every published account, by account key.
+    async fn directory(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only entries matching every given filter.")] filter: Option<
+            DirectoryFilter,
+        >,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
+        at_least_position: Option<i64>,
+    ) -> Result<Connection<String, DirectoryEntry>> {
+        wait_for_position(ctx, at_least_position).await?;
+        let limit = page_size(first)?;
+        let after: Option<String> = cursor(after)?;
+        let DirectoryFilter {
+            platform,
+            service_area,
+            level,
+        } = filter.unwrap_or_default();
+        let services = service_names(ctx).await?;
+        let rows = sqlx::query(
+            "select registration_id, platform, account_key, account_url, level, service_area, \
+               officer_slug, published_at from read_models.directory \
+             where ($1::text is null or platform = $1) and ($2::text is null or service_area = $2) \
+               and ($3::smallint is null or level = $3) and ($4::text is null or account_key > $4) \
+             order by account_key limit $5",
+        )
+        .bind(platform.map(|p| platform::Platform::from(p).code()))
+        .bind(service_area)
+        .bind(level.map(level_number))
+        .bind(after.clone())
+        .bind(limit + 1)
+        .fetch_all(&app(ctx)?.pool)
+        .await
+        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
+        for row in rows.iter().take(limit as usize) {
+            let service_area: String = row.get("service_area");
+            let entry = DirectoryEntry {
+                registration_id: row.get("registration_id"),
+                platform: platform_from(row.get("platform")),
+                account_key: row.get("account_key"),
+                account_url: row.get("account_url"),
+                level: level_from(row.get("level")),
+                service_name: services.get(&service_area).cloned(),
+                service_area,
+                officer_slug: row.get("officer_slug"),
+                published_at: row.get("published_at"),
+            };
+            connection
+                .edges
+                .push(Edge::new(encode(&entry.account_key), entry));
+        }
+        Ok(connection)
+    }
+
+    /// Is this account genuine? Paste a URL or handle as you have it
+    /// (`https://x.com/NorthCouncil?s=20`, `@NorthCouncil`, …): it is
+    /// normalised exactly as at registration. Answers verified, withdrawn
+    /// (with when) or unknown.
+    async fn verify_account(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The account's URL or handle, as you have it.")] input: String,
+        #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
+        at_least_position: Option<i64>,
+    ) -> Result<Verification> {
+        if input.trim().is_empty() {
+            return Err(errors::bad_input(
+                "input",
+                "is empty: paste the account's address or handle",
+            ));
+        }
+        if input.chars().count() > 2_000 {
+            return Err(errors::bad_input(
+                "input",
+                "must be at most 2000 characters",
+            ));
+        }
+        wait_for_position(ctx, at_least_position).await?;
+        let keys: Vec<AccountKey> = platform::candidates(&input);
+        let texts: Vec<String> = keys.iter().map(ToString::to_string).collect();
+        let services = service_names(ctx).await?;
+        let rows = sqlx::query(&format!(
+            "select {VERIFICATION_COLUMNS} from read_models.verification_accounts \
+             where account_key = any($1) order by (status = 'verified') desc, verified_since desc"
+        ))
+        .bind(&texts)
+        .fetch_all(&app(ctx)?.pool)
+        .await
+        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        let organisation = council_name(ctx);
+        let account = rows
+            .first()
+            .map(|row| verified_account(row, &services, &organisation))
+            .transpose()
+            .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        Ok(Verification {
+            input,
+            status: account
+                .as_ref()
+                .map_or(VerificationStatus::Unknown, |a| a.status),
+            interpreted_as: texts,
+            account,
+        })
+    }
+
+    /// A level-3 officer's public verification page, by its slug; null when
+    /// there is none.
+    async fn officer(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The slug from the officer's page address, e.g. `officer-1a2b3c4d5e6f`.")]
+        slug: String,
+        #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
+        at_least_position: Option<i64>,
+    ) -> Result<Option<Officer>> {
+        if slug.len() > 100 {
+            return Err(errors::bad_input("slug", "is not an officer page slug"));
+        }
+        wait_for_position(ctx, at_least_position).await?;
+        let app = app(ctx)?;
+        let cid = correlation_id(ctx);
+        let row = sqlx::query(
+            "select o.slug, o.name, coalesce(j.title, o.job_role) as job_title, o.service_area, o.published_since \
+             from read_models.officers o left join read_models.job_roles j on j.code = o.job_role \
+             where o.slug = $1",
+        )
+        .bind(&slug)
+        .fetch_optional(&app.pool)
+        .await
+        .map_err(|e| errors::from_sqlx(e, &cid))?;
+        let Some(row) = row else { return Ok(None) };
+        let services = service_names(ctx).await?;
+        let accounts = sqlx::query(&format!(
+            "select {VERIFICATION_COLUMNS} from read_models.verification_accounts \
+             where officer_slug = $1 order by account_key"
+        ))
+        .bind(&slug)
+        .fetch_all(&app.pool)
+        .await
+        .map_err(|e| errors::from_sqlx(e, &cid))?;
+        let organisation = council_name(ctx);
+        let accounts = accounts
+            .iter()
+            .map(|r| verified_account(r, &services, &organisation))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| errors::from_sqlx(e, &cid))?;
+        let name: serde_json::Value = row.get("name");
+        let name = match serde_json::from_value::<domain::personal::Sealed>(name) {
+            Ok(sealed) => types::reveal(ctx, &sealed).await?,
+            Err(_) => None, // the erased marker
+        };
+        let service_area: String = row.get("service_area");
+        Ok(Some(Officer {
+            slug: row.get("slug"),
+            name,
+            job_role: row.get("job_title"),
+            service_name: services.get(&service_area).cloned(),
+            service_area,
+            published_since: row.get("published_since"),
+            accounts,
+        }))
+    }
+
+    /// Level-2 consultations, soonest closing first (consultation team,
+    /// communications, auditors).
+    async fn consultations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only those not yet listed in Consultation Finder.")]
+        unlisted_only: Option<bool>,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
+        at_least_position: Option<i64>,
+    ) -> Result<Connection<String, Consultation>> {
+        with_role(
+            ctx,
+            &[Role::Consultation, Role::Communications, Role::Auditor],
+        )?;
+        wait_for_position(ctx, at_least_position).await?;
+        let limit = page_size(first)?;
+        let after: Option<(NaiveDate, Uuid)> = cursor(after)?;
+        let rows = sqlx::query(
+            "select registration_id, account_key, platform, service_area, topic, opens_on, closes_on, \
+               finder_reference, status from read_models.consultations \
+             where (not $1 or finder_reference is null) \
+               and ($2::date is null or (closes_on, registration_id) > ($2, $3)) \
+             order by closes_on, registration_id limit $4",
+        )
+        .bind(unlisted_only.unwrap_or(false))
+        .bind(after.map(|a| a.0))
+        .bind(after.map(|a| a.1))
+        .bind(limit + 1)
+        .fetch_all(&app(ctx)?.pool)
+        .await
+        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
+        for row in rows.iter().take(limit as usize) {
+            let c = Consultation {
+                registration_id: row.get("registration_id"),
+                account_key: row.get("account_key"),
+                platform: platform_from(row.get("platform")),
+                service_area: row.get("service_area"),
+                topic: row.get("topic"),
+                opens_on: row.get("opens_on"),
+                closes_on: row.get("closes_on"),
+                finder_reference: row.get("finder_reference"),
+                status: status_from(row.get("status")),
+            };
+            connection
+                .edges
+                .push(Edge::new(encode(&(c.closes_on, c.registration_id)), c));
+        }
+        Ok(connection)
+    }
+
+    /// What waits for a role, longest waiting first. You must hold the role
+    /// (auditors may look at any). For line managers, senior officers and
+    /// staff, only what waits for you by name.
+    async fn approval_queue(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The role whose queue to read.")] role: types::Role,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
+        at_least_position: Option<i64>,
+    ) -> Result<Connection<String, ApprovalItem>> {
+        let viewer = signed_in(ctx)?;
+        let role: Role = role.into();
+        if !access::may_watch(&viewer.actor, role) {
+            return Err(errors::forbidden(format!("this needs the `{role}` role")));
+        }
+        wait_for_position(ctx, at_least_position).await?;
+        let limit = page_size(first)?;
+        let after: Option<(DateTime<Utc>, Uuid, String)> = cursor(after)?;
+        let named_only = matches!(role, Role::LineManager | Role::SeniorOfficer | Role::Staff)
+            && !viewer.actor.has(Role::Auditor);
+        let rows = sqlx::query(
+            "select q.registration_id, q.role, q.step, q.assignee, q.level, q.account_key, q.service_area, q.waiting_since \
+             from read_models.approval_queue q \
+             where q.role = $1 and (not $2 or q.assignee = $3) \
+               and ($4::timestamptz is null or (q.waiting_since, q.registration_id, q.step) > ($4, $5, $6)) \
+             order by q.waiting_since, q.registration_id, q.step limit $7",
+        )
+        .bind(role.code())
+        .bind(named_only)
+        .bind(&viewer.actor.subject)
+        .bind(after.as_ref().map(|a| a.0))
+        .bind(after.as_ref().map(|a| a.1))
+        .bind(after.as_ref().map(|a| a.2.clone()))
+        .bind(limit + 1)
+        .fetch_all(&app(ctx)?.pool)
+        .await
+        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
+        for row in rows.iter().take(limit as usize) {
+            let item = approval_item(row);
+            connection.edges.push(Edge::new(
+                encode(&(item.waiting_since, item.registration_id, item.step.clone())),
+                item,
+            ));
+        }
+        Ok(connection)
+    }
+
+    /// Everything waiting for you, in any role you hold, longest waiting
+    /// first (at most 200). Your own submissions never wait for your approval.
+    async fn my_approvals(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
+        at_least_position: Option<i64>,
+    ) -> Result<Vec<ApprovalItem>> {
+        let viewer = signed_in(ctx)?;
+        wait_for_position(ctx, at_least_position).await?;
+        let roles: Vec<&str> = viewer.actor.roles.iter().map(|r| r.code()).collect();
+        let rows = sqlx::query(
+            "select q.registration_id, q.role, q.step, q.assignee, q.level, q.account_key, q.service_area, q.waiting_since \
+             from read_models.approval_queue q join read_models.registrations r on r.id = q.registration_id \
+             where (q.assignee = $1 and (q.role = 'staff' or q.role = any($2))) \
+                or (q.assignee is null and q.role = any($2) and r.applicant <> $1) \
+             order by q.waiting_since, q.registration_id, q.step limit 200",
+        )
+        .bind(&viewer.actor.subject)
+        .bind(&roles)
+        .fetch_all(&app(ctx)?.pool)
+        .await
+        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        Ok(rows.iter().map(approval_item).collect())
+    }
+
+    /// Published registrations by review date, soonest first
+    /// (communications and auditors see all; a business contact their own).
+    async fn revalidation_due(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only those whose review date has passed.")] overdue_only: Option<bool>,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
+        at_least_position: Option<i64>,
+    ) -> Result<Connection<String, RevalidationItem>> {
+        let viewer = signed_in(ctx)?;
+        wait_for_position(ctx, at_least_position).await?;
+        let sees_all = viewer.actor.has(Role::Communications) || viewer.actor.has(Role::Auditor);
+        let limit = page_size(first)?;
+        let after: Option<(NaiveDate, Uuid)> = cursor(after)?;
+        let today = Utc::now().date_naive();
+        let rows = sqlx::query(
+            "select registration_id, account_key, platform, service_area, contact_subject, last_validated_at, due_on \
+             from read_models.revalidation_due \
+             where ($1 or contact_subject = $2) and (not $3 or due_on <= $4) \
+               and ($5::date is null or (due_on, registration_id) > ($5, $6)) \
+             order by due_on, registration_id limit $7",
+        )
+        .bind(sees_all)
+        .bind(&viewer.actor.subject)
+        .bind(overdue_only.unwrap_or(false))
+        .bind(today)
+        .bind(after.map(|a| a.0))
+        .bind(after.map(|a| a.1))
+        .bind(limit + 1)
+        .fetch_all(&app(ctx)?.pool)
+        .await
+        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
+        for row in rows.iter().take(limit as usize) {
+            let due_on: NaiveDate = row.get("due_on");
+            let item = RevalidationItem {
+                registration_id: row.get("registration_id"),
+                account_key: row.get("account_key"),
+                platform: platform_from(row.get("platform")),
+                service_area: row.get("service_area"),
+                contact_subject: row.get("contact_subject"),
+                last_validated_at: row.get("last_validated_at"),
+                due_on,
+                overdue: due_on <= today,
+            };
+            connection
+                .edges
+                .push(Edge::new(encode(&(due_on, item.registration_id)), item));
+        }
+        Ok(connection)
+    }
+
+    /// Job roles accepted for level 3 (public).
+    async fn job_roles(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Also those taken off the list.")] include_withdrawn: Option<bool>,
+    ) -> Result<Vec<JobRole>> {
+        let rows: Vec<(String, String, bool)> = sqlx::query_as(
+            "select code, title, accepted from read_models.job_roles where accepted or $1 order by title",
+        )
+        .bind(include_withdrawn.unwrap_or(false))
+        .fetch_all(&app(ctx)?.pool)
+        .await
+        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        Ok(rows
+            .into_iter()
+            .map(|(code, title, accepted)| JobRole {
+                code,
+                title,
+                accepted,
+            })
+            .collect())
+    }
+
+    /// The council's organisational units (public).
+    async fn organisational_units(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Also retired units.")] include_retired: Option<bool>,
+    ) -> Result<Vec<OrganisationalUnit>> {
+        let rows: Vec<(String, String, bool)> = sqlx::query_as(
+            "select code, name, retired from read_models.org_units where not retired or $1 order by name",
+        )
+        .bind(include_retired.unwrap_or(false))
+        .fetch_all(&app(ctx)?.pool)
+        .await
+        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        Ok(rows
+            .into_iter()
+            .map(|(code, name, retired)| OrganisationalUnit {
+                code,
+                name,
+                retired,
+            })
+            .collect())
+    }
+
+    /// Every platform and whether it takes new registrations (public).
+    async fn platforms(&self, ctx: &Context<'_>) -> Result<Vec<PlatformInfo>> {
+        let reference = reference(ctx).await?;
+        Ok(platform::Platform::ALL
+            .into_iter()
+            .map(|p| PlatformInfo {
+                platform: p.into(),
+                name: p.display_name().to_owned(),
+                enabled: reference.platform_enabled(p),
+                disabled_reason: reference.disabled_platforms.get(&p).cloned(),
+            })
+            .collect())
+    }
+
+    /// The speaking-authority register (sign-in required).
+    async fn speaking_authorities(&self, ctx: &Context<'_>) -> Result<Vec<SpeakingAuthority>> {
+        signed_in(ctx)?;
+        let reference = reference(ctx).await?;
+        Ok(reference
+            .speaking_authorities
+            .into_iter()
+            .filter(|(_, topics)| !topics.is_empty())
+            .map(|(subject, topics)| SpeakingAuthority {
+                subject,
+                topics: topics.into_iter().collect(),
+            })
+            .collect())
+    }
+
+    /// The raw event log by position (auditors). The cursor is the position.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Start after this position (default 0: the beginning).")] after: Option<
+            String,
+        >,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Only events matching every given filter.")] filter: Option<EventFilter>,
+    ) -> Result<Connection<String, LoggedEvent>> {
+        with_role(ctx, &[Role::Auditor])?;
+        let limit = page_size(first)?;
+        let after_position = match after {
+            None => 0,
+            Some(text) => text
+                .parse::<i64>()
+                .ok()
+                .filter(|p| *p >= 0)
+                .ok_or_else(|| {
+                    errors::bad_input("after", "must be a log position (a whole number)")
+                })?,
+        };
+        let filter = filter.unwrap_or_default();
+        let stream = match (&filter.stream_id, filter.registration_id) {
+            (Some(_), Some(_)) => {
+                return Err(errors::bad_input(
+                    "filter.registrationId",
+                    "give either streamId or registrationId, not both",
+                ))
+            }
+            (Some(s), None) => Some(s.clone()),
+            (None, Some(id)) => Some(domain::registration::stream_id(id)),
+            (None, None) => None,
+        };
+        let events = app(ctx)?
+            .store
+            .read_filtered(
+                after_position,
+                limit + 1,
+                stream.as_deref(),
+                filter.event_types.as_deref(),
+            )
+            .await
+            .map_err(|e| errors::from_store(e, &correlation_id(ctx)))?;
+        let mut connection = Connection::new(after_position > 0, events.len() as i64 > limit);
+        for e in events.into_iter().take(limit as usize) {
+            connection
+                .edges
+                .push(Edge::new(e.position.to_string(), LoggedEvent::from(e)));
+        }
+        Ok(connection)
+    }
+
+    /// Every step of one registration, oldest first, with who did it, in
+    /// which role, and the correlation id (auditors and communications).
+    async fn registration_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+    ) -> Result<Vec<HistoryEntry>> {
+        with_role(ctx, &[Role::Auditor, Role::Communications])?;
+        let app = app(ctx)?;
+        let cid = correlation_id(ctx);
+        let events = app
+            .store
+            .read_stream(&domain::registration::stream_id(id), None)
+            .await
+            .map_err(|e| errors::from_store(e, &cid))?;
+        if events.is_empty() {
+            return Err(errors::not_found(format!("no registration {id}")));
+        }
+        let mut state: Option<Registration> = None;
+        let mut out = Vec::new();
+        for e in events {
+            state = crate::commands::apply_event(state.take(), &e)
+                .map_err(|err| errors::internal(&err, &cid))?;
+            let actor = &e.metadata["actor"];
+            let actor_name = match serde_json::from_value::<domain::personal::Sealed>(
+                actor["displayName"].clone(),
+            ) {
+                Ok(sealed) => types::reveal(ctx, &sealed).await?,
+                Err(_) => None,
+            };
+            out.push(HistoryEntry {
+                position: e.position,
+                version: e.stream_version,
+                event_type: e.event_type.clone(),
+                recorded_at: e.recorded_at,
+                actor_subject: actor["subject"].as_str().map(str::to_owned),
+                actor_roles: actor["roles"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|r| r.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                actor_name,
+                correlation_id: e.metadata["correlationId"].as_str().map(str::to_owned),
+                command: e.metadata["command"].as_str().map(str::to_owned),
+                payload: async_graphql::Json(e.payload.clone()),
+                status: state
+                    .as_ref()
+                    .map_or(Status::Submitted, |s| s.status)
+                    .into(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn approval_item(row: &sqlx::postgres::PgRow) -> ApprovalItem {
+    let role: String = row.get("role");
+    ApprovalItem {
+        registration_id: row.get("registration_id"),
+        role: Role::from_code(&role)
+            .unwrap_or(Role::Communications)
+            .into(),
+        step: row.get("step"),
+        assignee: row.get("assignee"),
+        level: level_from(row.get("level")),
+        account_key: row.get("account_key"),
+        service_area: row.get("service_area"),
+        waiting_since: row.get("waiting_since"),
+    }
+}
+
+/// A cursor as `OpaqueCursor` decodes it: base64url of the JSON sort key.
+fn encode<T: serde::Serialize>(value: &T) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(value).unwrap_or_default())
+}
+
+async fn reference(ctx: &Context<'_>) -> Result<domain::reference::ReferenceData> {
+    crate::commands::load_reference(&app(ctx)?.store)
+        .await
+        .map_err(|e| errors::from_handle(e, &correlation_id(ctx)))
+}

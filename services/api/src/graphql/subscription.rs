@@ -1,0 +1,202 @@
+//! Live updates over `/graphql/ws` (graphql-transport-ws, and the legacy
+//! graphql-ws protocol). Each subscription reads the event log through the
+//! store's catch-up subscription: no gap and no duplicate, even across the
+//! seam between history and live events.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::{Context, Result, Subscription as SubscriptionObject};
+use domain::registration::Registration;
+use domain::Role;
+use futures::{Stream, StreamExt};
+use uuid::Uuid;
+
+use super::types::{self, ApprovalActivity, LoggedEvent, RegistrationNode};
+use super::{access, app, correlation_id, signed_in, with_role};
+use crate::commands::{apply_event, load_registration};
+use crate::errors;
+
+/// Live streams. All need a sign-in.
+pub struct Subscription;
+
+const REGISTRATION_PREFIX: &str = "registration-";
+
+fn registration_id(stream_id: &str) -> Option<Uuid> {
+    stream_id
+        .strip_prefix(REGISTRATION_PREFIX)
+        .and_then(|id| id.parse().ok())
+}
+
+/// Registration states kept per subscription, so most events fold in
+/// without reading their stream again.
+#[derive(Default)]
+struct States(HashMap<Uuid, Registration>);
+
+impl States {
+    async fn after(
+        &mut self,
+        store: &event_store::EventStore,
+        id: Uuid,
+        event: &event_store::RecordedEvent,
+    ) -> Result<Option<Registration>, crate::commands::HandleError> {
+        let cached = self.0.remove(&id);
+        let next = match cached {
+            Some(state) if state.version + 1 == event.stream_version => {
+                apply_event(Some(state), event)?
+            }
+            _ => {
+                let events = store
+                    .read_stream(&event.stream_id, Some(event.stream_version))
+                    .await?;
+                crate::commands::fold_events(&events)?
+            }
+        };
+        if let Some(state) = &next {
+            if self.0.len() > 10_000 {
+                self.0.clear();
+            }
+            self.0.insert(id, state.clone());
+        }
+        Ok(next)
+    }
+}
+
+/// Live streams over `/graphql/ws`. All need a sign-in.
+#[SubscriptionObject]
+impl Subscription {
+    /// Every step of the approvals visible to `role`, as it happens:
+    /// submissions, amendments, risk assessments and signatures, sign-offs,
+    /// listings, branding approvals, approvals, requests for changes,
+    /// rejections, publications, withdrawals, re-validations. You must hold
+    /// the role (auditors may watch any). Communications and auditors see
+    /// everything; the consultation team level 2; line managers and senior
+    /// officers what names them in that capacity; staff their own.
+    async fn approval_activity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The role to watch as; you must hold it.")] role: types::Role,
+    ) -> Result<impl Stream<Item = Result<ApprovalActivity>>> {
+        let viewer = signed_in(ctx)?.clone();
+        let role: Role = role.into();
+        if !access::may_watch(&viewer.actor, role) {
+            return Err(errors::forbidden(format!("this needs the `{role}` role")));
+        }
+        let app = app(ctx)?.clone();
+        let cid = correlation_id(ctx);
+        let head = app
+            .store
+            .head()
+            .await
+            .map_err(|e| errors::from_store(e, &cid))?;
+        let events = app.store.subscribe(head.position, app.notifier.wake());
+        let store = app.store.clone();
+        Ok(async_stream::stream! {
+            let mut states = States::default();
+            futures::pin_mut!(events);
+            while let Some(next) = events.next().await {
+                let event = match next {
+                    Ok(e) => e,
+                    Err(e) => { yield Err(errors::from_store(e, &cid)); return; }
+                };
+                let Some(id) = registration_id(&event.stream_id) else { continue };
+                let state = match states.after(&store, id, &event).await {
+                    Ok(Some(s)) => s,
+                    Ok(None) => continue,
+                    Err(e) => { yield Err(errors::from_handle(e, &cid)); return; }
+                };
+                if !access::activity_visible(&viewer.actor, role, &state) {
+                    continue;
+                }
+                yield Ok(ApprovalActivity {
+                    position: event.position,
+                    registration_id: id,
+                    event_type: event.event_type.clone(),
+                    by: event.metadata["actor"]["subject"].as_str().map(str::to_owned),
+                    at: event.recorded_at,
+                    level: state.level().into(),
+                    account_key: state.account_key.to_string(),
+                    status: state.status.into(),
+                    outstanding_steps: state.outstanding().iter().map(types::step_name).collect(),
+                });
+            }
+        })
+    }
+
+    /// The registration each time it changes, as folded from its stream. The
+    /// stream ends when you may no longer read it (e.g. an amendment took
+    /// your name off it).
+    async fn registration_changed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+    ) -> Result<impl Stream<Item = Result<RegistrationNode>>> {
+        let viewer = signed_in(ctx)?.clone();
+        let app = app(ctx)?.clone();
+        let cid = correlation_id(ctx);
+        let head = app
+            .store
+            .head()
+            .await
+            .map_err(|e| errors::from_store(e, &cid))?;
+        let (state, _) = load_registration(&app.store, id)
+            .await
+            .map_err(|e| errors::from_handle(e, &cid))?;
+        let state = state.ok_or_else(|| errors::not_found(format!("no registration {id}")))?;
+        if !access::may_read(&viewer.actor, &state) {
+            return Err(errors::forbidden(
+                "you may watch only registrations you may read",
+            ));
+        }
+        let stream_id = domain::registration::stream_id(id);
+        let events = app.store.subscribe(head.position, app.notifier.wake());
+        let store = app.store.clone();
+        Ok(async_stream::stream! {
+            let mut states = States::default();
+            states.0.insert(id, state);
+            futures::pin_mut!(events);
+            while let Some(next) = events.next().await {
+                let event = match next {
+                    Ok(e) => e,
+                    Err(e) => { yield Err(errors::from_store(e, &cid)); return; }
+                };
+                if event.stream_id != stream_id {
+                    continue;
+                }
+                let state = match states.after(&store, id, &event).await {
+                    Ok(Some(s)) => s,
+                    Ok(None) => continue,
+                    Err(e) => { yield Err(errors::from_handle(e, &cid)); return; }
+                };
+                if !access::may_read(&viewer.actor, &state) {
+                    return;
+                }
+                yield Ok(RegistrationNode(Arc::new(state)));
+            }
+        })
+    }
+
+    /// Every event after `fromPosition` (auditors and integrations): first
+    /// the history, then live, with no gap and no duplicate. After a
+    /// disconnect, subscribe again from the last position you received.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Receive the events after this position (0: from the beginning).")]
+        from_position: i64,
+    ) -> Result<impl Stream<Item = Result<LoggedEvent>>> {
+        with_role(ctx, &[Role::Auditor])?;
+        if from_position < 0 {
+            return Err(errors::bad_input("fromPosition", "must not be negative"));
+        }
+        let app = app(ctx)?.clone();
+        let cid = correlation_id(ctx);
+        Ok(app
+            .store
+            .subscribe(from_position, app.notifier.wake())
+            .map(move |next| match next {
+                Ok(e) => Ok(LoggedEvent::from(e)),
+                Err(e) => Err(errors::from_store(e, &cid)),
+            }))
+    }
+}

@@ -1,0 +1,980 @@
+//! What the API returns. Personal values are opened through the vault only
+//! when a field asking for them is selected, and only for callers the
+//! access rules allow.
+
+use std::sync::Arc;
+
+use async_graphql::{ComplexObject, Context, Enum, Json, Object, Result, SimpleObject, Union};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::form::{LevelDetails, StaffRef};
+use domain::personal::Sealed;
+use domain::registration::{Registration, Step};
+use uuid::Uuid;
+
+use super::{access, app, correlation_id, settings, signed_in};
+use crate::commands::seal;
+use crate::errors;
+
+/// The four levels of the framework.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::level::Level")]
+pub enum Level {
+    /// 1: re-use of existing content via RSS feeds, or simple updates.
+    Broadcast,
+    /// 2: structured feedback (surveys, blogs, video, podcasts).
+    Consult,
+    /// 3: an officer whose job already involves direct contact with the public.
+    Participate,
+    /// 4: formal discussion and debate with individuals, communities, groups.
+    Engage,
+}
+
+/// Where a registration is in its lifecycle.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::registration::Status")]
+pub enum RegistrationStatus {
+    /// Submitted; level steps and approval under way.
+    Submitted,
+    /// Sent back to the applicant to change.
+    ChangesRequested,
+    /// Approved by communications; ready to publish.
+    Approved,
+    /// Published: an official council account.
+    Published,
+    /// Withdrawn: no longer official (terminal; still answered by verification).
+    Withdrawn,
+    /// Rejected (terminal).
+    Rejected,
+}
+
+/// A social media site (or a website/feed).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::platform::Platform")]
+pub enum Platform {
+    /// X, formerly Twitter.
+    X,
+    /// Facebook pages, profiles and groups.
+    Facebook,
+    /// Instagram.
+    Instagram,
+    /// YouTube channels.
+    Youtube,
+    /// LinkedIn company, showcase and member pages.
+    Linkedin,
+    /// TikTok.
+    Tiktok,
+    /// Threads.
+    Threads,
+    /// Bluesky (handle or DID).
+    Bluesky,
+    /// Mastodon and other fediverse servers.
+    Mastodon,
+    /// Flickr.
+    Flickr,
+    /// Pinterest.
+    Pinterest,
+    /// Nextdoor agency and business pages.
+    Nextdoor,
+    /// WhatsApp channels.
+    Whatsapp,
+    /// Any other website, blog or RSS feed, by URL.
+    Website,
+}
+
+/// A role from the token's `roles` claim.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "domain::Role")]
+pub enum Role {
+    /// Submits, amends and withdraws their own registrations.
+    Staff,
+    /// Signs the risk assessment of a level-3 registration that names them.
+    LineManager,
+    /// Signs off a level-4 registration that names them.
+    SeniorOfficer,
+    /// Approves, publishes, withdraws, re-validates; manages platforms.
+    Communications,
+    /// Records the Consultation Finder listing of level-2 registrations.
+    Consultation,
+    /// Reads everything, changes nothing.
+    Auditor,
+    /// Manages reference data.
+    Admin,
+    /// Erases personal data, answers subject access requests.
+    DataProtection,
+}
+
+/// Who signed or did something, and when.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct SignOff {
+    /// Their staff id (the token subject).
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+impl From<&domain::registration::SignOff> for SignOff {
+    fn from(s: &domain::registration::SignOff) -> Self {
+        SignOff {
+            by: s.by.clone(),
+            at: s.at,
+        }
+    }
+}
+
+/// A decision with a reason: a request for changes, a rejection, a withdrawal.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Decision {
+    /// Why, as the person wrote it.
+    pub reason: String,
+    /// Their staff id.
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+fn decision(d: &Option<(String, domain::registration::SignOff)>) -> Option<Decision> {
+    d.as_ref().map(|(reason, s)| Decision {
+        reason: reason.clone(),
+        by: s.by.clone(),
+        at: s.at,
+    })
+}
+
+/// A registered (or proposed) council social media account, as folded from
+/// its own events. Readable by communications, auditors, data protection,
+/// the consultation team (level 2), and by the people who submitted it or
+/// are named on it.
+#[derive(Clone)]
+pub struct RegistrationNode(pub Arc<Registration>);
+
+/// A registered (or proposed) council social media account, as folded
+/// from its own events. Readable by communications, auditors, data
+/// protection, the consultation team (level 2), and by the people who
+/// submitted it or are named on it.
+#[Object(name = "Registration")]
+impl RegistrationNode {
+    /// Its id.
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    /// How many events it has: pass this as `expectedVersion` to change it
+    /// only if nobody else has since.
+    async fn version(&self) -> i64 {
+        self.0.version
+    }
+    /// Lifecycle status.
+    async fn status(&self) -> RegistrationStatus {
+        self.0.status.into()
+    }
+    /// The framework level.
+    async fn level(&self) -> Level {
+        self.0.level().into()
+    }
+    /// The platform.
+    async fn platform(&self) -> Platform {
+        self.0.form.platform.into()
+    }
+    /// The account's URL or handle, exactly as typed on the form.
+    async fn account(&self) -> &str {
+        &self.0.form.account
+    }
+    /// The canonical account key, `platform:handle` (what verification matches).
+    async fn account_key(&self) -> String {
+        self.0.account_key.to_string()
+    }
+    /// The account's canonical public URL.
+    async fn account_url(&self) -> String {
+        self.0.account_key.url()
+    }
+    /// The business or service area (organisational unit code).
+    async fn service_area(&self) -> &str {
+        &self.0.form.service_area
+    }
+    /// Staff id of the person who submitted it.
+    async fn applicant(&self) -> &str {
+        &self.0.applicant
+    }
+    /// The business contact, who also re-validates the account.
+    async fn business_contact(&self) -> StaffMember {
+        StaffMember::new(&self.0, &self.0.form.business_contact)
+    }
+    /// Version of the social media policy the applicant acknowledged.
+    async fn policy_version(&self) -> &str {
+        &self.0.form.policy_version
+    }
+    /// The social media policy was acknowledged.
+    async fn policy_acknowledged(&self) -> bool {
+        self.0.form.policy_acknowledged
+    }
+    /// The corporate identity and branding rules were acknowledged.
+    async fn corporate_identity_acknowledged(&self) -> bool {
+        self.0.form.corporate_identity_acknowledged
+    }
+    /// Additional logos or marketing materials, each needing its own approval.
+    async fn branding_assets(&self) -> Vec<BrandingAsset> {
+        self.0
+            .form
+            .branding_assets
+            .iter()
+            .map(|a| BrandingAsset {
+                id: a.id.clone(),
+                description: a.description.clone(),
+                reference: a.reference.clone(),
+                approval: self.0.branding_approvals.get(&a.id).map(SignOff::from),
+            })
+            .collect()
+    }
+    /// The fields particular to the level.
+    async fn details(&self) -> LevelDetailsNode {
+        match &self.0.form.details {
+            LevelDetails::Broadcast {
+                information_types,
+                content_sources,
+            } => LevelDetailsNode::Broadcast(BroadcastDetails {
+                information_types: information_types.clone(),
+                content_sources: content_sources.clone(),
+            }),
+            LevelDetails::Consult {
+                topic,
+                opens_on,
+                closes_on,
+            } => LevelDetailsNode::Consult(ConsultDetails {
+                topic: topic.clone(),
+                opens_on: *opens_on,
+                closes_on: *closes_on,
+            }),
+            LevelDetails::Participate { job_role, .. } => {
+                LevelDetailsNode::Participate(ParticipateDetails {
+                    registration: self.0.clone(),
+                    job_role: job_role.clone(),
+                })
+            }
+            LevelDetails::Engage {
+                topics,
+                press_media,
+                ..
+            } => LevelDetailsNode::Engage(EngageDetails {
+                registration: self.0.clone(),
+                topics: topics.clone(),
+                press_media: PressMedia {
+                    invited: press_media.invited,
+                    involved: press_media.involved,
+                    arrangements: press_media.arrangements.clone(),
+                },
+            }),
+        }
+    }
+    /// The risk assessment (level 3), once recorded.
+    async fn risk_assessment(&self) -> Option<RiskAssessmentNode> {
+        self.0
+            .risk_assessment
+            .as_ref()
+            .map(|_| RiskAssessmentNode(self.0.clone()))
+    }
+    /// The named line manager's signature of the risk assessment (level 3).
+    async fn risk_assessment_signature(&self) -> Option<SignOff> {
+        self.0.risk_signature.as_ref().map(SignOff::from)
+    }
+    /// The named senior officer's sign-off (level 4).
+    async fn senior_officer_sign_off(&self) -> Option<SignOff> {
+        self.0.senior_sign_off.as_ref().map(SignOff::from)
+    }
+    /// The Consultation Finder listing (level 2).
+    async fn consultation_listing(&self) -> Option<ConsultationListing> {
+        self.0
+            .consultation_listing
+            .as_ref()
+            .map(|(reference, s)| ConsultationListing {
+                finder_reference: reference.clone(),
+                by: s.by.clone(),
+                at: s.at,
+            })
+    }
+    /// Communications' approval.
+    async fn approval(&self) -> Option<SignOff> {
+        self.0.approval.as_ref().map(SignOff::from)
+    }
+    /// The standing request for changes, while it stands.
+    async fn changes_requested(&self) -> Option<Decision> {
+        decision(&self.0.changes_requested)
+    }
+    /// The rejection, when rejected.
+    async fn rejection(&self) -> Option<Decision> {
+        decision(&self.0.rejection)
+    }
+    /// The withdrawal, when withdrawn.
+    async fn withdrawal(&self) -> Option<Decision> {
+        decision(&self.0.withdrawal)
+    }
+    /// The publication, once published.
+    async fn publication(&self) -> Option<SignOff> {
+        self.0.published.as_ref().map(SignOff::from)
+    }
+    /// The last re-validation (or the publication).
+    async fn last_validated(&self) -> Option<SignOff> {
+        self.0.last_validated.as_ref().map(SignOff::from)
+    }
+    /// When it was submitted.
+    async fn submitted_at(&self) -> DateTime<Utc> {
+        self.0.submitted_at
+    }
+    /// When it last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// What is still needed before publication: `risk_assessment`,
+    /// `risk_assessment_signature`, `senior_officer_sign_off`,
+    /// `consultation_listing`, `branding:<asset id>`, `approval`.
+    async fn outstanding_steps(&self) -> Vec<String> {
+        self.0.outstanding().iter().map(step_name).collect()
+    }
+    /// When its review falls due (published registrations only).
+    async fn revalidation_due(&self, ctx: &Context<'_>) -> Option<RevalidationDue> {
+        self.0
+            .revalidation_due(Utc::now(), settings(ctx).review_period_days)
+            .map(|d| RevalidationDue {
+                due_on: d.due_on,
+                overdue: d.overdue,
+            })
+    }
+}
+
+/// The wire name of a step.
+pub fn step_name(step: &Step) -> String {
+    match step {
+        Step::RiskAssessment => "risk_assessment".into(),
+        Step::RiskAssessmentSignature => "risk_assessment_signature".into(),
+        Step::SeniorOfficerSignOff => "senior_officer_sign_off".into(),
+        Step::ConsultationListing => "consultation_listing".into(),
+        Step::BrandingApproval(id) => format!("branding:{id}"),
+        Step::CommunicationsApproval => "approval".into(),
+    }
+}
+
+/// When a published registration's review falls due.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct RevalidationDue {
+    /// The date the contact must confirm the account is still in use.
+    pub due_on: NaiveDate,
+    /// True when that date has passed.
+    pub overdue: bool,
+}
+
+/// An additional logo or marketing material on the form.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct BrandingAsset {
+    /// Its id on the form (pass it to `approveBrandingAsset`).
+    pub id: String,
+    /// What it is and where it will be used.
+    pub description: String,
+    /// Where the artwork can be seen.
+    pub reference: String,
+    /// Communications' approval of it, once given.
+    pub approval: Option<SignOff>,
+}
+
+/// The Consultation Finder listing of a level-2 registration.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ConsultationListing {
+    /// The Consultation Finder reference.
+    pub finder_reference: String,
+    /// Who in the consultation team recorded it.
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The level-specific part of a form.
+#[derive(Union, Clone)]
+pub enum LevelDetailsNode {
+    /// Level 1.
+    Broadcast(BroadcastDetails),
+    /// Level 2.
+    Consult(ConsultDetails),
+    /// Level 3.
+    Participate(ParticipateDetails),
+    /// Level 4.
+    Engage(EngageDetails),
+}
+
+/// Level 1: what is broadcast, and from which feeds.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct BroadcastDetails {
+    /// Types of information broadcast.
+    pub information_types: Vec<String>,
+    /// RSS/Atom feeds whose content is re-used.
+    pub content_sources: Vec<String>,
+}
+
+/// Level 2: the consultation.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ConsultDetails {
+    /// Topic or theme of the consultation.
+    pub topic: String,
+    /// First day.
+    pub opens_on: NaiveDate,
+    /// Last day.
+    pub closes_on: NaiveDate,
+}
+
+/// Level 3: the officer and their line manager.
+#[derive(Clone)]
+pub struct ParticipateDetails {
+    registration: Arc<Registration>,
+    job_role: String,
+}
+
+/// Level 3: the officer and their line manager.
+#[Object]
+impl ParticipateDetails {
+    /// The officer who will use the account.
+    async fn officer(&self) -> StaffMember {
+        match &self.registration.form.details {
+            LevelDetails::Participate { officer, .. } => {
+                StaffMember::new(&self.registration, officer)
+            }
+            _ => unreachable!("participate details belong to a level-3 form"),
+        }
+    }
+    /// The officer's job role code (on the accepted list).
+    async fn job_role(&self) -> &str {
+        &self.job_role
+    }
+    /// The line manager, who signs the risk assessment.
+    async fn line_manager(&self) -> StaffMember {
+        match &self.registration.form.details {
+            LevelDetails::Participate { line_manager, .. } => {
+                StaffMember::new(&self.registration, line_manager)
+            }
+            _ => unreachable!("participate details belong to a level-3 form"),
+        }
+    }
+}
+
+/// Whether press or media are invited or involved (level 4), and how.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct PressMedia {
+    /// Press or media are invited.
+    pub invited: bool,
+    /// Press or media are involved.
+    pub involved: bool,
+    /// How.
+    pub arrangements: Option<String>,
+}
+
+/// Level 4: the discussion and who answers for it.
+#[derive(Clone)]
+pub struct EngageDetails {
+    registration: Arc<Registration>,
+    topics: Vec<String>,
+    press_media: PressMedia,
+}
+
+/// Level 4: the discussion and who answers for it.
+#[Object]
+impl EngageDetails {
+    /// Topics of discussion.
+    async fn topics(&self) -> &[String] {
+        &self.topics
+    }
+    /// The senior officer responsible for the subject area.
+    async fn senior_officer(&self) -> StaffMember {
+        match &self.registration.form.details {
+            LevelDetails::Engage { senior_officer, .. } => {
+                StaffMember::new(&self.registration, senior_officer)
+            }
+            _ => unreachable!("engage details belong to a level-4 form"),
+        }
+    }
+    /// The county councillor involved, if any (null also when erased).
+    async fn councillor(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        match &self.registration.form.details {
+            LevelDetails::Engage {
+                councillor: Some(c),
+                ..
+            } => reveal(ctx, c).await,
+            _ => Ok(None),
+        }
+    }
+    /// Whether press or media are invited or involved.
+    async fn press_media(&self) -> &PressMedia {
+        &self.press_media
+    }
+}
+
+/// A member of staff named on a form. Names are shown to everyone who may
+/// read the registration; email and telephone only to the person, the
+/// applicant, communications, auditors and data protection (and the
+/// consultation team for a level-2 business contact). Erased values are null.
+#[derive(Clone)]
+pub struct StaffMember {
+    registration: Arc<Registration>,
+    person: StaffRef<Sealed>,
+}
+
+impl StaffMember {
+    fn new(registration: &Arc<Registration>, person: &StaffRef<Sealed>) -> Self {
+        StaffMember {
+            registration: registration.clone(),
+            person: person.clone(),
+        }
+    }
+
+    async fn contact(&self, ctx: &Context<'_>, value: &Option<Sealed>) -> Result<Option<String>> {
+        let viewer = signed_in(ctx)?;
+        if !access::may_see_contact(&viewer.actor, &self.registration, &self.person) {
+            return Err(errors::forbidden(
+                "contact details are shown only to the person, the applicant, communications, auditors and data protection",
+            ));
+        }
+        match value {
+            Some(v) => reveal(ctx, v).await,
+            None => Ok(None),
+        }
+    }
+}
+
+/// A member of staff named on a form. Names are shown to everyone who may
+/// read the registration; email and telephone only to the person, the
+/// applicant, communications, auditors and data protection (and the
+/// consultation team for a level-2 business contact). Erased values are null.
+#[Object]
+impl StaffMember {
+    /// Their staff id (the subject of their sign-in token).
+    async fn subject(&self) -> &str {
+        &self.person.subject
+    }
+    /// Their name (null once erased).
+    async fn name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        reveal(ctx, &self.person.name).await
+    }
+    /// Their work email (contact detail; see the type's description).
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.contact(ctx, &self.person.email).await
+    }
+    /// Their work telephone (contact detail; see the type's description).
+    async fn phone(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        self.contact(ctx, &self.person.phone).await
+    }
+    /// True when their personal data was erased.
+    async fn erased(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(reveal(ctx, &self.person.name).await?.is_none())
+    }
+}
+
+/// The level-3 risk assessment.
+#[derive(Clone)]
+pub struct RiskAssessmentNode(Arc<Registration>);
+
+/// The level-3 risk assessment.
+#[Object(name = "RiskAssessment")]
+impl RiskAssessmentNode {
+    /// The assessor's name (null once erased).
+    async fn assessor(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        match &self.0.risk_assessment {
+            Some(ra) => reveal(ctx, &ra.assessor).await,
+            None => Ok(None),
+        }
+    }
+    /// The assessor's staff id.
+    async fn assessor_subject(&self) -> Option<&str> {
+        self.0
+            .risk_assessment
+            .as_ref()
+            .map(|r| r.assessor_subject.as_str())
+    }
+    /// When it was assessed.
+    async fn assessed_on(&self) -> Option<NaiveDate> {
+        self.0.risk_assessment.as_ref().map(|r| r.assessed_on)
+    }
+    /// The risks identified and their mitigations.
+    async fn risks(&self) -> Vec<Risk> {
+        self.0
+            .risk_assessment
+            .iter()
+            .flat_map(|r| &r.risks)
+            .map(|r| Risk {
+                risk: r.risk.clone(),
+                mitigation: r.mitigation.clone(),
+            })
+            .collect()
+    }
+    /// Where the signed document is kept.
+    async fn document_reference(&self) -> Option<&str> {
+        self.0
+            .risk_assessment
+            .as_ref()
+            .map(|r| r.document_reference.as_str())
+    }
+    /// Who recorded it (staff id).
+    async fn recorded_by(&self) -> Option<&str> {
+        self.0
+            .risk_assessment
+            .as_ref()
+            .map(|r| r.recorded_by.as_str())
+    }
+    /// When it was recorded.
+    async fn recorded_at(&self) -> Option<DateTime<Utc>> {
+        self.0.risk_assessment.as_ref().map(|r| r.recorded_at)
+    }
+}
+
+/// One identified risk and its mitigation.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Risk {
+    /// The risk.
+    pub risk: String,
+    /// How it is mitigated.
+    pub mitigation: String,
+}
+
+/// Open a sealed value; `None` when the person was erased.
+pub async fn reveal(ctx: &Context<'_>, value: &Sealed) -> Result<Option<String>> {
+    let app = app(ctx)?;
+    match seal::open(&app.vault, value).await {
+        Ok(revealed) => Ok(revealed.as_value().map(str::to_owned)),
+        Err(e) => Err(errors::from_vault(&e, &correlation_id(ctx))),
+    }
+}
+
+/// What a mutation of a registration returns.
+#[derive(SimpleObject, Clone)]
+pub struct RegistrationPayload {
+    /// The registration as folded from its own stream right after the
+    /// append (strongly consistent).
+    pub registration: RegistrationNode,
+    /// Log position of the last event appended: pass it as
+    /// `atLeastPosition` to read your own write from the read models.
+    pub position: i64,
+    /// True when this was a retry of a request already applied (same
+    /// idempotency key): nothing new was appended.
+    pub deduplicated: bool,
+}
+
+/// What a change to reference data returns.
+#[derive(SimpleObject, Clone)]
+pub struct ReferencePayload {
+    /// Log position of the event appended.
+    pub position: i64,
+}
+
+/// A published account in the public directory.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
+pub struct DirectoryEntry {
+    /// The registration's id.
+    pub registration_id: Uuid,
+    /// The platform.
+    pub platform: Platform,
+    /// Canonical account key, `platform:handle`.
+    pub account_key: String,
+    /// The account's public URL.
+    pub account_url: String,
+    /// Framework level, 1 to 4.
+    pub level: Level,
+    /// Service area code.
+    pub service_area: String,
+    /// Service area name.
+    pub service_name: Option<String>,
+    /// Slug of the officer's verification page (level 3), for `officer(slug)`.
+    pub officer_slug: Option<String>,
+    /// When it was published.
+    pub published_at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl DirectoryEntry {
+    /// Where the officer's public verification page is (level 3).
+    async fn officer_page(&self) -> Option<String> {
+        self.officer_slug.as_ref().map(|s| format!("/officers/{s}"))
+    }
+}
+
+/// What verification says about an account.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerificationStatus {
+    /// A current, official council account.
+    Verified,
+    /// It was official, and has been withdrawn: it no longer speaks for the council.
+    Withdrawn,
+    /// Not an account the council has registered. A normal answer, not an error.
+    Unknown,
+}
+
+/// The answer to "is this account genuine?".
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Verification {
+    /// What was asked, as typed.
+    pub input: String,
+    /// Verified, withdrawn or unknown.
+    pub status: VerificationStatus,
+    /// The account keys the input was read as (one per platform it could be).
+    pub interpreted_as: Vec<String>,
+    /// The registered account, when verified or withdrawn.
+    pub account: Option<VerifiedAccount>,
+}
+
+/// A registered account as the public may see it.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct VerifiedAccount {
+    /// The organisation it belongs to.
+    pub organisation: String,
+    /// The platform.
+    pub platform: Platform,
+    /// Canonical account key.
+    pub account_key: String,
+    /// The account's public URL.
+    pub account_url: String,
+    /// Verified or withdrawn.
+    pub status: VerificationStatus,
+    /// Framework level.
+    pub level: Level,
+    /// Service area code.
+    pub service_area: String,
+    /// Service area name.
+    pub service_name: Option<String>,
+    /// The level-3 officer's public page slug.
+    pub officer_slug: Option<String>,
+    /// Official since.
+    pub verified_since: DateTime<Utc>,
+    /// Withdrawn on, when withdrawn.
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+/// A level-3 officer's public verification entry: what the framework says is
+/// published (name, job role, service, the accounts), nothing more.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Officer {
+    /// Stable slug of the page.
+    pub slug: String,
+    /// Their name (null once erased).
+    pub name: Option<String>,
+    /// Their job role's title.
+    pub job_role: String,
+    /// Service area code.
+    pub service_area: String,
+    /// Service area name.
+    pub service_name: Option<String>,
+    /// Published since.
+    pub published_since: DateTime<Utc>,
+    /// Their registered accounts, verified or withdrawn.
+    pub accounts: Vec<VerifiedAccount>,
+}
+
+/// A level-2 consultation, for the consultation team.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Consultation {
+    /// The registration.
+    pub registration_id: Uuid,
+    /// Canonical account key.
+    pub account_key: String,
+    /// The platform.
+    pub platform: Platform,
+    /// Service area code.
+    pub service_area: String,
+    /// Topic or theme.
+    pub topic: String,
+    /// First day.
+    pub opens_on: NaiveDate,
+    /// Last day.
+    pub closes_on: NaiveDate,
+    /// The Consultation Finder reference, once listed.
+    pub finder_reference: Option<String>,
+    /// The registration's status.
+    pub status: RegistrationStatus,
+}
+
+/// Something waiting for someone.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ApprovalItem {
+    /// The registration.
+    pub registration_id: Uuid,
+    /// The role whose turn it is.
+    pub role: Role,
+    /// The step: `risk_assessment`, `risk_assessment_signature`,
+    /// `senior_officer_sign_off`, `consultation_listing`, `branding:<id>`,
+    /// `approval`, `publication` or `changes_requested`.
+    pub step: String,
+    /// The staff id of the one person it waits for, when the form names one.
+    pub assignee: Option<String>,
+    /// Framework level.
+    pub level: Level,
+    /// Canonical account key.
+    pub account_key: String,
+    /// Service area code.
+    pub service_area: String,
+    /// Waiting since.
+    pub waiting_since: DateTime<Utc>,
+}
+
+/// A published registration and when its review falls due.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct RevalidationItem {
+    /// The registration.
+    pub registration_id: Uuid,
+    /// Canonical account key.
+    pub account_key: String,
+    /// The platform.
+    pub platform: Platform,
+    /// Service area code.
+    pub service_area: String,
+    /// Staff id of the business contact who re-validates it.
+    pub contact_subject: String,
+    /// Last validated (or published).
+    pub last_validated_at: DateTime<Utc>,
+    /// Due on.
+    pub due_on: NaiveDate,
+    /// True when the due date has passed.
+    pub overdue: bool,
+}
+
+/// A job role on (or taken off) the accepted list for level 3.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct JobRole {
+    /// Code, e.g. `youth-worker`.
+    pub code: String,
+    /// Title, e.g. `Youth Worker`.
+    pub title: String,
+    /// Still accepted for new level-3 registrations.
+    pub accepted: bool,
+}
+
+/// An organisational unit (service).
+#[derive(SimpleObject, Debug, Clone)]
+pub struct OrganisationalUnit {
+    /// Code, e.g. `libraries`.
+    pub code: String,
+    /// Name, e.g. `Libraries and Archives`.
+    pub name: String,
+    /// Retired units take no new registrations.
+    pub retired: bool,
+}
+
+/// A platform and whether it takes new registrations.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct PlatformInfo {
+    /// The platform.
+    pub platform: Platform,
+    /// The name people know it by.
+    pub name: String,
+    /// Open for new registrations.
+    pub enabled: bool,
+    /// Why it is closed, when it is.
+    pub disabled_reason: Option<String>,
+}
+
+/// Who may speak for the council on which subjects (the authority register).
+#[derive(SimpleObject, Debug, Clone)]
+pub struct SpeakingAuthority {
+    /// Staff id.
+    pub subject: String,
+    /// Subjects they may speak on (lower-cased).
+    pub topics: Vec<String>,
+}
+
+/// One event of the log, as stored.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct LoggedEvent {
+    /// Global, gap-free position.
+    pub position: i64,
+    /// The stream, e.g. `registration-<uuid>`.
+    pub stream_id: String,
+    /// Version within the stream.
+    pub stream_version: i64,
+    /// Unique id.
+    pub event_id: Uuid,
+    /// Past-tense type, e.g. `RegistrationPublished`.
+    pub event_type: String,
+    /// Payload schema version.
+    pub schema_version: i32,
+    /// The payload (personal values appear only as ciphertext).
+    pub payload: Json<serde_json::Value>,
+    /// Who, when, correlation id.
+    pub metadata: Json<serde_json::Value>,
+    /// When it was appended.
+    pub recorded_at: DateTime<Utc>,
+    /// SHA-256 chain hash, hex.
+    pub hash: String,
+    /// The previous event's chain hash, hex.
+    pub prev_hash: String,
+}
+
+impl From<event_store::RecordedEvent> for LoggedEvent {
+    fn from(e: event_store::RecordedEvent) -> Self {
+        LoggedEvent {
+            position: e.position,
+            stream_id: e.stream_id,
+            stream_version: e.stream_version,
+            event_id: e.event_id,
+            event_type: e.event_type,
+            schema_version: e.schema_version,
+            payload: Json(e.payload),
+            metadata: Json(e.metadata),
+            recorded_at: e.recorded_at,
+            hash: hex::encode(e.hash),
+            prev_hash: hex::encode(e.prev_hash),
+        }
+    }
+}
+
+/// One step in a registration's history, for auditors.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct HistoryEntry {
+    /// Log position.
+    pub position: i64,
+    /// Version of the registration after this event.
+    pub version: i64,
+    /// What happened.
+    pub event_type: String,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// Who did it (staff id).
+    pub actor_subject: Option<String>,
+    /// Their roles at the time.
+    pub actor_roles: Vec<String>,
+    /// Their display name at the time (null when not given or erased).
+    pub actor_name: Option<String>,
+    /// The request's correlation id.
+    pub correlation_id: Option<String>,
+    /// The command that produced it.
+    pub command: Option<String>,
+    /// The event's data (personal values as ciphertext).
+    pub payload: Json<serde_json::Value>,
+    /// The registration's status after this event.
+    pub status: RegistrationStatus,
+}
+
+/// A step in an approval, as a dashboard sees it.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ApprovalActivity {
+    /// Log position of the event.
+    pub position: i64,
+    /// The registration.
+    pub registration_id: Uuid,
+    /// What happened, e.g. `RegistrationSubmitted`, `RiskAssessmentSigned`.
+    pub event_type: String,
+    /// Who did it (staff id).
+    pub by: Option<String>,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+    /// Framework level.
+    pub level: Level,
+    /// Canonical account key.
+    pub account_key: String,
+    /// The registration's status after it.
+    pub status: RegistrationStatus,
+    /// What is still needed before publication.
+    pub outstanding_steps: Vec<String>,
+}
+
+/// Where the event log ends: the newest position and its chain hash.
+/// An auditor who notes this pair can later prove the log up to it unchanged.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct LogHead {
+    /// Position of the newest event (0 when the log is empty). Positions are
+    /// gap-free and in commit order.
+    pub position: i64,
+    /// SHA-256 chain hash of that event, as 64 lower-case hex digits
+    /// (all zeros when the log is empty).
+    pub hash: String,
+}
