@@ -1,6 +1,8 @@
 //! Helpers for black-box tests: start the built `social-registry` binary
 //! against a test database and talk to it over real HTTP.
 
+pub mod council;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -48,6 +50,8 @@ impl Service {
             .env("REGISTRY_LISTEN", "127.0.0.1:0")
             .env("REGISTRY_DATA_DIR", &data_dir)
             .env("RUST_LOG", "info")
+            .env("REGISTRY_JWT_SECRET", TEST_JWT_SECRET)
+            .env("REGISTRY_POLL_INTERVAL_MS", "200")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in env {
@@ -123,4 +127,118 @@ pub fn run(database_url: &str, args: &[&str]) -> Output {
         .env("REGISTRY_LOG_FORMAT", "json")
         .output()
         .expect("run social-registry")
+}
+
+/// The HS256 secret every test service is started with.
+pub const TEST_JWT_SECRET: &str = "black-box-tests-only-secret-0123456789";
+
+/// A development token (HS256) for `subject` with `roles`, valid for an hour.
+pub fn token(subject: &str, roles: &[&str]) -> String {
+    token_with(subject, roles, |_| {})
+}
+
+/// A development token whose claims `edit` may change (expiry, issuer…).
+pub fn token_with(
+    subject: &str,
+    roles: &[&str],
+    edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) -> String {
+    let now = now();
+    let mut claims = serde_json::Map::new();
+    claims.insert("sub".into(), subject.into());
+    claims.insert("name".into(), format!("Name of {subject}").into());
+    claims.insert(
+        "roles".into(),
+        roles.iter().map(|r| serde_json::Value::from(*r)).collect(),
+    );
+    claims.insert("iss".into(), "social-registry-dev".into());
+    claims.insert("aud".into(), "social-registry".into());
+    claims.insert("iat".into(), now.into());
+    claims.insert("exp".into(), (now + 3600).into());
+    edit(&mut claims);
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes()),
+    )
+    .expect("sign a test token")
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// A GraphQL client for one service.
+#[derive(Clone)]
+pub struct Api {
+    /// The HTTP client.
+    pub client: reqwest::Client,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+}
+
+impl Api {
+    /// A client for `service`.
+    pub fn new(service: &Service) -> Api {
+        Api {
+            client: reqwest::Client::new(),
+            base: service.base_url.clone(),
+        }
+    }
+
+    /// POST a GraphQL request; the whole response body (data and errors).
+    pub async fn post(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> serde_json::Value {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&serde_json::json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        let response = request.send().await.expect("POST /graphql");
+        response.json().await.expect("a JSON body")
+    }
+
+    /// POST and expect no errors: the `data`.
+    pub async fn ok(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> serde_json::Value {
+        let body = self.post(token, query, variables).await;
+        assert!(
+            body.get("errors")
+                .is_none_or(|e| e.as_array().is_some_and(|a| a.is_empty())),
+            "unexpected errors for {query}: {body:#}"
+        );
+        body["data"].clone()
+    }
+
+    /// POST and expect an error: its `extensions.code`.
+    pub async fn code(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> String {
+        let body = self.post(token, query, variables).await;
+        error_code(&body).unwrap_or_else(|| panic!("expected an error for {query}: {body:#}"))
+    }
+}
+
+/// The `extensions.code` of the first error of a GraphQL body.
+pub fn error_code(body: &serde_json::Value) -> Option<String> {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .map(str::to_owned)
 }

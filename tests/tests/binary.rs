@@ -1,6 +1,6 @@
 //! The built binary against a real PostgreSQL, over real HTTP.
 
-use blackbox_tests::{run, Service};
+use blackbox_tests::{run, token, Service};
 use event_store::testing::TestDatabase;
 use event_store::{EventStore, ExpectedVersion, NewEvent};
 use serde_json::{json, Value};
@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 async fn log_head(client: &reqwest::Client, base: &str) -> Value {
     let response = client
         .post(format!("{base}/graphql"))
+        .bearer_auth(token("auditor-1", &["auditor"]))
         .json(&json!({ "query": "{ logHead { position hash } }" }))
         .send()
         .await
@@ -114,7 +115,7 @@ async fn a_caller_supplied_correlation_id_comes_back_and_an_oversized_body_is_re
     let response = client
         .post(format!("{}/graphql", service.base_url))
         .header("x-correlation-id", "audit-trail-42")
-        .json(&json!({ "query": "{ logHead { position } }" }))
+        .json(&json!({ "query": "{ platforms { name } }" }))
         .send()
         .await
         .unwrap();
@@ -131,6 +132,8 @@ async fn a_caller_supplied_correlation_id_comes_back_and_an_oversized_body_is_re
         .await
         .unwrap();
     assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
 }
 
 #[tokio::test]

@@ -1,0 +1,228 @@
+//! The full life of one registration at each level, driven only through
+//! GraphQL over real HTTP by tokens of the right people: submission, the
+//! level's sign-offs, approval, publication, verification through several
+//! pasted forms of the account, and withdrawal.
+
+use blackbox_tests::council::{self, act, as_, people::*, submit};
+use blackbox_tests::{Api, Service};
+use event_store::testing::TestDatabase;
+use serde_json::{json, Value};
+
+const VERIFY: &str = "query($i: String!, $p: Int) { verifyAccount(input: $i, atLeastPosition: $p) { status interpretedAs account { organisation accountKey accountUrl level serviceName officerSlug verifiedSince withdrawnAt } } }";
+
+async fn verify(api: &Api, input: &str, position: i64) -> Value {
+    api.ok(None, VERIFY, json!({"i": input, "p": position}))
+        .await["verifyAccount"]
+        .clone()
+}
+
+async fn publish_and_verify(api: &Api, id: &str, pasted: &[&str]) -> i64 {
+    let approved = act(api, COMMS, "approveRegistration", id, "").await;
+    assert_eq!(approved["registration"]["status"], "APPROVED");
+    let published = act(api, COMMS, "publishRegistration", id, "").await;
+    assert_eq!(published["registration"]["status"], "PUBLISHED");
+    assert_eq!(published["registration"]["outstandingSteps"], json!([]));
+    let position = published["position"].as_i64().unwrap();
+    for input in pasted {
+        let v = verify(api, input, position).await;
+        assert_eq!(v["status"], "VERIFIED", "{input}: {v:#}");
+        assert_eq!(v["account"]["organisation"], "North County Council");
+    }
+    position
+}
+
+async fn withdraw_and_verify(api: &Api, id: &str, who: (&str, &[&str]), pasted: &str) {
+    let withdrawn = act(
+        api,
+        who,
+        "withdrawRegistration",
+        id,
+        r#", reason: "Account closed""#,
+    )
+    .await;
+    assert_eq!(withdrawn["registration"]["status"], "WITHDRAWN");
+    let v = verify(api, pasted, withdrawn["position"].as_i64().unwrap()).await;
+    assert_eq!(v["status"], "WITHDRAWN", "{v:#}");
+    assert!(v["account"]["withdrawnAt"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_at_each_level_goes_from_submission_through_publication_and_verification_to_withdrawal(
+) {
+    let db = TestDatabase::new().await;
+    let service = Service::start(
+        &db.url(),
+        &[("REGISTRY_COUNCIL_NAME", "North County Council")],
+    );
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+
+    // Level 1, Broadcast: a branding asset needs its own approval first.
+    let id = submit(
+        &api,
+        council::form(1, "X", "https://twitter.com/NorthLibraries"),
+    )
+    .await;
+    let payload = act(
+        &api,
+        COMMS,
+        "approveBrandingAsset",
+        &id,
+        r#", assetId: "summer-logo""#,
+    )
+    .await;
+    assert_eq!(
+        payload["registration"]["outstandingSteps"],
+        json!(["approval"])
+    );
+    publish_and_verify(
+        &api,
+        &id,
+        &[
+            "https://twitter.com/NorthLibraries",
+            "x.com/northlibraries?s=20",
+            "@NorthLibraries",
+            "https://mobile.twitter.com/NORTHLIBRARIES/",
+        ],
+    )
+    .await;
+    withdraw_and_verify(&api, &id, APPLICANT, "https://x.com/NorthLibraries").await;
+
+    // Level 2, Consult: the consultation team lists it in Consultation Finder.
+    let id = submit(
+        &api,
+        council::form(2, "FACEBOOK", "https://www.facebook.com/NorthHaveYourSay/"),
+    )
+    .await;
+    let early = api
+        .code(
+            Some(&as_(COMMS)),
+            "mutation($id: UUID!) { approveRegistration(id: $id) { position } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(early, "INVALID_TRANSITION");
+    act(
+        &api,
+        CONSULTATION,
+        "recordConsultationListing",
+        &id,
+        r#", finderReference: "CF-2026-118""#,
+    )
+    .await;
+    publish_and_verify(
+        &api,
+        &id,
+        &[
+            "facebook.com/NorthHaveYourSay",
+            "https://m.facebook.com/northhaveyoursay?ref=bookmarks",
+        ],
+    )
+    .await;
+    withdraw_and_verify(&api, &id, COMMS, "https://facebook.com/NorthHaveYourSay").await;
+
+    // Level 3, Participate: risk assessment, the named line manager signs,
+    // and publication publishes the officer's verification page.
+    let id = submit(
+        &api,
+        council::form(3, "INSTAGRAM", "https://www.instagram.com/north.youthwork/"),
+    )
+    .await;
+    act(
+        &api,
+        APPLICANT,
+        "recordRiskAssessment",
+        &id,
+        council::RISK_ASSESSMENT,
+    )
+    .await;
+    let signed = act(&api, MANAGER, "signRiskAssessment", &id, "").await;
+    assert_eq!(
+        signed["registration"]["outstandingSteps"],
+        json!(["approval"])
+    );
+    let position = publish_and_verify(
+        &api,
+        &id,
+        &["@north.youthwork", "instagram.com/North.YouthWork"],
+    )
+    .await;
+    let v = verify(&api, "https://instagram.com/north.youthwork", position).await;
+    let slug = v["account"]["officerSlug"]
+        .as_str()
+        .expect("a level-3 account names its officer page")
+        .to_owned();
+    let officer = api
+        .ok(
+            None,
+            "query($s: String!) { officer(slug: $s) { slug name jobRole serviceName accounts { accountKey status } } }",
+            json!({"s": slug}),
+        )
+        .await;
+    assert_eq!(
+        officer["officer"],
+        json!({"slug": slug, "name": "Olivia Officer", "jobRole": "Youth Worker", "serviceName": "Youth Services",
+               "accounts": [{"accountKey": "instagram:north.youthwork", "status": "VERIFIED"}]})
+    );
+    withdraw_and_verify(&api, &id, APPLICANT, "@north.youthwork").await;
+
+    // Level 4, Engage: the named senior officer, who holds speaking
+    // authority for the topic, signs off.
+    let id = submit(
+        &api,
+        council::form(4, "YOUTUBE", "https://www.youtube.com/@NorthDebates"),
+    )
+    .await;
+    act(&api, SENIOR, "signOffAsSeniorOfficer", &id, "").await;
+    publish_and_verify(
+        &api,
+        &id,
+        &[
+            "youtube.com/@northdebates",
+            "https://m.youtube.com/@NorthDebates/videos",
+        ],
+    )
+    .await;
+    withdraw_and_verify(&api, &id, COMMS, "https://www.youtube.com/@NorthDebates").await;
+
+    // Something never registered is unknown, which is an answer, not an error.
+    let v = verify(&api, "https://x.com/NotTheCouncil", 0).await;
+    assert_eq!(
+        (v["status"].as_str(), v["account"].is_null()),
+        (Some("UNKNOWN"), true)
+    );
+
+    // Auditors read each step with who did it and in which role.
+    let history = api
+        .ok(
+            Some(&as_(AUDITOR)),
+            "query($id: UUID!) { registrationHistory(id: $id) { eventType actorSubject actorRoles actorName status } }",
+            json!({"id": id}),
+        )
+        .await;
+    let steps: Vec<(&str, &str)> = history["registrationHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["eventType"].as_str().unwrap(),
+                h["actorSubject"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("RegistrationSubmitted", "u-applicant"),
+            ("SeniorOfficerSignedOff", "u-senior"),
+            ("RegistrationApproved", "u-comms"),
+            ("RegistrationPublished", "u-comms"),
+            ("RegistrationWithdrawn", "u-comms"),
+        ]
+    );
+    assert_eq!(
+        history["registrationHistory"][0]["actorName"],
+        "Name of u-applicant"
+    );
+}
