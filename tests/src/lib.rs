@@ -242,3 +242,118 @@ pub fn error_code(body: &serde_json::Value) -> Option<String> {
         .as_str()
         .map(str::to_owned)
 }
+
+/// A GraphQL WebSocket client (graphql-transport-ws, or the legacy
+/// graphql-ws protocol).
+pub struct Ws {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    legacy: bool,
+}
+
+impl Ws {
+    /// Connect to `/graphql/ws` and initialise with `token`; `Err` with what
+    /// the server said when it did not acknowledge.
+    pub async fn connect(base: &str, token: Option<&str>, legacy: bool) -> Result<Ws, String> {
+        use futures::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::Message;
+        let url = format!("{}/graphql/ws", base.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+        let protocol = if legacy {
+            "graphql-ws"
+        } else {
+            "graphql-transport-ws"
+        };
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", protocol.parse().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let payload = match token {
+            Some(t) => serde_json::json!({ "authorization": format!("Bearer {t}") }),
+            None => serde_json::json!({}),
+        };
+        let init = serde_json::json!({ "type": "connection_init", "payload": payload });
+        socket
+            .send(Message::Text(init.to_string().into()))
+            .await
+            .map_err(|e| e.to_string())?;
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(10), socket.next())
+                .await
+                .map_err(|_| "no answer to connection_init".to_owned())?;
+            match next {
+                Some(Ok(Message::Text(text))) => {
+                    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                    match v["type"].as_str() {
+                        Some("connection_ack") => return Ok(Ws { socket, legacy }),
+                        Some("ka") => continue,
+                        _ => return Err(text.to_string()),
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(format!("closed: {frame:?}"));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e.to_string()),
+                None => return Err("closed".into()),
+            }
+        }
+    }
+
+    /// Start a subscription with this id.
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: serde_json::Value) {
+        use futures::SinkExt;
+        let kind = if self.legacy { "start" } else { "subscribe" };
+        let message = serde_json::json!({
+            "id": id, "type": kind,
+            "payload": { "query": query, "variables": variables },
+        });
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                message.to_string().into(),
+            ))
+            .await
+            .expect("send subscribe");
+    }
+
+    /// The next result (`payload` of a `next`/`data` message) or error
+    /// message, waiting at most `within`; `None` on timeout or close.
+    pub async fn next(&mut self, within: Duration) -> Option<serde_json::Value> {
+        use futures::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()??;
+            match next.ok()? {
+                Message::Text(text) => {
+                    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+                    match v["type"].as_str() {
+                        Some("next" | "data") => return Some(v["payload"].clone()),
+                        Some("error") => {
+                            return Some(serde_json::json!({ "errors": v["payload"] }))
+                        }
+                        Some("ping") => {
+                            let pong = serde_json::json!({ "type": "pong" }).to_string();
+                            self.socket.send(Message::Text(pong.into())).await.ok()?;
+                        }
+                        Some("complete") => return None,
+                        _ => {}
+                    }
+                }
+                Message::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// Drop the connection without saying goodbye.
+    pub fn drop_connection(self) {
+        drop(self.socket);
+    }
+}

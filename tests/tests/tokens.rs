@@ -194,7 +194,11 @@ async fn rs256_and_es256_tokens_verify_against_the_issuers_keys_and_the_service_
     assert_eq!(body["data"]["me"]["subject"], "after-rotation", "{body}");
     // …and the retired key is no longer trusted.
     let body = me(provider.token("rsa-1", &rsa1, Algorithm::RS256, "retired")).await;
-    assert_eq!(reason(&body), (Some("UNAUTHENTICATED"), Some("UNKNOWN_KEY")), "{body}");
+    assert_eq!(
+        reason(&body),
+        (Some("UNAUTHENTICATED"), Some("UNKNOWN_KEY")),
+        "{body}"
+    );
 
     // Issuer and audience are checked for these tokens too.
     let mut header = Header::new(Algorithm::RS256);
