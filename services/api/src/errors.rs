@@ -183,8 +183,11 @@ pub fn ensure_codes(errors: &mut [ServerError], correlation_id: &str) {
             continue;
         }
         let mut ext = error.extensions.take().unwrap_or_default();
-        let input_error = error.message.starts_with("Failed to parse")
-            || error.message.starts_with("Invalid value");
+        // Input coercion errors of the GraphQL library carry a path but are
+        // the client's: a value of the wrong type for an argument.
+        let input_error = ["Failed to parse", "Invalid value", "Expected input type"]
+            .iter()
+            .any(|prefix| error.message.starts_with(prefix));
         if error.path.is_empty() || input_error {
             ext.set("code", Code::BadUserInput.as_str());
         } else {
