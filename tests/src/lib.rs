@@ -121,12 +121,20 @@ impl Drop for Service {
 
 /// Run a subcommand of the binary to completion.
 pub fn run(database_url: &str, args: &[&str]) -> Output {
-    Command::new(binary())
+    run_with(database_url, args, &[])
+}
+
+/// Run a subcommand with extra environment.
+pub fn run_with(database_url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(binary());
+    command
         .args(args)
         .env("DATABASE_URL", database_url)
-        .env("REGISTRY_LOG_FORMAT", "json")
-        .output()
-        .expect("run social-registry")
+        .env("REGISTRY_LOG_FORMAT", "json");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("run social-registry")
 }
 
 /// The HS256 secret every test service is started with.

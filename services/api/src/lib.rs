@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod commands;
 pub mod config;
+pub mod demo;
 pub mod errors;
 pub mod graphql;
 pub mod http;

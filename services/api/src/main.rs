@@ -46,6 +46,9 @@ enum Command {
     /// Rebuild every read model from position 0 into fresh tables and swap
     /// them in atomically; prints progress.
     RebuildProjections,
+    /// Load a small demonstration council through the ordinary commands
+    /// (only into an empty registry; migrates first).
+    SeedDemo,
     /// Print a development bearer token (HS256, signed with
     /// REGISTRY_JWT_SECRET or the generated development secret).
     DevToken {
@@ -75,6 +78,7 @@ async fn main() -> ExitCode {
         }
         Command::Serve => with_settings(serve).await,
         Command::Migrate => with_settings(migrate).await,
+        Command::SeedDemo => with_settings(seed_demo).await,
         Command::RebuildProjections => with_settings(rebuild_projections).await,
         Command::DevToken {
             sub,
@@ -137,6 +141,36 @@ fn dev_token(
         std::time::Duration::from_secs(ttl_minutes * 60),
     )?;
     println!("{token}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn seed_demo(settings: Settings) -> anyhow::Result<ExitCode> {
+    migrate(settings.clone()).await?;
+    let pool = runtime_pool(&settings).await?;
+    let store = EventStore::new(pool.clone());
+    let head = store.head().await.context("reading the event log")?;
+    if head.position > 0 {
+        eprintln!(
+            "seed-demo: the registry already holds {} events; the demonstration council is loaded only into an empty one",
+            head.position
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let vault = Vault::new(pool.clone(), settings.vault_master_key()?);
+    let handler = api::commands::Handler::new(store, vault);
+    let seeded = api::demo::seed(&handler)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding the demonstration council: {e}"))?;
+    eprintln!(
+        "seed-demo: {} registrations ({} published), log at position {}",
+        seeded.registrations, seeded.published, seeded.position
+    );
+    eprintln!("seed-demo: people (mint a token with `social-registry dev-token --sub <id> --roles <roles>`):");
+    for (subject, name, roles) in api::demo::PEOPLE {
+        let roles: Vec<&str> = roles.iter().map(|r| r.code()).collect();
+        eprintln!("  {subject:<12} {name:<16} {}", roles.join(","));
+    }
+    pool.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
