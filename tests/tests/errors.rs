@@ -221,3 +221,88 @@ async fn a_stale_expected_version_is_a_conflict_with_the_current_version_and_a_r
         "{missing}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_correlation_id_of_a_request_is_recorded_in_the_events_it_appends_and_cors_answers_configured_origins(
+) {
+    let db = TestDatabase::new().await;
+    let service = Service::start(
+        &db.url(),
+        &[(
+            "REGISTRY_CORS_ORIGINS",
+            "https://registry.north-county.example",
+        )],
+    );
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let response = api
+        .client
+        .post(format!("{}/graphql", api.base))
+        .header("x-correlation-id", "ticket-4711")
+        .bearer_auth(as_(APPLICANT))
+        .json(&json!({
+            "query": format!("mutation($f: RegistrationFormInput!) {{ submitRegistration(form: $f) {{ registration {{ {FIELDS} }} position }} }}"),
+            "variables": {"f": council::form(1, "X", "@NorthTraced")},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-correlation-id"], "ticket-4711");
+    let body: Value = response.json().await.unwrap();
+    let position = body["data"]["submitRegistration"]["position"]
+        .as_i64()
+        .unwrap();
+    let events = api
+        .ok(
+            Some(&as_(AUDITOR)),
+            "query($a: String) { events(after: $a, first: 1) { edges { node { position metadata } } } }",
+            json!({"a": (position - 1).to_string()}),
+        )
+        .await;
+    let metadata = &events["events"]["edges"][0]["node"]["metadata"];
+    assert_eq!(metadata["correlationId"], "ticket-4711");
+    assert_eq!(metadata["actor"]["subject"], "u-applicant");
+    assert_eq!(metadata["actor"]["roles"], json!(["staff"]));
+    assert!(
+        metadata["actor"]["displayName"]["sealed"].is_string(),
+        "the display name is sealed: {metadata}"
+    );
+
+    let preflight = api
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/graphql", api.base))
+        .header("origin", "https://registry.north-county.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://registry.north-county.example"
+    );
+    let elsewhere = api
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/graphql", api.base))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(elsewhere
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+
+    let graphiql = api
+        .client
+        .get(format!("{}/", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(graphiql.status(), 200);
+    assert!(graphiql.text().await.unwrap().contains("graphiql"));
+}

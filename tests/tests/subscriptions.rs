@@ -233,3 +233,67 @@ async fn the_event_stream_replays_from_a_position_continues_live_and_resumes_aft
         end - from
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_watcher_sees_each_change_of_that_registration_only() {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let id = submit(&api, council::form(3, "X", "@NorthWatched")).await;
+    let other = submit(&api, council::form(1, "X", "@NorthOther")).await;
+
+    let mut officer = Ws::connect(&service.base_url, Some(&as_(OFFICER)), false)
+        .await
+        .unwrap();
+    officer
+        .subscribe(
+            "w",
+            "subscription($id: UUID!) { registrationChanged(id: $id) { id version status outstandingSteps } }",
+            json!({"id": id}),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    act(
+        &api,
+        COMMS,
+        "approveBrandingAsset",
+        &other,
+        r#", assetId: "summer-logo""#,
+    )
+    .await;
+    act(
+        &api,
+        APPLICANT,
+        "recordRiskAssessment",
+        &id,
+        council::RISK_ASSESSMENT,
+    )
+    .await;
+    let got = officer.next(PATIENCE).await.expect("a change");
+    assert_eq!(got["data"]["registrationChanged"]["version"], 2, "{got}");
+    assert_eq!(
+        got["data"]["registrationChanged"]["outstandingSteps"],
+        json!(["risk_assessment_signature", "approval"])
+    );
+    act(&api, MANAGER, "signRiskAssessment", &id, "").await;
+    let got = officer.next(PATIENCE).await.expect("a change");
+    assert_eq!(got["data"]["registrationChanged"]["version"], 3, "{got}");
+
+    // Someone not involved may not watch it.
+    let mut stranger = Ws::connect(&service.base_url, Some(&as_(STRANGER)), false)
+        .await
+        .unwrap();
+    stranger
+        .subscribe(
+            "w",
+            "subscription($id: UUID!) { registrationChanged(id: $id) { id } }",
+            json!({"id": id}),
+        )
+        .await;
+    let refused = stranger.next(PATIENCE).await.expect("an error");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{refused}"
+    );
+}
