@@ -94,6 +94,19 @@ pub struct Settings {
     /// `REGISTRY_COUNCIL_NAME`: the organisation verification names
     /// (default `The Council`).
     pub council_name: String,
+    /// `REGISTRY_SIGNING_KEY`: base64 of the 32-byte Ed25519 secret that
+    /// signs log heads (generated into `<data dir>/signing.key` in
+    /// development; required in production).
+    pub signing_key: Option<SecretString>,
+    /// `REGISTRY_HEAD_SIGN_INTERVAL_SECONDS`: how often the leader signs the
+    /// log head (default 3600; 0 never, only on request).
+    pub head_sign_interval: Duration,
+    /// `REGISTRY_RETENTION_YEARS`: personal data on registrations withdrawn
+    /// or rejected longer ago than this is erased (default 6).
+    pub retention_years: i64,
+    /// `REGISTRY_RETENTION_INTERVAL_SECONDS`: how often the leader runs the
+    /// retention job (default 86400; 0 never).
+    pub retention_interval: Duration,
 }
 
 impl Settings {
@@ -180,6 +193,21 @@ impl Settings {
                         .collect()
                 })
                 .unwrap_or_default(),
+            signing_key: value("REGISTRY_SIGNING_KEY").map(SecretString::from),
+            head_sign_interval: Duration::from_secs(number(
+                &value,
+                "REGISTRY_HEAD_SIGN_INTERVAL_SECONDS",
+                3600,
+            )?),
+            retention_years: positive(
+                number(&value, "REGISTRY_RETENTION_YEARS", 6)?,
+                "REGISTRY_RETENTION_YEARS",
+            )?,
+            retention_interval: Duration::from_secs(number(
+                &value,
+                "REGISTRY_RETENTION_INTERVAL_SECONDS",
+                86_400,
+            )?),
             council_name: value("REGISTRY_COUNCIL_NAME").unwrap_or_else(|| "The Council".into()),
             read_wait: Duration::from_millis(number(&value, "REGISTRY_READ_WAIT_MS", 5000)?),
             review_period_days: positive(
@@ -237,6 +265,32 @@ impl Settings {
         write_private(&path, &secret).with_context(|| format!("write {}", path.display()))?;
         tracing::warn!(path = %path.display(), "generated a development token secret");
         Ok(Some(secret.into_bytes()))
+    }
+
+    /// The key that signs log heads: configured, or in development
+    /// generated once into `<data dir>/signing.key`.
+    pub fn head_signer(&self) -> anyhow::Result<event_store::heads::HeadSigner> {
+        use event_store::heads::HeadSigner;
+        if let Some(key) = &self.signing_key {
+            return HeadSigner::from_base64(key.expose_secret()).context(
+                "REGISTRY_SIGNING_KEY must be base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`)",
+            );
+        }
+        if self.environment == Environment::Production {
+            bail!("REGISTRY_SIGNING_KEY is required in production: signed log heads would not be verifiable across restarts");
+        }
+        let path = self.data_dir.join("signing.key");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            return HeadSigner::from_base64(&text)
+                .with_context(|| format!("{} does not hold a valid signing key", path.display()));
+        }
+        let signer = HeadSigner::generate();
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("create {}", self.data_dir.display()))?;
+        write_private(&path, &signer.to_base64())
+            .with_context(|| format!("write {}", path.display()))?;
+        tracing::warn!(path = %path.display(), "generated a development signing key; set REGISTRY_SIGNING_KEY in production");
+        Ok(signer)
     }
 
     /// How bearer tokens are verified.

@@ -63,6 +63,8 @@ pub fn router(
     let mut router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
+        .route("/.well-known/registry-signing-key", get(signing_key))
+        .route("/audit/events.ndjson", get(export_events))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     if config.graphiql {
@@ -347,6 +349,60 @@ async fn graphql_ws(
                 .serve()
                 .instrument(span)
         })
+}
+
+/// The public half of the key that signs log heads, for anyone verifying a
+/// head they hold.
+async fn signing_key(State(state): State<HttpState>) -> Json<serde_json::Value> {
+    Json(json!({
+        "algorithm": "Ed25519",
+        "keyId": state.app.signer.key_id(),
+        "publicKey": state.app.signer.public_key(),
+        "message": "social-registry/head/v1\\n<position>\\n<hash hex>\\n<signedAt RFC 3339, microseconds, Z>",
+    }))
+}
+
+#[derive(serde::Deserialize)]
+struct ExportRange {
+    after: Option<i64>,
+    to: Option<i64>,
+}
+
+/// The event log as NDJSON, streamed (auditors): the same lines as
+/// `social-registry export-events`, verifiable offline with `verify-export`.
+async fn export_events(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    axum::extract::Query(range): axum::extract::Query<ExportRange>,
+) -> Response {
+    use futures::StreamExt;
+    let viewer = match principal(&state.auth, &headers).await {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    match viewer {
+        None => return error_response(StatusCode::UNAUTHORIZED, errors::unauthenticated()),
+        Some(p) if !p.actor.has(domain::Role::Auditor) => {
+            return error_response(
+                StatusCode::FORBIDDEN,
+                errors::forbidden("this needs the `auditor` role"),
+            )
+        }
+        Some(_) => {}
+    }
+    let lines = state
+        .app
+        .store
+        .export_lines(range.after.unwrap_or(0).max(0), range.to)
+        .map(|line| {
+            line.map(axum::body::Bytes::from)
+                .map_err(std::io::Error::other)
+        });
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(lines),
+    )
+        .into_response()
 }
 
 async fn graphiql() -> Html<String> {

@@ -2,6 +2,7 @@
 //! schema and the HTTP router. `main.rs` wires them into the
 //! `social-registry` binary's subcommands.
 
+pub mod audit;
 pub mod auth;
 pub mod commands;
 pub mod config;
@@ -9,5 +10,7 @@ pub mod demo;
 pub mod errors;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
+pub mod privacy;
 pub mod state;
 pub mod telemetry;

@@ -10,6 +10,7 @@ use api::{graphql, http, telemetry};
 use clap::{Parser, Subcommand};
 use event_store::chain::ChainReport;
 use event_store::db::{self, PoolSettings};
+use event_store::heads::SignedHead;
 use event_store::vault::Vault;
 use event_store::{EventStore, LogNotifier};
 use projections::{Projector, ProjectorConfig};
@@ -33,6 +34,8 @@ enum Command {
     /// Apply pending database migrations and exit.
     Migrate,
     /// Verify the event log's hash chain; exits 1 when it does not verify.
+    /// With `--head`, verify from position 1 and prove the log up to each
+    /// signed head unchanged.
     VerifyChain {
         /// First position to verify (default 1).
         #[arg(long)]
@@ -40,6 +43,61 @@ enum Command {
         /// Last position to verify (default: the head).
         #[arg(long)]
         to: Option<i64>,
+        /// A signed head file (JSON, as `sign-head` or `signedHeads` gives);
+        /// repeatable.
+        #[arg(long = "head")]
+        heads: Vec<std::path::PathBuf>,
+        /// The public key to trust (base64); default: the key each head names.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Sign the current log head, store it and print it (JSON).
+    SignHead,
+    /// Write the event log as NDJSON (one event per line) to stdout.
+    ExportEvents {
+        /// Start after this position.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// Stop at this position (default: the head).
+        #[arg(long)]
+        to: Option<i64>,
+    },
+    /// Verify an NDJSON export offline (no database): the chain, and each
+    /// signed head against it. Exits 1 when it does not verify.
+    VerifyExport {
+        /// The export file.
+        file: std::path::PathBuf,
+        /// A signed head file; repeatable.
+        #[arg(long = "head")]
+        heads: Vec<std::path::PathBuf>,
+        /// The public key to trust (base64); default: the key each head names.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Print the registry as it stood at a position or time, reconstructed
+    /// from the log (JSON, personal data opened).
+    RegistryAt {
+        /// The log position.
+        #[arg(long)]
+        position: Option<i64>,
+        /// Or a moment (RFC 3339).
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Print a registration's history (NDJSON, personal data opened).
+    History {
+        /// The registration's id.
+        id: uuid::Uuid,
+    },
+    /// Erase personal data held only on registrations withdrawn or rejected
+    /// more than REGISTRY_RETENTION_YEARS ago; `--dry-run` lists it.
+    Retention {
+        /// List what would be erased, erase nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Judge as of this moment (default now).
+        #[arg(long)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Print the GraphQL schema (SDL) to stdout.
     PrintSchema,
@@ -86,8 +144,27 @@ async fn main() -> ExitCode {
             roles,
             ttl_minutes,
         } => dev_token(sub, name, roles, ttl_minutes),
-        Command::VerifyChain { from, to } => {
-            with_settings(move |s| verify_chain(s, from, to)).await
+        Command::VerifyChain {
+            from,
+            to,
+            heads,
+            public_key,
+        } => with_settings(move |s| verify_chain(s, from, to, heads, public_key)).await,
+        Command::SignHead => with_settings(sign_head).await,
+        Command::ExportEvents { after, to } => {
+            with_settings(move |s| export_events(s, after, to)).await
+        }
+        Command::VerifyExport {
+            file,
+            heads,
+            public_key,
+        } => verify_export(file, heads, public_key),
+        Command::RegistryAt { position, at } => {
+            with_settings(move |s| registry_at(s, position, at)).await
+        }
+        Command::History { id } => with_settings(move |s| history(s, id)).await,
+        Command::Retention { dry_run, as_of } => {
+            with_settings(move |s| retention(s, dry_run, as_of)).await
         }
     };
     match result {
@@ -198,12 +275,166 @@ async fn runtime_pool(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
         .context("connecting to the database")
 }
 
+fn read_heads(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<SignedHead>> {
+    paths
+        .iter()
+        .map(|p| {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a signed head (JSON)", p.display()))
+        })
+        .collect()
+}
+
+fn print_audit(report: &event_store::audit::AuditReport) -> anyhow::Result<ExitCode> {
+    println!("{}", serde_json::to_string(report)?);
+    match &report.problem {
+        None => {
+            let count = match &report.chain {
+                ChainReport::Verified { count, .. } => *count,
+                ChainReport::Broken { .. } => 0,
+            };
+            eprintln!(
+                "verified {count} events; {} signed head(s) match",
+                report.heads.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(problem) => {
+            eprintln!("NOT verified: {problem}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn verify_export(
+    file: std::path::PathBuf,
+    heads: Vec<std::path::PathBuf>,
+    public_key: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    telemetry::init(LogFormat::Pretty);
+    let heads = read_heads(&heads)?;
+    let reader = std::io::BufReader::new(
+        std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?,
+    );
+    let report = event_store::audit::verify_export(reader, &heads, public_key.as_deref())?;
+    print_audit(&report)
+}
+
+async fn sign_head(settings: Settings) -> anyhow::Result<ExitCode> {
+    let store = EventStore::new(runtime_pool(&settings).await?);
+    let head = store
+        .sign_head(&settings.head_signer()?)
+        .await
+        .context("signing the log head")?;
+    println!("{}", serde_json::to_string_pretty(&head)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn export_events(
+    settings: Settings,
+    after: i64,
+    to: Option<i64>,
+) -> anyhow::Result<ExitCode> {
+    use futures::StreamExt;
+    use std::io::Write;
+    let store = EventStore::new(runtime_pool(&settings).await?);
+    let lines = store.export_lines(after, to);
+    futures::pin_mut!(lines);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut count = 0u64;
+    while let Some(line) = lines.next().await {
+        out.write_all(line.context("reading the event log")?.as_bytes())?;
+        count += 1;
+    }
+    out.flush()?;
+    eprintln!("exported {count} events");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn registry_at(
+    settings: Settings,
+    position: Option<i64>,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<ExitCode> {
+    let pool = runtime_pool(&settings).await?;
+    let store = EventStore::new(pool.clone());
+    let vault = Vault::new(pool, settings.vault_master_key()?);
+    let position = match api::audit::resolve_position(&store, position, at).await? {
+        Ok(p) => p,
+        Err((field, problem)) => anyhow::bail!("--{field}: {problem}"),
+    };
+    let list = api::audit::registry_at(&store, position).await?;
+    let mut out = Vec::with_capacity(list.len());
+    for r in &list {
+        out.push(api::audit::reveal_json(&vault, &serde_json::to_value(r)?).await?);
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(
+            &serde_json::json!({ "position": position, "registrations": out })
+        )?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn history(settings: Settings, id: uuid::Uuid) -> anyhow::Result<ExitCode> {
+    let pool = runtime_pool(&settings).await?;
+    let store = EventStore::new(pool.clone());
+    let vault = Vault::new(pool, settings.vault_master_key()?);
+    let items = api::audit::history(&store, &vault, id).await?;
+    if items.is_empty() {
+        anyhow::bail!("no registration {id}");
+    }
+    for item in items {
+        println!("{}", serde_json::to_string(&item)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn retention(
+    settings: Settings,
+    dry_run: bool,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<ExitCode> {
+    let pool = runtime_pool(&settings).await?;
+    let handler = api::commands::Handler::new(
+        EventStore::new(pool.clone()),
+        Vault::new(pool.clone(), settings.vault_master_key()?),
+    );
+    let as_of = as_of.unwrap_or_else(chrono::Utc::now);
+    let plan =
+        api::privacy::retention_plan(&pool, &handler, as_of, settings.retention_years).await?;
+    println!("{}", serde_json::to_string_pretty(&plan)?);
+    if dry_run {
+        eprintln!("retention (dry run): {} people would be erased", plan.len());
+    } else {
+        let cid = format!("retention-{}", uuid::Uuid::new_v4());
+        let n =
+            api::privacy::apply_retention(&handler, &plan, settings.retention_years, &cid).await?;
+        eprintln!("retention: erased {n} people");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn verify_chain(
     settings: Settings,
     from: Option<i64>,
     to: Option<i64>,
+    heads: Vec<std::path::PathBuf>,
+    public_key: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let store = EventStore::new(runtime_pool(&settings).await?);
+    if !heads.is_empty() {
+        let heads = read_heads(&heads)?;
+        let report = store
+            .audit(to, &heads, public_key.as_deref())
+            .await
+            .context("reading the event log")?;
+        return print_audit(&report);
+    }
     let report = store
         .verify_chain(from, to)
         .await
@@ -290,7 +521,9 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         store: EventStore::new(pool.clone()),
         vault,
         notifier: Arc::new(notifier),
+        signer: settings.head_signer()?,
     };
+    let background = api::jobs::spawn(&state, &settings);
     let auth = api::auth::Authenticator::new(settings.auth_config()?)?;
     let api_settings = graphql::ApiSettings {
         read_wait: settings.read_wait,
@@ -330,6 +563,7 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
             tokio::time::sleep(grace).await;
         } => tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; closing the remaining connections"),
     }
+    background.abort();
     if let Some(projector) = projector {
         projector.stop().await;
     }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use event_store::heads::HeadSigner;
 use event_store::vault::Vault;
 use event_store::{EventStore, LogNotifier};
 use sqlx::PgPool;
@@ -17,4 +18,6 @@ pub struct AppState {
     pub vault: Vault,
     /// The process-wide log listener.
     pub notifier: Arc<LogNotifier>,
+    /// Signs log heads.
+    pub signer: HeadSigner,
 }

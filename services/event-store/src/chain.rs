@@ -45,6 +45,11 @@ pub enum BreakReason {
     PreviousHashMismatch,
     /// The stored hash is not the hash of this event's contents.
     HashMismatch,
+    /// (Exports) the line that should hold this position is not an event.
+    Unreadable {
+        /// The line number in the export.
+        line: usize,
+    },
 }
 
 impl std::fmt::Display for BreakReason {
@@ -55,6 +60,9 @@ impl std::fmt::Display for BreakReason {
                 "its previous hash does not match the hash of the event before it"
             }
             BreakReason::HashMismatch => "its contents do not match its stored hash",
+            BreakReason::Unreadable { line } => {
+                return write!(f, "line {line} of the export is not a readable event")
+            }
         })
     }
 }

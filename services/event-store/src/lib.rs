@@ -11,10 +11,12 @@
 //! - subscriptions that replay from a position and continue live;
 //! - a vault that keeps personal data as ciphertext under per-person keys.
 
+pub mod audit;
 pub mod canonical;
 pub mod chain;
 pub mod db;
 mod error;
+pub mod heads;
 mod model;
 mod store;
 mod subscribe;

@@ -241,6 +241,43 @@ impl EventStore {
         rows.iter().map(decode_row).collect()
     }
 
+    /// Up to `limit` events after `after` and up to `upto`, of the streams
+    /// whose id starts with `prefix`, in order.
+    pub async fn read_prefix(
+        &self,
+        prefix: &str,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "{SELECT_EVENT} where stream_id like $1 || '%' and position > $2 and position <= $3 \
+             order by position limit $4"
+        );
+        let escaped = prefix
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let rows = sqlx::query(&sql)
+            .bind(escaped)
+            .bind(after)
+            .bind(upto)
+            .bind(limit.clamp(1, 10_000))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    /// The last position recorded at or before `at` (0 when none was).
+    pub async fn position_at(&self, at: DateTime<Utc>) -> Result<i64, StoreError> {
+        let p: Option<i64> =
+            sqlx::query_scalar("select max(position) from events where recorded_at <= $1")
+                .bind(at)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(p.unwrap_or(0))
+    }
+
     /// The current version of a stream (0 when it has no events).
     pub async fn stream_version(&self, stream_id: &str) -> Result<i64, StoreError> {
         let mut conn = self.pool.acquire().await?;

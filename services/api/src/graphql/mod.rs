@@ -8,6 +8,7 @@
 //! - `access`: who may read what (pure rules, unit-tested).
 
 pub mod access;
+mod audit;
 mod inputs;
 mod limits;
 mod mutation;
@@ -25,9 +26,18 @@ use crate::auth::Principal;
 use crate::errors;
 use crate::state::AppState;
 
-pub use mutation::Mutation;
-pub use query::Query;
 pub use subscription::Subscription;
+
+/// Everything that can be read. Public fields (no sign-in): `directory`,
+/// `verifyAccount`, `officer`, `jobRoles`, `organisationalUnits`,
+/// `platforms`. The rest say which role they need.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(query::RegistryQuery, audit::AuditQuery);
+
+/// Changes. Every mutation needs a sign-in; the domain decides whether your
+/// roles and your place on the form allow it, and says which rule refused.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Mutation(mutation::RegistryMutation, audit::AuditMutation);
 
 /// The schema type served at `/graphql` and `/graphql/ws`.
 pub type RegistrySchema = Schema<Query, Mutation, Subscription>;
@@ -74,7 +84,7 @@ impl Default for ApiSettings {
 
 /// Build the schema; `state` is absent only when exporting the SDL.
 pub fn build(state: Option<(AppState, ApiSettings)>) -> RegistrySchema {
-    let mut builder = Schema::build(Query, Mutation, Subscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .extension(Tracing)
         .extension(limits::AliasLimit(MAX_ALIASES))
         .limit_depth(MAX_DEPTH)

@@ -20,7 +20,8 @@ use crate::errors;
 
 /// Changes. Every mutation needs a sign-in; the domain decides whether your
 /// roles and your place on the form allow it.
-pub struct Mutation;
+#[derive(Default)]
+pub struct RegistryMutation;
 
 fn meta(
     ctx: &Context<'_>,
@@ -101,7 +102,7 @@ async fn reference(
 /// Changes. Every mutation needs a sign-in; the domain decides whether your
 /// roles and your place on the form allow it, and says which rule refused.
 #[Object]
-impl Mutation {
+impl RegistryMutation {
     /// Submit the "Social Media Business Usage" form (staff). Give `id`
     /// (a UUID you generate) to make retries safe even without an
     /// idempotency key.

@@ -27,8 +27,9 @@ use super::{
 use crate::commands::load_registration;
 use crate::errors;
 
-/// Read-only entry points.
-pub struct Query;
+/// Read-only entry points of the registry.
+#[derive(Default)]
+pub struct RegistryQuery;
 
 /// The signed-in caller, as the service sees their token.
 #[derive(SimpleObject, Debug, Clone)]
@@ -189,7 +190,7 @@ const VERIFICATION_COLUMNS: &str = "account_key, platform, account_url, status, 
 /// `verifyAccount`, `officer`, `jobRoles`, `organisationalUnits`,
 /// `platforms`. The rest say which role they need.
 #[Object]
-impl Query {
+impl RegistryQuery {
     /// Who you are signed in as (sign-in required).
     async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
         let p = signed_in(ctx)?;
@@ -796,26 +797,16 @@ impl Query {
         with_role(ctx, &[Role::Auditor, Role::Communications])?;
         let app = app(ctx)?;
         let cid = correlation_id(ctx);
-        let events = app
-            .store
-            .read_stream(&domain::registration::stream_id(id), None)
+        let items = crate::audit::history(&app.store, &app.vault, id)
             .await
-            .map_err(|e| errors::from_store(e, &cid))?;
-        if events.is_empty() {
+            .map_err(|e| errors::from_handle(e, &cid))?;
+        if items.is_empty() {
             return Err(errors::not_found(format!("no registration {id}")));
         }
-        let mut state: Option<Registration> = None;
-        let mut out = Vec::new();
-        for e in events {
-            state = crate::commands::apply_event(state.take(), &e)
-                .map_err(|err| errors::internal(&err, &cid))?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let e = &item.event;
             let actor = &e.metadata["actor"];
-            let actor_name = match serde_json::from_value::<domain::personal::Sealed>(
-                actor["displayName"].clone(),
-            ) {
-                Ok(sealed) => types::reveal(ctx, &sealed).await?,
-                Err(_) => None,
-            };
             out.push(HistoryEntry {
                 position: e.position,
                 version: e.stream_version,
@@ -830,11 +821,13 @@ impl Query {
                             .collect()
                     })
                     .unwrap_or_default(),
-                actor_name,
+                actor_name: item.actor_name.clone(),
                 correlation_id: e.metadata["correlationId"].as_str().map(str::to_owned),
                 command: e.metadata["command"].as_str().map(str::to_owned),
                 payload: async_graphql::Json(e.payload.clone()),
-                status: state
+                personal_data: async_graphql::Json(item.revealed.clone()),
+                status: item
+                    .state
                     .as_ref()
                     .map_or(Status::Submitted, |s| s.status)
                     .into(),

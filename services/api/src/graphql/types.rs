@@ -940,6 +940,10 @@ pub struct HistoryEntry {
     pub command: Option<String>,
     /// The event's data (personal values as ciphertext).
     pub payload: Json<serde_json::Value>,
+    /// The event's data with each personal value opened:
+    /// `{"person": …, "value": …}`, or `{"person": …, "erased": true}`
+    /// once the person was erased.
+    pub personal_data: Json<serde_json::Value>,
     /// The registration's status after this event.
     pub status: RegistrationStatus,
 }

@@ -1,0 +1,95 @@
+//! Scheduled work of the service: signing the log head and the retention
+//! job. Each run takes a transaction-scoped advisory lock, so with several
+//! instances only one does the work at a time.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::commands::Handler;
+use crate::config::Settings;
+use crate::state::AppState;
+
+const SIGN_LOCK: i64 = 0x5349_474e; // "SIGN"
+const RETENTION_LOCK: i64 = 0x5245_544e; // "RETN"
+
+/// The running jobs; aborted on shutdown.
+pub struct Jobs(Vec<JoinHandle<()>>);
+
+impl Jobs {
+    /// Stop every job.
+    pub fn abort(self) {
+        for j in self.0 {
+            j.abort();
+        }
+    }
+}
+
+/// Start the jobs the settings ask for.
+pub fn spawn(state: &AppState, settings: &Settings) -> Jobs {
+    let mut jobs = Vec::new();
+    if !settings.head_sign_interval.is_zero() {
+        let state = state.clone();
+        let every = settings.head_sign_interval;
+        jobs.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let result = exclusively(&state.pool, SIGN_LOCK, || async {
+                    let head = state.store.sign_head(&state.signer).await?;
+                    tracing::info!(position = head.position, key_id = %head.key_id, "signed the log head");
+                    Ok(())
+                })
+                .await;
+                if let Err(error) = result {
+                    tracing::warn!(%error, "could not sign the log head; retrying at the next interval");
+                }
+            }
+        }));
+    }
+    if !settings.retention_interval.is_zero() {
+        let state = state.clone();
+        let every = settings.retention_interval;
+        let years = settings.retention_years;
+        jobs.push(tokio::spawn(async move {
+            // First run soon after start, then at the interval.
+            let mut wait = Duration::from_secs(60).min(every);
+            loop {
+                tokio::time::sleep(wait).await;
+                wait = every;
+                let handler = Handler::new(state.store.clone(), state.vault.clone());
+                let result = exclusively(&state.pool, RETENTION_LOCK, || async {
+                    let plan = crate::privacy::retention_plan(&state.pool, &handler, chrono::Utc::now(), years).await?;
+                    let cid = format!("retention-{}", uuid::Uuid::new_v4());
+                    let n = crate::privacy::apply_retention(&handler, &plan, years, &cid).await?;
+                    tracing::info!(erased = n, correlation_id = %cid, "retention job ran");
+                    Ok(())
+                })
+                .await;
+                if let Err(error) = result {
+                    tracing::warn!(%error, "the retention job failed; retrying at the next interval");
+                }
+            }
+        }));
+    }
+    Jobs(jobs)
+}
+
+/// Run `work` while holding a transaction-scoped advisory lock; skip it
+/// when another instance holds the lock.
+async fn exclusively<F, Fut>(pool: &sqlx::PgPool, key: i64, work: F) -> anyhow::Result<()>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut tx = pool.begin().await?;
+    let got: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
+        .bind(key)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !got {
+        return Ok(());
+    }
+    let result = work().await;
+    tx.commit().await?;
+    result
+}
