@@ -34,6 +34,8 @@ pub struct Service {
     /// `http://127.0.0.1:<port>`.
     pub base_url: String,
     data_dir: PathBuf,
+    /// Every line the service has written to stdout (its JSON logs).
+    pub logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Service {
@@ -60,6 +62,8 @@ impl Service {
         let mut child = command.spawn().expect("start social-registry");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = logs.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stdout).lines() {
@@ -76,6 +80,7 @@ impl Service {
                 if std::env::var_os("REGISTRY_TEST_ECHO").is_some() {
                     eprintln!("{line}");
                 }
+                kept.lock().expect("log lines").push(line);
             }
         });
         let address = rx
@@ -85,6 +90,7 @@ impl Service {
             child,
             base_url: format!("http://{address}"),
             data_dir,
+            logs,
         }
     }
 
