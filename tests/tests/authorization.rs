@@ -183,6 +183,16 @@ const MUTATIONS: &[MutationCase] = &[
         allowed: &["admin"],
     },
     MutationCase {
+        name: "signLogHead",
+        given: Given::Nothing,
+        allowed: &["auditor"],
+    },
+    MutationCase {
+        name: "erasePersonalData",
+        given: Given::Nothing,
+        allowed: &["data protection"],
+    },
+    MutationCase {
         name: "disablePlatform",
         given: Given::Nothing,
         allowed: &["admin", "communications"],
@@ -218,6 +228,11 @@ fn call(fx: &Fixture, name: &str, id: &str, n: usize) -> (String, Value) {
         "requestChanges" | "rejectRegistration" | "withdrawRegistration" => {
             by_id(r#", reason: "A reason""#)
         }
+        "signLogHead" => ("mutation { signLogHead { position } }".into(), json!({})),
+        "erasePersonalData" => (
+            "mutation($s: String) { erasePersonalData(subject: $s, reason: \"Request\") { position } }".into(),
+            json!({"s": format!("u-leaver-{n}")}),
+        ),
         "acceptJobRole" => (
             "mutation($c: String!) { acceptJobRole(code: $c, title: \"Community Librarian\") { position } }".into(),
             json!({"c": format!("librarian-{n}")}),
@@ -362,6 +377,26 @@ async fn exactly_the_allowed_people_may_read_each_non_public_query_and_the_publi
             "logHead",
             "{ logHead { position hash } }".into(),
             vec!["auditor"],
+        ),
+        (
+            "verifyChain",
+            "{ verifyChain { verified count } }".into(),
+            vec!["auditor"],
+        ),
+        (
+            "signedHeads",
+            "{ signedHeads { position } }".into(),
+            vec!["auditor"],
+        ),
+        (
+            "registryAt",
+            "{ registryAt { edges { node { id } } } }".into(),
+            vec!["auditor"],
+        ),
+        (
+            "personalDataHeldFor",
+            "{ personalDataHeldFor(subject: \"u-officer\") { erased } }".into(),
+            vec!["data protection"],
         ),
         (
             "speakingAuthorities",

@@ -433,6 +433,26 @@ mod tests {
     }
 
     #[test]
+    fn production_refuses_development_token_secrets_and_requires_a_signing_key_and_an_issuer() {
+        let prod = [("DATABASE_URL", "x"), ("REGISTRY_ENV", "production")];
+        let s = settings(&prod).unwrap();
+        let err = s.head_signer().unwrap_err();
+        assert!(err.to_string().contains("REGISTRY_SIGNING_KEY"), "{err}");
+        let err = s.auth_config().unwrap_err();
+        assert!(err.to_string().contains("REGISTRY_OIDC_ISSUER"), "{err}");
+        let s = settings(&[
+            ("DATABASE_URL", "x"),
+            ("REGISTRY_ENV", "production"),
+            ("REGISTRY_JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("REGISTRY_OIDC_ISSUER", "https://login.example"),
+            ("REGISTRY_OIDC_AUDIENCE", "registry"),
+        ])
+        .unwrap();
+        let err = s.auth_config().unwrap_err();
+        assert!(err.to_string().contains("REGISTRY_JWT_SECRET"), "{err}");
+    }
+
+    #[test]
     fn development_generates_a_vault_key_once_and_reuses_it() {
         let dir = std::env::temp_dir().join(format!("registry-config-{}", uuid::Uuid::new_v4()));
         let dir_text = dir.to_string_lossy().into_owned();
