@@ -107,6 +107,12 @@ pub struct Settings {
     /// `REGISTRY_RETENTION_INTERVAL_SECONDS`: how often the leader runs the
     /// retention job (default 86400; 0 never).
     pub retention_interval: Duration,
+    /// `REGISTRY_REPORTS_PER_HOUR`: fake-account reports one client may file
+    /// per hour (default 5).
+    pub reports_per_hour: usize,
+    /// `REGISTRY_TRUST_PROXY` (default false): take the client's address
+    /// from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_proxy: bool,
 }
 
 impl Settings {
@@ -208,6 +214,8 @@ impl Settings {
                 "REGISTRY_RETENTION_INTERVAL_SECONDS",
                 86_400,
             )?),
+            reports_per_hour: number(&value, "REGISTRY_REPORTS_PER_HOUR", 5)?,
+            trust_proxy: flag(&value, "REGISTRY_TRUST_PROXY", false)?,
             council_name: value("REGISTRY_COUNCIL_NAME").unwrap_or_else(|| "The Council".into()),
             read_wait: Duration::from_millis(number(&value, "REGISTRY_READ_WAIT_MS", 5000)?),
             review_period_days: positive(

@@ -58,6 +58,7 @@ pub fn router(
     schema: RegistrySchema,
     auth: Authenticator,
     config: HttpConfig,
+    web: crate::web::WebState,
 ) -> Router {
     let cors = cors(&config.cors_origins);
     let mut router = Router::new()
@@ -69,6 +70,8 @@ pub fn router(
         .route("/readyz", get(readyz));
     if config.graphiql {
         router = router.route("/", get(graphiql));
+    } else {
+        router = router.route("/", get(|| async { Redirect::permanent("/directory") }));
     }
     let router = router.with_state(HttpState {
         app,
@@ -76,6 +79,7 @@ pub fn router(
         auth,
         config,
     });
+    let router = router.merge(crate::web::router(web));
     let router = match cors {
         Some(cors) => router.layer(cors),
         None => router,

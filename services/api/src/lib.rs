@@ -12,5 +12,7 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod privacy;
+pub mod public;
 pub mod state;
 pub mod telemetry;
+pub mod web;

@@ -536,7 +536,16 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         graphiql: settings.environment == api::config::Environment::Development,
         cors_origins: settings.cors_origins.clone(),
     };
-    let app = http::router(state, schema, auth, http_config);
+    let web = api::web::WebState {
+        app: state.clone(),
+        council_name: settings.council_name.clone(),
+        reports: Arc::new(api::web::RateLimiter::new(
+            settings.reports_per_hour,
+            std::time::Duration::from_secs(3600),
+        )),
+        trust_proxy: settings.trust_proxy,
+    };
+    let app = http::router(state, schema, auth, http_config, web);
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -551,7 +560,11 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         let _ = stop_tx.send(true);
     });
     let mut graceful = stop_rx.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         let _ = graceful.wait_for(|stop| *stop).await;
     });
     let mut deadline = stop_rx;

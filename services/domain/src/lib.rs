@@ -13,6 +13,7 @@ pub mod platform;
 pub mod privacy;
 pub mod reference;
 pub mod registration;
+pub mod report;
 
 pub use actor::{Actor, Role};
 pub use error::{DomainError, ErrorKind};

@@ -7,6 +7,7 @@ use domain::codec;
 use domain::privacy::PrivacyEvent;
 use domain::reference::ReferenceEvent;
 use domain::registration::{Registration, RegistrationEvent, EVENT_SCHEMA_VERSION};
+use domain::report::ReportEvent;
 use event_store::{EventStore, RecordedEvent, StoreError};
 use uuid::Uuid;
 
@@ -19,6 +20,13 @@ pub(crate) enum Decoded {
     Erasure(Uuid),
     /// Reference data changed.
     Reference(ReferenceEvent),
+    /// A report of a suspected fake account, or its closing.
+    Report {
+        /// The report.
+        id: Uuid,
+        /// What happened.
+        event: ReportEvent,
+    },
     /// Not for the read models (account claims, …).
     Ignored,
     /// Cannot be read: the projections that meet it stop here.
@@ -66,6 +74,20 @@ impl<'a> Decoder<'a> {
                 match codec::decode::<PrivacyEvent>(&e.event_type, e.schema_version, &e.payload, 1)
                 {
                     Ok(PrivacyEvent::PersonalDataErased { person, .. }) => Decoded::Erasure(person),
+                    Err(err) => Decoded::Broken(err.to_string()),
+                },
+            );
+        }
+        if let Some(id) = e.stream_id.strip_prefix("fakereport-") {
+            let Ok(id) = id.parse::<Uuid>() else {
+                return Ok(Decoded::Broken(format!(
+                    "stream {} has no report id",
+                    e.stream_id
+                )));
+            };
+            return Ok(
+                match codec::decode::<ReportEvent>(&e.event_type, e.schema_version, &e.payload, 1) {
+                    Ok(event) => Decoded::Report { id, event },
                     Err(err) => Decoded::Broken(err.to_string()),
                 },
             );

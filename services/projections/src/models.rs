@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use domain::form::LevelDetails;
 use domain::reference::ReferenceEvent;
 use domain::registration::{Registration, Status, Step};
+use domain::report::ReportEvent;
 use domain::Level;
 use serde_json::{json, Value};
 use sqlx::PgConnection;
@@ -66,7 +67,7 @@ impl ReadModel {
             ReadModel::Directory => &["directory"],
             ReadModel::Verification => &["verification_accounts", "officers"],
             ReadModel::Consultations => &["consultations"],
-            ReadModel::ApprovalQueues => &["approval_queue"],
+            ReadModel::ApprovalQueues => &["approval_queue", "fake_reports"],
             ReadModel::RevalidationDue => &["revalidation_due"],
             ReadModel::Reference => &["org_units", "job_roles"],
         }
@@ -106,6 +107,7 @@ pub(crate) struct Digest<'a> {
     history: BTreeMap<Uuid, Vec<(DateTime<Utc>, &'a Registration)>>,
     erasures: Vec<Uuid>,
     reference: Vec<&'a ReferenceEvent>,
+    reports: Vec<(Uuid, &'a ReportEvent)>,
 }
 
 pub(crate) fn digest<'a>(items: &[Item<'a>], erased_before: &BTreeSet<Uuid>) -> Digest<'a> {
@@ -114,6 +116,7 @@ pub(crate) fn digest<'a>(items: &[Item<'a>], erased_before: &BTreeSet<Uuid>) -> 
     let mut history: BTreeMap<Uuid, Vec<(DateTime<Utc>, &'a Registration)>> = BTreeMap::new();
     let mut erasures = Vec::new();
     let mut reference = Vec::new();
+    let mut reports = Vec::new();
     for item in items {
         match item.decoded {
             Decoded::Registration { state, .. } => {
@@ -134,6 +137,7 @@ pub(crate) fn digest<'a>(items: &[Item<'a>], erased_before: &BTreeSet<Uuid>) -> 
                 erasures.push(*person);
             }
             Decoded::Reference(r) => reference.push(r),
+            Decoded::Report { id, event } => reports.push((*id, event)),
             Decoded::Ignored | Decoded::Broken(_) => {}
         }
     }
@@ -144,6 +148,7 @@ pub(crate) fn digest<'a>(items: &[Item<'a>], erased_before: &BTreeSet<Uuid>) -> 
         history,
         erasures,
         reference,
+        reports,
     }
 }
 
@@ -212,7 +217,12 @@ pub(crate) async fn apply_items(
             w.upsert("revalidation_due", "registration_id", &rows)
                 .await?;
         }
-        ReadModel::ApprovalQueues => approval_queue(&mut w, d).await?,
+        ReadModel::ApprovalQueues => {
+            approval_queue(&mut w, d).await?;
+            for (id, event) in &d.reports {
+                report(&mut w, *id, event).await?;
+            }
+        }
         ReadModel::Reference => {
             for r in &d.reference {
                 reference(&mut w, r).await?;
@@ -634,6 +644,49 @@ async fn approval_queue(w: &mut Writer<'_>, d: &Digest<'_>) -> Result<(), sqlx::
         .await?;
     Ok(())
 }
+/// A report of a fake account: its row, and (while open) an item in
+/// communications' queue.
+async fn report(w: &mut Writer<'_>, id: Uuid, event: &ReportEvent) -> Result<(), sqlx::Error> {
+    match event {
+        ReportEvent::FakeAccountReported {
+            reference,
+            account,
+            account_keys,
+            details,
+            at,
+        } => {
+            w.exec(
+                "insert into {s}.fake_reports (id, reference, account, account_keys, details, reported_at) \
+                 values ($1, $2, $3, $4, $5, $6) on conflict (id) do nothing",
+                |q| q.bind(id).bind(reference.clone()).bind(account.clone()).bind(account_keys.clone()).bind(details.clone()).bind(*at),
+            )
+            .await?;
+            let key: String = account_keys
+                .first()
+                .cloned()
+                .unwrap_or_else(|| account.chars().take(200).collect());
+            w.exec(
+                "insert into {s}.approval_queue (registration_id, role, step, assignee, level, account_key, service_area, waiting_since) \
+                 values ($1, 'communications', 'fake_account_report', null, 0, $2, '', $3) on conflict do nothing",
+                |q| q.bind(id).bind(key).bind(*at),
+            )
+            .await
+        }
+        ReportEvent::FakeAccountReportClosed { outcome, by, at } => {
+            w.exec(
+                "update {s}.fake_reports set closed_at = $2, closed_by = $3, outcome = $4 where id = $1",
+                |q| q.bind(id).bind(*at).bind(by.clone()).bind(outcome.clone()),
+            )
+            .await?;
+            w.exec(
+                "delete from {s}.approval_queue where registration_id = $1 and step = 'fake_account_report'",
+                |q| q.bind(id),
+            )
+            .await
+        }
+    }
+}
+
 async fn reference(a: &mut Writer<'_>, r: &ReferenceEvent) -> Result<(), sqlx::Error> {
     match r {
         ReferenceEvent::OrganisationalUnitAdded { code, name } => {

@@ -332,6 +332,73 @@ impl Handler {
         Ok(outcome.last_position)
     }
 
+    /// File a report of a suspected fake account from the public: its id,
+    /// reference and log position.
+    pub async fn report_fake_account(
+        &self,
+        account: &str,
+        details: &str,
+        correlation_id: &str,
+    ) -> Result<(Uuid, String, i64), HandleError> {
+        let id = Uuid::new_v4();
+        let keys: Vec<String> = domain::platform::candidates(account)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let event = domain::report::decide_report(id, account, keys, details, Utc::now())?;
+        let reference = domain::report::reference(id);
+        let (event_type, payload) = domain::codec::encode(&event);
+        let metadata = json!({
+            "actor": { "subject": "public", "roles": [] },
+            "correlationId": correlation_id,
+            "command": "ReportFakeAccount",
+        });
+        let outcome = self
+            .store
+            .append(
+                &domain::report::stream_id(id),
+                ExpectedVersion::NoStream,
+                &[NewEvent::new(event_type, 1, payload)],
+                &metadata,
+                None,
+            )
+            .await
+            .map_err(HandleError::from_store)?;
+        Ok((id, reference, outcome.last_position))
+    }
+
+    /// Close a fake-account report (communications).
+    pub async fn close_fake_account_report(
+        &self,
+        id: Uuid,
+        outcome: &str,
+        meta: &RequestMeta,
+    ) -> Result<i64, HandleError> {
+        let stream = domain::report::stream_id(id);
+        let events = self.store.read_stream(&stream, None).await?;
+        if events.is_empty() {
+            return Err(domain::DomainError::ReferenceData(format!("no report {id}")).into());
+        }
+        let closed = events
+            .iter()
+            .any(|e| e.event_type == "FakeAccountReportClosed");
+        let event = domain::report::decide_close(&meta.actor, closed, outcome, Utc::now())?;
+        let (event_type, payload) = domain::codec::encode(&event);
+        let metadata = self.metadata(meta, "CloseFakeAccountReport").await?;
+        let appended = self
+            .store
+            .append(
+                &stream,
+                ExpectedVersion::Exactly(events.len() as i64),
+                &[NewEvent::new(event_type, 1, payload)],
+                &metadata,
+                meta.idempotency_key.as_deref(),
+            )
+            .await
+            .map_err(HandleError::from_store)?;
+        Ok(appended.last_position)
+    }
+
     /// Handle a change to reference data.
     pub async fn reference(
         &self,

@@ -13,6 +13,7 @@ mod inputs;
 mod limits;
 mod mutation;
 mod query;
+mod reports;
 mod subscription;
 mod types;
 
@@ -32,12 +33,20 @@ pub use subscription::Subscription;
 /// `verifyAccount`, `officer`, `jobRoles`, `organisationalUnits`,
 /// `platforms`. The rest say which role they need.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(query::RegistryQuery, audit::AuditQuery);
+pub struct Query(
+    query::RegistryQuery,
+    audit::AuditQuery,
+    reports::ReportsQuery,
+);
 
 /// Changes. Every mutation needs a sign-in; the domain decides whether your
 /// roles and your place on the form allow it, and says which rule refused.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Mutation(mutation::RegistryMutation, audit::AuditMutation);
+pub struct Mutation(
+    mutation::RegistryMutation,
+    audit::AuditMutation,
+    reports::ReportsMutation,
+);
 
 /// The schema type served at `/graphql` and `/graphql/ws`.
 pub type RegistrySchema = Schema<Query, Mutation, Subscription>;

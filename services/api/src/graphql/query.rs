@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_graphql::connection::{Connection, Edge, OpaqueCursor};
 use async_graphql::{Context, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::platform::{self, AccountKey};
+use domain::platform;
 use domain::registration::{Registration, Status};
 use domain::Role;
 use sqlx::Row;
@@ -143,48 +143,29 @@ async fn fold_upto(
     Ok(out)
 }
 
-async fn service_names(ctx: &Context<'_>) -> Result<HashMap<String, String>> {
-    let app = app(ctx)?;
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("select code, name from read_models.org_units")
-            .fetch_all(&app.pool)
-            .await
-            .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
-    Ok(rows.into_iter().collect())
-}
-
 fn council_name(ctx: &Context<'_>) -> String {
     settings(ctx).council_name
 }
 
-fn verified_account(
-    row: &sqlx::postgres::PgRow,
-    services: &HashMap<String, String>,
-    organisation: &str,
-) -> Result<VerifiedAccount, sqlx::Error> {
-    let service_area: String = row.try_get("service_area")?;
-    let status: String = row.try_get("status")?;
-    Ok(VerifiedAccount {
+fn verified_account(a: crate::public::Account, organisation: &str) -> VerifiedAccount {
+    VerifiedAccount {
         organisation: organisation.to_owned(),
-        platform: platform_from(row.try_get("platform")?),
-        account_key: row.try_get("account_key")?,
-        account_url: row.try_get("account_url")?,
-        status: if status == "verified" {
+        platform: a.platform.into(),
+        account_key: a.account_key,
+        account_url: a.account_url,
+        status: if a.verified {
             VerificationStatus::Verified
         } else {
             VerificationStatus::Withdrawn
         },
-        level: level_from(row.try_get("level")?),
-        service_name: services.get(&service_area).cloned(),
-        service_area,
-        officer_slug: row.try_get("officer_slug")?,
-        verified_since: row.try_get("verified_since")?,
-        withdrawn_at: row.try_get("withdrawn_at")?,
-    })
+        level: a.level.into(),
+        service_area: a.service_area,
+        service_name: a.service_name,
+        officer_slug: a.officer_slug,
+        verified_since: a.verified_since,
+        withdrawn_at: a.withdrawn_at,
+    }
 }
-
-const VERIFICATION_COLUMNS: &str = "account_key, platform, account_url, status, level, \
-     service_area, officer_slug, verified_since, withdrawn_at";
 
 /// Everything that can be read. Public fields (no sign-in): `directory`,
 /// `verifyAccount`, `officer`, `jobRoles`, `organisationalUnits`,
@@ -330,35 +311,29 @@ impl RegistryQuery {
             service_area,
             level,
         } = filter.unwrap_or_default();
-        let services = service_names(ctx).await?;
-        let rows = sqlx::query(
-            "select registration_id, platform, account_key, account_url, level, service_area, \
-               officer_slug, published_at from read_models.directory \
-             where ($1::text is null or platform = $1) and ($2::text is null or service_area = $2) \
-               and ($3::smallint is null or level = $3) and ($4::text is null or account_key > $4) \
-             order by account_key limit $5",
-        )
-        .bind(platform.map(|p| platform::Platform::from(p).code()))
-        .bind(service_area)
-        .bind(level.map(level_number))
-        .bind(after.clone())
-        .bind(limit + 1)
-        .fetch_all(&app(ctx)?.pool)
-        .await
-        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        let query = crate::public::DirectoryQuery {
+            platform: platform.map(Into::into),
+            service_area,
+            level: level.map(Into::into),
+            search: None,
+            after: after.clone(),
+            limit,
+        };
+        let rows = crate::public::directory(&app(ctx)?.pool, &query)
+            .await
+            .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
         let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
-        for row in rows.iter().take(limit as usize) {
-            let service_area: String = row.get("service_area");
+        for row in rows.into_iter().take(limit as usize) {
             let entry = DirectoryEntry {
-                registration_id: row.get("registration_id"),
-                platform: platform_from(row.get("platform")),
-                account_key: row.get("account_key"),
-                account_url: row.get("account_url"),
-                level: level_from(row.get("level")),
-                service_name: services.get(&service_area).cloned(),
-                service_area,
-                officer_slug: row.get("officer_slug"),
-                published_at: row.get("published_at"),
+                registration_id: row.registration_id,
+                platform: row.platform.into(),
+                account_key: row.account_key,
+                account_url: row.account_url,
+                level: row.level.into(),
+                service_area: row.service_area,
+                service_name: row.service_name,
+                officer_slug: row.officer_slug,
+                published_at: row.published_at,
             };
             connection
                 .edges
@@ -391,29 +366,17 @@ impl RegistryQuery {
             ));
         }
         wait_for_position(ctx, at_least_position).await?;
-        let keys: Vec<AccountKey> = platform::candidates(&input);
-        let texts: Vec<String> = keys.iter().map(ToString::to_string).collect();
-        let services = service_names(ctx).await?;
-        let rows = sqlx::query(&format!(
-            "select {VERIFICATION_COLUMNS} from read_models.verification_accounts \
-             where account_key = any($1) order by (status = 'verified') desc, verified_since desc"
-        ))
-        .bind(&texts)
-        .fetch_all(&app(ctx)?.pool)
-        .await
-        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
-        let organisation = council_name(ctx);
-        let account = rows
-            .first()
-            .map(|row| verified_account(row, &services, &organisation))
-            .transpose()
+        let (keys, found) = crate::public::verify(&app(ctx)?.pool, &input)
+            .await
             .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        let organisation = council_name(ctx);
+        let account = found.map(|a| verified_account(a, &organisation));
         Ok(Verification {
             input,
             status: account
                 .as_ref()
                 .map_or(VerificationStatus::Unknown, |a| a.status),
-            interpreted_as: texts,
+            interpreted_as: keys,
             account,
         })
     }
@@ -434,45 +397,22 @@ impl RegistryQuery {
         wait_for_position(ctx, at_least_position).await?;
         let app = app(ctx)?;
         let cid = correlation_id(ctx);
-        let row = sqlx::query(
-            "select o.slug, o.name, coalesce(j.title, o.job_role) as job_title, o.service_area, o.published_since \
-             from read_models.officers o left join read_models.job_roles j on j.code = o.job_role \
-             where o.slug = $1",
-        )
-        .bind(&slug)
-        .fetch_optional(&app.pool)
-        .await
-        .map_err(|e| errors::from_sqlx(e, &cid))?;
-        let Some(row) = row else { return Ok(None) };
-        let services = service_names(ctx).await?;
-        let accounts = sqlx::query(&format!(
-            "select {VERIFICATION_COLUMNS} from read_models.verification_accounts \
-             where officer_slug = $1 order by account_key"
-        ))
-        .bind(&slug)
-        .fetch_all(&app.pool)
-        .await
-        .map_err(|e| errors::from_sqlx(e, &cid))?;
+        let page = crate::public::officer(&app.pool, &app.vault, &slug)
+            .await
+            .map_err(|e| errors::internal(&e, &cid))?;
         let organisation = council_name(ctx);
-        let accounts = accounts
-            .iter()
-            .map(|r| verified_account(r, &services, &organisation))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| errors::from_sqlx(e, &cid))?;
-        let name: serde_json::Value = row.get("name");
-        let name = match serde_json::from_value::<domain::personal::Sealed>(name) {
-            Ok(sealed) => types::reveal(ctx, &sealed).await?,
-            Err(_) => None, // the erased marker
-        };
-        let service_area: String = row.get("service_area");
-        Ok(Some(Officer {
-            slug: row.get("slug"),
-            name,
-            job_role: row.get("job_title"),
-            service_name: services.get(&service_area).cloned(),
-            service_area,
-            published_since: row.get("published_since"),
-            accounts,
+        Ok(page.map(|p| Officer {
+            slug: p.slug,
+            name: p.name,
+            job_role: p.job_title,
+            service_area: p.service_area,
+            service_name: p.service_name,
+            published_since: p.published_since,
+            accounts: p
+                .accounts
+                .into_iter()
+                .map(|a| verified_account(a, &organisation))
+                .collect(),
         }))
     }
 
@@ -592,9 +532,9 @@ impl RegistryQuery {
         let roles: Vec<&str> = viewer.actor.roles.iter().map(|r| r.code()).collect();
         let rows = sqlx::query(
             "select q.registration_id, q.role, q.step, q.assignee, q.level, q.account_key, q.service_area, q.waiting_since \
-             from read_models.approval_queue q join read_models.registrations r on r.id = q.registration_id \
+             from read_models.approval_queue q left join read_models.registrations r on r.id = q.registration_id \
              where (q.assignee = $1 and (q.role = 'staff' or q.role = any($2))) \
-                or (q.assignee is null and q.role = any($2) and r.applicant <> $1) \
+                or (q.assignee is null and q.role = any($2) and r.applicant is distinct from $1) \
              order by q.waiting_since, q.registration_id, q.step limit 200",
         )
         .bind(&viewer.actor.subject)
@@ -846,7 +786,9 @@ fn approval_item(row: &sqlx::postgres::PgRow) -> ApprovalItem {
             .into(),
         step: row.get("step"),
         assignee: row.get("assignee"),
-        level: level_from(row.get("level")),
+        level: Some(row.get::<i16, _>("level"))
+            .filter(|l| *l > 0)
+            .map(level_from),
         account_key: row.get("account_key"),
         service_area: row.get("service_area"),
         waiting_since: row.get("waiting_since"),

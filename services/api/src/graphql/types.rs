@@ -793,12 +793,13 @@ pub struct ApprovalItem {
     pub role: Role,
     /// The step: `risk_assessment`, `risk_assessment_signature`,
     /// `senior_officer_sign_off`, `consultation_listing`, `branding:<id>`,
-    /// `approval`, `publication` or `changes_requested`.
+    /// `approval`, `publication`, `changes_requested`, or
+    /// `fake_account_report` (then `registrationId` is the report's id).
     pub step: String,
     /// The staff id of the one person it waits for, when the form names one.
     pub assignee: Option<String>,
-    /// Framework level.
-    pub level: Level,
+    /// Framework level (null for a fake-account report).
+    pub level: Option<Level>,
     /// Canonical account key.
     pub account_key: String,
     /// Service area code.

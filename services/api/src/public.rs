@@ -1,0 +1,291 @@
+//! What the public may read: the directory of published accounts, the
+//! verification of an account, officers' pages. One place, used by the
+//! GraphQL fields and the server-rendered pages, so both publish exactly
+//! the same things (and nothing else).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use domain::level::Level;
+use domain::platform::{self, Platform};
+use event_store::vault::Vault;
+use sqlx::{PgPool, Row};
+
+use crate::commands::seal;
+
+/// Failure reading the public models.
+#[derive(Debug, thiserror::Error)]
+pub enum PublicError {
+    /// The database.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    /// The vault (officer names).
+    #[error(transparent)]
+    Vault(#[from] event_store::vault::VaultError),
+}
+
+/// A published account.
+#[derive(Debug, Clone)]
+pub struct DirectoryRow {
+    /// The registration.
+    pub registration_id: uuid::Uuid,
+    /// The platform.
+    pub platform: Platform,
+    /// Canonical key.
+    pub account_key: String,
+    /// Public URL.
+    pub account_url: String,
+    /// Level.
+    pub level: Level,
+    /// Service code.
+    pub service_area: String,
+    /// Service name.
+    pub service_name: Option<String>,
+    /// Officer page slug (level 3).
+    pub officer_slug: Option<String>,
+    /// Published since.
+    pub published_at: DateTime<Utc>,
+}
+
+/// Which part of the directory.
+#[derive(Debug, Clone, Default)]
+pub struct DirectoryQuery {
+    /// Only this platform.
+    pub platform: Option<Platform>,
+    /// Only this service.
+    pub service_area: Option<String>,
+    /// Only this level.
+    pub level: Option<Level>,
+    /// Words to find in the account or the service's name.
+    pub search: Option<String>,
+    /// After this account key (pagination).
+    pub after: Option<String>,
+    /// How many rows (one more is fetched to tell whether there are more).
+    pub limit: i64,
+}
+
+/// The level with this number.
+pub fn level_from(n: i16) -> Level {
+    match n {
+        1 => Level::Broadcast,
+        2 => Level::Consult,
+        3 => Level::Participate,
+        _ => Level::Engage,
+    }
+}
+
+fn platform_from(code: &str) -> Platform {
+    Platform::from_code(code).unwrap_or(Platform::Website)
+}
+
+/// Service code → name.
+pub async fn service_names(pool: &PgPool) -> Result<HashMap<String, String>, sqlx::Error> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("select code, name from read_models.org_units")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Published accounts by account key: up to `limit + 1` rows.
+pub async fn directory(
+    pool: &PgPool,
+    q: &DirectoryQuery,
+) -> Result<Vec<DirectoryRow>, sqlx::Error> {
+    let services = service_names(pool).await?;
+    let search = q
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            format!(
+                "%{}%",
+                s.to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )
+        });
+    let rows = sqlx::query(
+        "select d.registration_id, d.platform, d.account_key, d.account_url, d.level, d.service_area, \
+           d.officer_slug, d.published_at from read_models.directory d \
+           left join read_models.org_units u on u.code = d.service_area \
+         where ($1::text is null or d.platform = $1) and ($2::text is null or d.service_area = $2) \
+           and ($3::smallint is null or d.level = $3) and ($4::text is null or d.account_key > $4) \
+           and ($5::text is null or lower(d.account_key) like $5 or lower(d.account_url) like $5 \
+                or lower(coalesce(u.name, '')) like $5) \
+         order by d.account_key limit $6",
+    )
+    .bind(q.platform.map(|p| p.code()))
+    .bind(q.service_area.as_deref())
+    .bind(q.level.map(|l| i16::from(l.number())))
+    .bind(q.after.as_deref())
+    .bind(search)
+    .bind(q.limit + 1)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let service_area: String = row.try_get("service_area")?;
+            Ok(DirectoryRow {
+                registration_id: row.try_get("registration_id")?,
+                platform: platform_from(row.try_get("platform")?),
+                account_key: row.try_get("account_key")?,
+                account_url: row.try_get("account_url")?,
+                level: level_from(row.try_get("level")?),
+                service_name: services.get(&service_area).cloned(),
+                service_area,
+                officer_slug: row.try_get("officer_slug")?,
+                published_at: row.try_get("published_at")?,
+            })
+        })
+        .collect()
+}
+
+/// A registered account as verification answers.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// The platform.
+    pub platform: Platform,
+    /// Canonical key.
+    pub account_key: String,
+    /// Public URL.
+    pub account_url: String,
+    /// Still official.
+    pub verified: bool,
+    /// Level.
+    pub level: Level,
+    /// Service code.
+    pub service_area: String,
+    /// Service name.
+    pub service_name: Option<String>,
+    /// Officer page slug (level 3).
+    pub officer_slug: Option<String>,
+    /// Official since.
+    pub verified_since: DateTime<Utc>,
+    /// Withdrawn on.
+    pub withdrawn_at: Option<DateTime<Utc>>,
+}
+
+const VERIFICATION_COLUMNS: &str = "account_key, platform, account_url, status, level, \
+     service_area, officer_slug, verified_since, withdrawn_at";
+
+fn account(
+    row: &sqlx::postgres::PgRow,
+    services: &HashMap<String, String>,
+) -> Result<Account, sqlx::Error> {
+    let service_area: String = row.try_get("service_area")?;
+    let status: String = row.try_get("status")?;
+    Ok(Account {
+        platform: platform_from(row.try_get("platform")?),
+        account_key: row.try_get("account_key")?,
+        account_url: row.try_get("account_url")?,
+        verified: status == "verified",
+        level: level_from(row.try_get("level")?),
+        service_name: services.get(&service_area).cloned(),
+        service_area,
+        officer_slug: row.try_get("officer_slug")?,
+        verified_since: row.try_get("verified_since")?,
+        withdrawn_at: row.try_get("withdrawn_at")?,
+    })
+}
+
+/// Verify pasted text: the keys it was read as, and the registered account
+/// when there is one (a verified one before a withdrawn one).
+pub async fn verify(
+    pool: &PgPool,
+    input: &str,
+) -> Result<(Vec<String>, Option<Account>), sqlx::Error> {
+    let keys: Vec<String> = platform::candidates(input)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let services = service_names(pool).await?;
+    let row = sqlx::query(&format!(
+        "select {VERIFICATION_COLUMNS} from read_models.verification_accounts \
+         where account_key = any($1) order by (status = 'verified') desc, verified_since desc limit 1"
+    ))
+    .bind(&keys)
+    .fetch_optional(pool)
+    .await?;
+    let found = row.map(|r| account(&r, &services)).transpose()?;
+    Ok((keys, found))
+}
+
+/// A level-3 officer's public page.
+#[derive(Debug, Clone)]
+pub struct OfficerPage {
+    /// Slug.
+    pub slug: String,
+    /// Name (None once erased).
+    pub name: Option<String>,
+    /// Job role title.
+    pub job_title: String,
+    /// Service code.
+    pub service_area: String,
+    /// Service name.
+    pub service_name: Option<String>,
+    /// Published since.
+    pub published_since: DateTime<Utc>,
+    /// Their accounts.
+    pub accounts: Vec<Account>,
+}
+
+/// The officer page with this slug.
+pub async fn officer(
+    pool: &PgPool,
+    vault: &Vault,
+    slug: &str,
+) -> Result<Option<OfficerPage>, PublicError> {
+    let row = sqlx::query(
+        "select o.slug, o.name, coalesce(j.title, o.job_role) as job_title, o.service_area, o.published_since \
+         from read_models.officers o left join read_models.job_roles j on j.code = o.job_role \
+         where o.slug = $1",
+    )
+    .bind(slug)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let services = service_names(pool).await?;
+    let rows = sqlx::query(&format!(
+        "select {VERIFICATION_COLUMNS} from read_models.verification_accounts \
+         where officer_slug = $1 order by account_key"
+    ))
+    .bind(slug)
+    .fetch_all(pool)
+    .await?;
+    let accounts = rows
+        .iter()
+        .map(|r| account(r, &services))
+        .collect::<Result<Vec<_>, _>>()?;
+    let name: serde_json::Value = row.try_get("name")?;
+    let name = match serde_json::from_value::<domain::personal::Sealed>(name) {
+        Ok(sealed) => seal::open(vault, &sealed)
+            .await?
+            .as_value()
+            .map(str::to_owned),
+        Err(_) => None, // the erased marker
+    };
+    let service_area: String = row.try_get("service_area")?;
+    Ok(Some(OfficerPage {
+        slug: row.try_get("slug")?,
+        name,
+        job_title: row.try_get("job_title")?,
+        service_name: services.get(&service_area).cloned(),
+        service_area,
+        published_since: row.try_get("published_since")?,
+        accounts,
+    }))
+}
+
+/// Every account verification knows, verified or withdrawn, for the feeds.
+pub async fn all_accounts(pool: &PgPool) -> Result<Vec<Account>, sqlx::Error> {
+    let services = service_names(pool).await?;
+    let rows = sqlx::query(&format!(
+        "select {VERIFICATION_COLUMNS} from read_models.verification_accounts order by account_key"
+    ))
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| account(r, &services)).collect()
+}

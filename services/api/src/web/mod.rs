@@ -1,0 +1,205 @@
+//! Public pages for people, next to the API for programs: the directory,
+//! "is this account genuine?", officers' pages, reporting a fake account,
+//! open-data feeds, and the approvals dashboard for signed-in staff.
+//!
+//! Server-rendered HTML that works without JavaScript (only the dashboard
+//! needs it), with no template engine: every value is escaped by [`esc`].
+//! Pages show only what the public read models publish (`crate::public`).
+
+mod feeds;
+mod pages;
+mod ratelimit;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::ConnectInfo;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::state::AppState;
+
+pub use ratelimit::RateLimiter;
+
+/// What the pages need.
+#[derive(Clone)]
+pub struct WebState {
+    /// The service's shared state.
+    pub app: AppState,
+    /// The organisation's name.
+    pub council_name: String,
+    /// Reports per client.
+    pub reports: Arc<RateLimiter>,
+    /// Take the client address from `X-Forwarded-For` (behind a proxy).
+    pub trust_proxy: bool,
+}
+
+/// The pages' routes.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/directory", get(pages::directory))
+        .route("/verify", get(pages::verify))
+        .route("/officers/{slug}", get(pages::officer))
+        .route(
+            "/report",
+            get(pages::report_form).post(pages::report_submit),
+        )
+        .route("/dashboard", get(pages::dashboard))
+        .route("/directory.csv", get(feeds::csv))
+        .route("/directory.json", get(feeds::json))
+        .route("/directory.atom", get(feeds::atom))
+        .route("/assets/site.css", get(site_css))
+        .route("/assets/dashboard.js", get(dashboard_js))
+        .with_state(state)
+}
+
+/// Escape text for HTML content and attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encode a query-string value.
+pub fn url_encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// A whole page: layout, title, main content.
+pub fn page(state: &WebState, status: StatusCode, title: &str, body: &str) -> Response {
+    let council = esc(&state.council_name);
+    let html = format!(
+        r##"<!doctype html>
+<html lang="en-GB">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} – {council} social media registry</title>
+<link rel="stylesheet" href="/assets/site.css">
+</head>
+<body>
+<a class="skip" href="#main">Skip to main content</a>
+<header class="site"><div class="wrap">
+<a class="brand" href="/directory">{council} social media registry</a>
+<nav aria-label="Main"><ul>
+<li><a href="/verify">Check an account</a></li>
+<li><a href="/directory">Directory of official accounts</a></li>
+<li><a href="/report">Report a fake account</a></li>
+</ul></nav>
+</div></header>
+<main id="main" class="wrap">
+{body}
+</main>
+<footer class="site"><div class="wrap">
+<p>Open data: <a href="/directory.csv">directory as CSV</a> · <a href="/directory.json">as JSON</a> · <a href="/directory.atom">publications and withdrawals (Atom feed)</a></p>
+</div></footer>
+</body>
+</html>
+"##,
+        title = esc(title),
+    );
+    let mut response = (status, Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+/// The page for an internal failure: the correlation id, nothing else.
+pub fn failure(state: &WebState, error: &dyn std::fmt::Display) -> Response {
+    let id = uuid::Uuid::new_v4();
+    tracing::error!(%error, reference = %id, "public page failed");
+    page(
+        state,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Sorry, something went wrong",
+        &format!(
+            "<h1>Sorry, something went wrong</h1><p>Please try again in a few minutes. If it keeps happening, quote reference {id}.</p>"
+        ),
+    )
+}
+
+/// The client's address for rate limiting.
+pub fn client_ip(
+    state: &WebState,
+    headers: &HeaderMap,
+    peer: Option<ConnectInfo<SocketAddr>>,
+) -> String {
+    if state.trust_proxy {
+        if let Some(first) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+        {
+            return first.trim().to_owned();
+        }
+    }
+    peer.map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+async fn site_css() -> Response {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../../assets/site.css"),
+    )
+}
+
+async fn dashboard_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/dashboard.js"),
+    )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_values_is_escaped() {
+        assert_eq!(
+            esc(r#"<script>alert("x")</script> & 'y'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+        );
+        assert_eq!(
+            url_encode("https://x.com/a?b=c&d"),
+            "https%3A%2F%2Fx.com%2Fa%3Fb%3Dc%26d"
+        );
+    }
+}

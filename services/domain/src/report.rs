@@ -1,0 +1,145 @@
+//! Reports from the public of suspected fake accounts: filed without
+//! signing in, handled by communications.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::actor::{Actor, Role};
+use crate::error::DomainError;
+use crate::form::text;
+
+/// The stream of one report.
+pub fn stream_id(id: Uuid) -> String {
+    format!("fakereport-{id}")
+}
+
+/// The reference a reporter is shown: `FR-` and 8 characters from the id,
+/// easy to read out on the phone (no 0/O, 1/I).
+pub fn reference(id: Uuid) -> String {
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+    let bytes = id.as_bytes();
+    let code: String = bytes[..8]
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    format!("FR-{code}")
+}
+
+/// Something that happened to a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum ReportEvent {
+    /// Someone reported an account they suspect is a fake council account.
+    #[serde(rename_all = "camelCase")]
+    FakeAccountReported {
+        /// The report's reference, as shown to the reporter.
+        reference: String,
+        /// The account as they pasted it.
+        account: String,
+        /// The account keys it could be (one per platform).
+        account_keys: Vec<String>,
+        /// What they noticed (free text; they are told not to include
+        /// personal details).
+        details: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Communications dealt with it.
+    #[serde(rename_all = "camelCase")]
+    FakeAccountReportClosed {
+        /// What was done.
+        outcome: String,
+        /// Who (staff subject).
+        by: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+/// Decide a new report from the public.
+pub fn decide_report(
+    id: Uuid,
+    account: &str,
+    account_keys: Vec<String>,
+    details: &str,
+    now: DateTime<Utc>,
+) -> Result<ReportEvent, DomainError> {
+    text("account", account, 500)?;
+    let details = details.trim();
+    if details.chars().count() > 2_000 {
+        return Err(DomainError::invalid(
+            "details",
+            "must be at most 2000 characters",
+        ));
+    }
+    if details
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(DomainError::invalid(
+            "details",
+            "must not contain control characters",
+        ));
+    }
+    Ok(ReportEvent::FakeAccountReported {
+        reference: reference(id),
+        account: account.trim().to_owned(),
+        account_keys,
+        details: details.to_owned(),
+        at: now,
+    })
+}
+
+/// Decide the closing of a report (communications; once).
+pub fn decide_close(
+    actor: &Actor,
+    already_closed: bool,
+    outcome: &str,
+    now: DateTime<Utc>,
+) -> Result<ReportEvent, DomainError> {
+    if !actor.has(Role::Communications) {
+        return Err(DomainError::MissingRole {
+            role: Role::Communications,
+        });
+    }
+    if already_closed {
+        return Err(DomainError::ReferenceData(
+            "this report is already closed".into(),
+        ));
+    }
+    text("outcome", outcome, 2_000)?;
+    Ok(ReportEvent::FakeAccountReportClosed {
+        outcome: outcome.trim().to_owned(),
+        by: actor.subject.clone(),
+        at: now,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_reference_is_stable_and_readable() {
+        let id = Uuid::new_v4();
+        let r = reference(id);
+        assert_eq!(r, reference(id));
+        assert_eq!(r.len(), 11);
+        assert!(!r[3..].contains(['0', 'O', '1', 'I']));
+    }
+
+    #[test]
+    fn only_communications_closes_a_report_and_only_once() {
+        let now = Utc::now();
+        let staff = Actor::new("s", [Role::Staff]);
+        let comms = Actor::new("c", [Role::Communications]);
+        assert!(decide_close(&staff, false, "Reported to the platform", now).is_err());
+        assert!(decide_close(&comms, true, "Reported to the platform", now).is_err());
+        assert!(decide_close(&comms, false, "Reported to the platform", now).is_ok());
+        assert_eq!(
+            decide_close(&comms, false, " ", now).unwrap_err().rule(),
+            "Invalid"
+        );
+    }
+}
