@@ -9,7 +9,7 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Data, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Body;
-use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocketUpgrade};
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -50,7 +50,12 @@ struct HttpState {
     schema: RegistrySchema,
     auth: Authenticator,
     config: HttpConfig,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 }
+
+/// WebSocket close code sent to subscribers when the instance shuts down
+/// (RFC 6455 "going away": reconnect, to another instance).
+pub const CLOSE_GOING_AWAY: u16 = 1001;
 
 /// The router of the service.
 pub fn router(
@@ -59,6 +64,7 @@ pub fn router(
     auth: Authenticator,
     config: HttpConfig,
     web: crate::web::WebState,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Router {
     let cors = cors(&config.cors_origins);
     let mut router = Router::new()
@@ -66,6 +72,7 @@ pub fn router(
         .route("/graphql/ws", get(graphql_ws))
         .route("/.well-known/registry-signing-key", get(signing_key))
         .route("/audit/events.ndjson", get(export_events))
+        .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz));
     if config.graphiql {
@@ -78,6 +85,7 @@ pub fn router(
         schema,
         auth,
         config,
+        shutdown,
     });
     let router = router.merge(crate::web::router(web));
     let router = match cors {
@@ -314,12 +322,29 @@ async fn graphql_ws(
     };
     let schema = state.schema.clone();
     let auth = state.auth.clone();
+    let mut shutdown = state.shutdown.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
+            use futures::{SinkExt, StreamExt};
             let span = tracing::info_span!("graphql.ws", correlation_id = %cid.0);
             let cid_init = cid.clone();
-            GraphQLWebSocket::new(socket, schema, protocol)
+            // Outgoing messages go through a channel, so that on shutdown a
+            // close frame can be sent after whatever the subscription sent.
+            let (mut sink, stream) = socket.split();
+            let (tx, mut rx) = futures::channel::mpsc::unbounded::<WsMessage>();
+            let closer = tx.clone();
+            let forward = async move {
+                while let Some(m) = rx.next().await {
+                    let closing = matches!(m, WsMessage::Close(_));
+                    if sink.send(m).await.is_err() || closing {
+                        break;
+                    }
+                }
+                let _ = sink.close().await;
+            };
+            let tx = tx.sink_map_err(|_| axum::Error::new("the connection closed"));
+            let serve = GraphQLWebSocket::new_with_pair(tx, stream, schema, protocol)
                 .on_connection_init(move |payload| async move {
                     let token = payload
                         .get("authorization")
@@ -350,8 +375,22 @@ async fn graphql_ws(
                     Ok(data)
                 })
                 .keepalive_timeout(Duration::from_secs(60))
-                .serve()
-                .instrument(span)
+                .serve();
+            let serve_or_stop = async move {
+                tokio::select! {
+                    _ = serve => {}
+                    _ = shutdown.wait_for(|stop| *stop) => {
+                        let _ = closer.unbounded_send(WsMessage::Close(Some(CloseFrame {
+                            code: CLOSE_GOING_AWAY,
+                            reason: "server shutting down; reconnect".into(),
+                        })));
+                    }
+                }
+            };
+            async move {
+                tokio::join!(serve_or_stop, forward);
+            }
+            .instrument(span)
         })
 }
 
@@ -417,6 +456,19 @@ async fn graphiql() -> Html<String> {
             .title("Social Media Registry")
             .finish(),
     )
+}
+
+/// Prometheus metrics (text format).
+async fn metrics(State(state): State<HttpState>) -> Response {
+    crate::metrics::refresh(&state.app).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(),
+    )
+        .into_response()
 }
 
 /// Liveness: the process answers. Nothing else is checked here, so a slow
@@ -506,6 +558,11 @@ async fn correlate(mut request: Request<Body>, next: Next) -> Response {
         })
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     request.extensions_mut().insert(CorrelationId(cid.clone()));
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = request.method().to_string();
     let span = tracing::info_span!(
         "http.request",
         http.method = %request.method(),
@@ -514,13 +571,21 @@ async fn correlate(mut request: Request<Body>, next: Next) -> Response {
     );
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
+    let took = started.elapsed();
     span.in_scope(|| {
         tracing::info!(
             http.status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            latency_ms = took.as_secs_f64() * 1000.0,
             "request finished"
         );
     });
+    let status = response.status().as_u16().to_string();
+    crate::metrics::count(
+        "http_requests_total",
+        &[("route", &route), ("method", &method), ("status", &status)],
+        1.0,
+    );
+    crate::metrics::observe("http_request_duration_seconds", &[("route", &route)], took);
     if let Ok(value) = HeaderValue::from_str(&cid) {
         response
             .headers_mut()

@@ -11,6 +11,7 @@ pub mod errors;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod privacy;
 pub mod public;
 pub mod state;

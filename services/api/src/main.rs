@@ -512,9 +512,25 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         let config = ProjectorConfig {
             batch_size: settings.projection_batch,
             review_period_days: settings.review_period_days,
+            on_batch: Some(Arc::new(|took, _events| {
+                api::metrics::observe(
+                    "projection_batch_duration_seconds",
+                    &[("projection", "all")],
+                    took,
+                );
+            })),
             ..ProjectorConfig::default()
         };
-        Projector::new(pool.clone(), notifier.wake(), config).spawn()
+        let handle = Projector::new(pool.clone(), notifier.wake(), config).spawn();
+        let stats = handle.stats.clone();
+        tokio::spawn(async move {
+            loop {
+                let leader = if stats.is_leader() { 1.0 } else { 0.0 };
+                api::metrics::gauge("projector_leader", &[], leader);
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
+        handle
     });
     let state = AppState {
         pool: pool.clone(),
@@ -545,7 +561,8 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         )),
         trust_proxy: settings.trust_proxy,
     };
-    let app = http::router(state, schema, auth, http_config, web);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let app = http::router(state, schema, auth, http_config, web, stop_rx.clone());
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -553,7 +570,6 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     let address = listener.local_addr()?;
     tracing::info!(%address, url = %format!("http://{address}/graphql"), "listening");
 
-    let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: no new connections, finishing requests in flight");

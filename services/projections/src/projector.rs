@@ -17,8 +17,11 @@ use crate::LIVE_SCHEMA;
 
 const PROJECTOR_LOCK: i64 = 0x534d_5231_5052_4f4a; // "SMR1PROJ"
 
+/// Called after each applied batch with its duration and event count.
+pub type BatchObserver = std::sync::Arc<dyn Fn(Duration, u64) + Send + Sync>;
+
 /// Projector settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ProjectorConfig {
     /// Most events per batch.
     pub batch_size: i64,
@@ -28,6 +31,19 @@ pub struct ProjectorConfig {
     pub lock_retry: Duration,
     /// The schema to project into (the live one except in tests).
     pub schema: String,
+    /// Told of every applied batch (for metrics).
+    pub on_batch: Option<BatchObserver>,
+}
+
+impl std::fmt::Debug for ProjectorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectorConfig")
+            .field("batch_size", &self.batch_size)
+            .field("review_period_days", &self.review_period_days)
+            .field("lock_retry", &self.lock_retry)
+            .field("schema", &self.schema)
+            .finish()
+    }
 }
 
 impl Default for ProjectorConfig {
@@ -37,6 +53,7 @@ impl Default for ProjectorConfig {
             review_period_days: domain::registration::DEFAULT_REVIEW_PERIOD_DAYS,
             lock_retry: Duration::from_secs(2),
             schema: LIVE_SCHEMA.to_owned(),
+            on_batch: None,
         }
     }
 }
@@ -164,6 +181,7 @@ async fn lead(
             return;
         }
         wake.mark_seen();
+        let started = std::time::Instant::now();
         match run_batch_cached(
             &p.pool,
             &p.config.schema,
@@ -183,6 +201,9 @@ async fn lead(
             Ok(outcome) => {
                 backoff = Duration::from_millis(100);
                 stats.batches.fetch_add(1, Ordering::SeqCst);
+                if let Some(observe) = &p.config.on_batch {
+                    observe(started.elapsed(), outcome.events as u64);
+                }
                 stats
                     .events
                     .fetch_add(outcome.events as u64, Ordering::SeqCst);

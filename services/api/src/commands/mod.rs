@@ -126,14 +126,34 @@ impl Handler {
                 return Err(HandleError::Conflict { actual: version });
             }
         }
-        let command = self
-            .seal_request(id, request, state.as_ref(), &reference)
-            .await?;
         let ctx = Context {
             actor: &meta.actor,
             now: Utc::now(),
             reference: &reference,
         };
+        // Refuse what the actor may not do before anything is sealed: sealing
+        // makes a vault key for a new person, and a refused command must
+        // change nothing.
+        if let Some(dry) = placeholder_command(id, request) {
+            if let Err(e) = decide(state.as_ref(), &dry, &ctx) {
+                let early = matches!(
+                    e.kind(),
+                    domain::ErrorKind::Forbidden | domain::ErrorKind::NotFound
+                ) || matches!(e, domain::DomainError::NotAllowedInStatus { .. });
+                if early {
+                    return Err(match e {
+                        domain::DomainError::RegistrationNotFound(_) => {
+                            domain::DomainError::RegistrationNotFound(id)
+                        }
+                        other => other,
+                    }
+                    .into());
+                }
+            }
+        }
+        let command = self
+            .seal_request(id, request, state.as_ref(), &reference)
+            .await?;
         let events = decide(state.as_ref(), &command, &ctx).map_err(|e| match e {
             domain::DomainError::RegistrationNotFound(_) => {
                 domain::DomainError::RegistrationNotFound(id)
@@ -167,11 +187,16 @@ impl Handler {
                 events,
             });
         }
+        let started = std::time::Instant::now();
         let appended = self
             .store
             .append_multi(&batches, &metadata, meta.idempotency_key.as_deref())
             .await
             .map_err(HandleError::from_store)?;
+        if !appended.deduplicated {
+            let all: Vec<&NewEvent> = batches.iter().flat_map(|b| b.events.iter()).collect();
+            appended_metrics(&all, started.elapsed());
+        }
         let folded = events
             .iter()
             .fold(state, Registration::apply)
@@ -306,6 +331,7 @@ impl Handler {
         let event = domain::privacy::decide_erasure(&meta.actor, person, reason)?;
         let stream = domain::privacy::stream_id(person);
         self.vault.erase(person).await?;
+        crate::metrics::count("vault_operations_total", &[("operation", "erase")], 1.0);
         if let Some(last) = self.store.read_stream(&stream, None).await?.last() {
             if last.event_type == domain::privacy::ERASED_EVENT_TYPE {
                 return Ok(last.position);
@@ -318,17 +344,16 @@ impl Handler {
             "correlationId": meta.correlation_id,
             "command": "ErasePerson",
         });
+        let events = [NewEvent::new(event_type, 1, payload)];
         let outcome = self
-            .store
-            .append(
+            .append_one(
                 &stream,
                 ExpectedVersion::Any,
-                &[NewEvent::new(event_type, 1, payload)],
+                &events,
                 &metadata,
                 meta.idempotency_key.as_deref(),
             )
-            .await
-            .map_err(HandleError::from_store)?;
+            .await?;
         Ok(outcome.last_position)
     }
 
@@ -353,17 +378,16 @@ impl Handler {
             "correlationId": correlation_id,
             "command": "ReportFakeAccount",
         });
+        let events = [NewEvent::new(event_type, 1, payload)];
         let outcome = self
-            .store
-            .append(
+            .append_one(
                 &domain::report::stream_id(id),
                 ExpectedVersion::NoStream,
-                &[NewEvent::new(event_type, 1, payload)],
+                &events,
                 &metadata,
                 None,
             )
-            .await
-            .map_err(HandleError::from_store)?;
+            .await?;
         Ok((id, reference, outcome.last_position))
     }
 
@@ -385,17 +409,16 @@ impl Handler {
         let event = domain::report::decide_close(&meta.actor, closed, outcome, Utc::now())?;
         let (event_type, payload) = domain::codec::encode(&event);
         let metadata = self.metadata(meta, "CloseFakeAccountReport").await?;
+        let new = [NewEvent::new(event_type, 1, payload)];
         let appended = self
-            .store
-            .append(
+            .append_one(
                 &stream,
                 ExpectedVersion::Exactly(events.len() as i64),
-                &[NewEvent::new(event_type, 1, payload)],
+                &new,
                 &metadata,
                 meta.idempotency_key.as_deref(),
             )
-            .await
-            .map_err(HandleError::from_store)?;
+            .await?;
         Ok(appended.last_position)
     }
 
@@ -414,22 +437,82 @@ impl Handler {
             let version = self.store.stream_version(stream).await?;
             let (event_type, payload) = domain::codec::encode(&event);
             let metadata = self.metadata(meta, "ChangeReferenceData").await?;
+            let events = [NewEvent::new(event_type, 1, payload)];
             let result = self
-                .store
-                .append(
+                .append_one(
                     stream,
                     ExpectedVersion::Exactly(version),
-                    &[NewEvent::new(event_type, 1, payload)],
+                    &events,
                     &metadata,
                     meta.idempotency_key.as_deref(),
                 )
                 .await;
             match result {
                 Ok(outcome) => return Ok(outcome.last_position),
-                Err(StoreError::Conflict { .. }) if attempt < RETRIES => continue,
-                Err(e) => return Err(HandleError::from_store(e)),
+                Err(HandleError::Conflict { .. }) if attempt < RETRIES => continue,
+                Err(e) => return Err(e),
             }
         }
+    }
+}
+
+impl Handler {
+    /// Append to one stream, counting the events and timing the append.
+    async fn append_one(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+        metadata: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<event_store::AppendOutcome, HandleError> {
+        let started = std::time::Instant::now();
+        let outcome = self
+            .store
+            .append(stream, expected, events, metadata, idempotency_key)
+            .await
+            .map_err(HandleError::from_store)?;
+        if !outcome.deduplicated {
+            let all: Vec<&NewEvent> = events.iter().collect();
+            appended_metrics(&all, started.elapsed());
+        }
+        Ok(outcome)
+    }
+}
+
+fn appended_metrics(events: &[&NewEvent], took: std::time::Duration) {
+    for e in events {
+        crate::metrics::count("events_appended_total", &[("type", &e.event_type)], 1.0);
+    }
+    crate::metrics::observe("event_append_duration_seconds", &[], took);
+}
+
+/// The command with every personal value replaced by a placeholder, to ask
+/// the domain whether the actor may do it at all (None when the request has
+/// no personal data: it is decided once, for real).
+fn placeholder_command(id: Uuid, request: &Request) -> Option<Command> {
+    let placeholder = |person: Uuid, _: String| domain::personal::Sealed {
+        person,
+        sealed: "placeholder".into(),
+    };
+    match request {
+        Request::Submit(form) => Some(Command::Submit {
+            id,
+            form: form.clone().map_personal(&mut { placeholder }),
+        }),
+        Request::Amend(form) => Some(Command::Amend {
+            form: form.clone().map_personal(&mut { placeholder }),
+        }),
+        Request::RecordRiskAssessment(input) => {
+            Some(Command::RecordRiskAssessment(RiskAssessmentInput {
+                assessor: placeholder(Uuid::nil(), String::new()),
+                assessor_subject: input.assessor_subject.clone(),
+                assessed_on: input.assessed_on,
+                risks: input.risks.clone(),
+                document_reference: input.document_reference.clone(),
+            }))
+        }
+        Request::Other(_) => None,
     }
 }
 

@@ -62,3 +62,40 @@ fn aliases(set: &SelectionSet) -> usize {
         })
         .sum()
 }
+
+/// Counts GraphQL operations by name and outcome for `/metrics`.
+pub struct OperationMetrics;
+
+impl ExtensionFactory for OperationMetrics {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(OperationMetricsExtension)
+    }
+}
+
+struct OperationMetricsExtension;
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for OperationMetricsExtension {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: async_graphql::extensions::NextExecute<'_>,
+    ) -> async_graphql::Response {
+        let response = next.run(ctx, operation_name).await;
+        let outcome = if response.errors.is_empty() {
+            "ok"
+        } else {
+            "error"
+        };
+        crate::metrics::count(
+            "graphql_operations_total",
+            &[
+                ("operation", operation_name.unwrap_or("anonymous")),
+                ("outcome", outcome),
+            ],
+            1.0,
+        );
+        response
+    }
+}

@@ -96,6 +96,7 @@ pub fn build(state: Option<(AppState, ApiSettings)>) -> RegistrySchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .extension(Tracing)
         .extension(limits::AliasLimit(MAX_ALIASES))
+        .extension(limits::OperationMetrics)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32);

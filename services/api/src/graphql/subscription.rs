@@ -92,6 +92,7 @@ impl Subscription {
         let events = app.store.subscribe(head.position, app.notifier.wake());
         let store = app.store.clone();
         Ok(async_stream::stream! {
+            let _active = crate::metrics::ActiveSubscription::open("approvalActivity");
             let mut states = States::default();
             futures::pin_mut!(events);
             while let Some(next) = events.next().await {
@@ -152,6 +153,7 @@ impl Subscription {
         let events = app.store.subscribe(head.position, app.notifier.wake());
         let store = app.store.clone();
         Ok(async_stream::stream! {
+            let _active = crate::metrics::ActiveSubscription::open("registrationChanged");
             let mut states = States::default();
             states.0.insert(id, state);
             futures::pin_mut!(events);
@@ -191,12 +193,16 @@ impl Subscription {
         }
         let app = app(ctx)?.clone();
         let cid = correlation_id(ctx);
-        Ok(app
-            .store
-            .subscribe(from_position, app.notifier.wake())
-            .map(move |next| match next {
-                Ok(e) => Ok(LoggedEvent::from(e)),
-                Err(e) => Err(errors::from_store(e, &cid)),
-            }))
+        let events = app.store.subscribe(from_position, app.notifier.wake());
+        Ok(async_stream::stream! {
+            let _active = crate::metrics::ActiveSubscription::open("events");
+            futures::pin_mut!(events);
+            while let Some(next) = events.next().await {
+                match next {
+                    Ok(e) => yield Ok(LoggedEvent::from(e)),
+                    Err(e) => { yield Err(errors::from_store(e, &cid)); return; }
+                }
+            }
+        })
     }
 }
