@@ -63,6 +63,7 @@ fn person(subject: &str) -> RequestMeta {
         correlation_id: format!("seed-demo-{}", Uuid::new_v4()),
         idempotency_key: None,
         expected_version: None,
+        trace_id: None,
     }
 }
 

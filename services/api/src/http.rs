@@ -25,6 +25,10 @@ use crate::errors::{self, Code};
 use crate::graphql::{CorrelationId, RegistrySchema, Viewer};
 use crate::state::AppState;
 
+/// The trace id of the request being served (hex), for event metadata.
+#[derive(Debug, Clone)]
+pub struct TraceId(pub String);
+
 /// The header that carries the correlation id in and out.
 pub static CORRELATION_HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
 /// Also accepted as the incoming correlation id, and echoed.
@@ -172,6 +176,7 @@ async fn principal(
 async fn graphql_post(
     State(state): State<HttpState>,
     Extension(cid): Extension<CorrelationId>,
+    Extension(trace): Extension<TraceId>,
     request: Request,
 ) -> Response {
     let viewer = match principal(&state.auth, request.headers()).await {
@@ -231,7 +236,7 @@ async fn graphql_post(
             );
         }
     }
-    let batch = batch.data(cid.clone()).data(viewer);
+    let batch = batch.data(cid.clone()).data(viewer).data(trace);
     let response = state.schema.execute_batch(batch).await;
     respond(response, &cid.0)
 }
@@ -568,7 +573,20 @@ async fn correlate(mut request: Request<Body>, next: Next) -> Response {
         http.method = %request.method(),
         http.route = %request.uri().path(),
         correlation_id = %cid,
+        trace_id = tracing::field::Empty,
     );
+    {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        // Continue the caller's trace (W3C traceparent) when it sends one.
+        let parent = opentelemetry::global::get_text_map_propagator(|p| {
+            p.extract(&crate::telemetry::HeaderExtractor(request.headers()))
+        });
+        let _ = span.set_parent(parent);
+        let trace_id = span.context().span().span_context().trace_id().to_string();
+        span.record("trace_id", trace_id.as_str());
+        request.extensions_mut().insert(TraceId(trace_id));
+    }
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let took = started.elapsed();

@@ -182,9 +182,13 @@ where
     F: FnOnce(Settings) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
 {
-    let settings = Settings::from_env().inspect_err(|_| telemetry::init(LogFormat::Pretty))?;
-    telemetry::init(settings.log_format);
-    run(settings).await
+    let settings = Settings::from_env().inspect_err(|_| {
+        telemetry::init(LogFormat::Pretty);
+    })?;
+    let telemetry = telemetry::init(settings.log_format);
+    let result = run(settings).await;
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    result
 }
 
 fn dev_token(
@@ -313,7 +317,7 @@ fn verify_export(
     heads: Vec<std::path::PathBuf>,
     public_key: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    telemetry::init(LogFormat::Pretty);
+    let _telemetry = telemetry::init(LogFormat::Pretty);
     let heads = read_heads(&heads)?;
     let reader = std::io::BufReader::new(
         std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?,

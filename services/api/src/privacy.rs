@@ -228,6 +228,7 @@ pub async fn apply_retention(
         correlation_id: correlation_id.to_owned(),
         idempotency_key: None,
         expected_version: None,
+        trace_id: None,
     };
     for c in plan {
         let reason = format!(

@@ -19,6 +19,7 @@ fn meta(actor: Actor) -> RequestMeta {
         correlation_id: "test-correlation".into(),
         idempotency_key: None,
         expected_version: None,
+        trace_id: None,
     }
 }
 
@@ -175,10 +176,12 @@ async fn a_concurrent_sign_off_and_amendment_yield_one_success_and_one_conflict(
         }
         let sign_meta = RequestMeta {
             expected_version: Some(seen),
+            trace_id: None,
             ..meta(manager())
         };
         let amend_meta = RequestMeta {
             expected_version: Some(seen),
+            trace_id: None,
             ..meta(applicant())
         };
         let (sign, amend) = tokio::join!(

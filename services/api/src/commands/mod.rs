@@ -53,6 +53,8 @@ pub struct RequestMeta {
     pub idempotency_key: Option<String>,
     /// The version the client last saw, for optimistic concurrency.
     pub expected_version: Option<i64>,
+    /// The request's trace id (W3C, hex), when it has one.
+    pub trace_id: Option<String>,
 }
 
 /// What a command produced.
@@ -315,6 +317,7 @@ impl Handler {
                 "displayName": display_name,
             },
             "correlationId": meta.correlation_id,
+            "traceId": meta.trace_id,
             "command": command,
         }))
     }

@@ -355,6 +355,7 @@ impl AuditMutation {
             correlation_id: correlation_id(ctx),
             idempotency_key: None,
             expected_version: None,
+            trace_id: None,
         };
         let handler = Handler::new(app.store.clone(), app.vault.clone());
         let position = handler

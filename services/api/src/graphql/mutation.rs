@@ -49,6 +49,7 @@ fn meta(
         correlation_id: correlation_id(ctx),
         idempotency_key,
         expected_version,
+        trace_id: ctx.data_opt::<crate::http::TraceId>().map(|t| t.0.clone()),
     })
 }
 

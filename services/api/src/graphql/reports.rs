@@ -136,6 +136,7 @@ impl ReportsMutation {
             correlation_id: cid.clone(),
             idempotency_key: None,
             expected_version: None,
+            trace_id: None,
         };
         let stream = domain::report::stream_id(id);
         if app
