@@ -286,7 +286,8 @@ impl Writer<'_> {
     }
 }
 
-fn step_name(step: &Step) -> String {
+/// The name of a step in the read models and the API, e.g. `branding:<id>`.
+pub fn step_name(step: &Step) -> String {
     match step {
         Step::RiskAssessment => "risk_assessment".into(),
         Step::RiskAssessmentSignature => "risk_assessment_signature".into(),
@@ -297,7 +298,8 @@ fn step_name(step: &Step) -> String {
     }
 }
 
-fn status_name(s: Status) -> &'static str {
+/// The name of a status in the read models, e.g. `changes_requested`.
+pub fn status_name(s: Status) -> &'static str {
     match s {
         Status::Submitted => "submitted",
         Status::ChangesRequested => "changes_requested",

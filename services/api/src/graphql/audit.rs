@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::inputs::RegistrationFilter;
 use super::types::RegistrationNode;
-use super::{app, correlation_id, with_role, DEFAULT_PAGE, MAX_PAGE};
+use super::{app, correlation_id, with_role};
 use crate::commands::{Handler, RequestMeta};
 use crate::errors;
 
@@ -178,13 +178,7 @@ impl AuditQuery {
         #[graphql(desc = "How many (1 to 100, default 20).")] first: Option<i32>,
     ) -> Result<Vec<SignedLogHead>> {
         with_role(ctx, &[Role::Auditor])?;
-        let n = first.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&n) {
-            return Err(errors::bad_input(
-                "first",
-                format!("must be between 1 and {MAX_PAGE}"),
-            ));
-        }
+        let n = super::query::page_size(first)? as i32;
         let heads = app(ctx)?
             .store
             .signed_heads(i64::from(n))
@@ -219,13 +213,7 @@ impl AuditQuery {
             Ok(p) => p,
             Err((field, problem)) => return Err(errors::bad_input(field, problem)),
         };
-        let n = first.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&n) {
-            return Err(errors::bad_input(
-                "first",
-                format!("must be between 1 and {MAX_PAGE}"),
-            ));
-        }
+        let n = super::query::page_size(first)? as i32;
         let skip: usize = match after {
             None => 0,
             Some(c) => c

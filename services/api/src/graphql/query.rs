@@ -42,7 +42,7 @@ pub struct Me {
     pub roles: Vec<types::Role>,
 }
 
-fn page_size(first: Option<i32>) -> Result<i64> {
+pub(super) fn page_size(first: Option<i32>) -> Result<i64> {
     let n = first.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&n) {
         return Err(errors::bad_input(
@@ -62,17 +62,6 @@ fn cursor<T: serde::de::DeserializeOwned + serde::Serialize>(
         Some(text) => OpaqueCursor::<T>::decode_cursor(&text)
             .map(|c| Some(c.0))
             .map_err(|_| errors::bad_input("after", "is not a cursor this API returned")),
-    }
-}
-
-fn status_code(s: Status) -> &'static str {
-    match s {
-        Status::Submitted => "submitted",
-        Status::ChangesRequested => "changes_requested",
-        Status::Approved => "approved",
-        Status::Published => "published",
-        Status::Withdrawn => "withdrawn",
-        Status::Rejected => "rejected",
     }
 }
 
@@ -240,7 +229,7 @@ impl RegistryQuery {
         let sees_all = access::READ_ALL.iter().any(|r| actor.has(*r));
         let statuses: Option<Vec<String>> = filter.status.map(|list| {
             list.into_iter()
-                .map(|s| status_code(s.into()).to_owned())
+                .map(|s| projections::models::status_name(s.into()).to_owned())
                 .collect()
         });
         let rows = sqlx::query(

@@ -7,7 +7,7 @@ use domain::Role;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{app, correlation_id, with_role, DEFAULT_PAGE, MAX_PAGE};
+use super::{app, correlation_id, with_role};
 use crate::commands::{Handler, RequestMeta};
 use crate::errors;
 
@@ -56,13 +56,7 @@ impl ReportsQuery {
     ) -> Result<Connection<String, FakeAccountReport>> {
         with_role(ctx, &[Role::Communications, Role::Auditor])?;
         super::wait_for_position(ctx, at_least_position).await?;
-        let n = first.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&n) {
-            return Err(errors::bad_input(
-                "first",
-                format!("must be between 1 and {MAX_PAGE}"),
-            ));
-        }
+        let n = super::query::page_size(first)? as i32;
         let after: Option<(DateTime<Utc>, Uuid)> = match after {
             None => None,
             Some(c) => Some(

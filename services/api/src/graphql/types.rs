@@ -8,7 +8,7 @@ use async_graphql::{ComplexObject, Context, Enum, Json, Object, Result, SimpleOb
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::form::{LevelDetails, StaffRef};
 use domain::personal::Sealed;
-use domain::registration::{Registration, Step};
+use domain::registration::Registration;
 use uuid::Uuid;
 
 use super::{access, app, correlation_id, settings, signed_in};
@@ -339,17 +339,8 @@ impl RegistrationNode {
     }
 }
 
-/// The wire name of a step.
-pub fn step_name(step: &Step) -> String {
-    match step {
-        Step::RiskAssessment => "risk_assessment".into(),
-        Step::RiskAssessmentSignature => "risk_assessment_signature".into(),
-        Step::SeniorOfficerSignOff => "senior_officer_sign_off".into(),
-        Step::ConsultationListing => "consultation_listing".into(),
-        Step::BrandingApproval(id) => format!("branding:{id}"),
-        Step::CommunicationsApproval => "approval".into(),
-    }
-}
+/// The wire name of a step (as the read models store it).
+pub use projections::models::step_name;
 
 /// When a published registration's review falls due.
 #[derive(SimpleObject, Debug, Clone)]
