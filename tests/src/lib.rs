@@ -282,6 +282,15 @@ impl Api {
         body["data"].clone()
     }
 
+    /// The log's head position (`logPosition`), to subscribe from.
+    pub async fn position(&self) -> i64 {
+        let t = token("u-position-reader", &["staff"]);
+        self.ok(Some(&t), "{ logPosition }", serde_json::json!({}))
+            .await["logPosition"]
+            .as_i64()
+            .expect("a position")
+    }
+
     /// POST and expect an error: its `extensions.code`.
     pub async fn code(
         &self,

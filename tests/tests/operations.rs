@@ -109,17 +109,17 @@ async fn two_instances_behave_as_one_service_and_the_survivor_takes_over_the_pro
     council::reference_data(&api_a).await;
 
     // A mutation on one instance reaches a subscriber on the other.
+    let from = api_b.position().await;
     let mut watcher = Ws::connect(&b.base_url, Some(&as_(COMMS)), false)
         .await
         .unwrap();
     watcher
         .subscribe(
             "1",
-            "subscription { approvalActivity(role: COMMUNICATIONS) { eventType accountKey } }",
-            json!({}),
+            "subscription($p: Int) { approvalActivity(role: COMMUNICATIONS, fromPosition: $p) { eventType accountKey } }",
+            json!({"p": from}),
         )
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
     api_a
         .ok(
@@ -227,7 +227,19 @@ async fn sigterm_closes_subscriptions_with_going_away_and_loses_no_acknowledged_
             acknowledged
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Stop while writes are under way (some already acknowledged).
+    for _ in 0..300 {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from events where event_type = 'RegistrationSubmitted'",
+        )
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+        if n >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     service.signal_term();
     let code = ws.close_code(Duration::from_secs(10)).await;
     assert_eq!(code, Some(1001), "subscriptions end with 1001 going away");

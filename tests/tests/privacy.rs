@@ -108,17 +108,17 @@ async fn after_an_erasure_no_read_model_query_subscription_export_or_log_line_ho
         "FORBIDDEN"
     );
 
+    let from = api.position().await;
     let mut watcher = Ws::connect(&service.base_url, Some(&as_(COMMS)), false)
         .await
         .unwrap();
     watcher
         .subscribe(
             "w",
-            "subscription($id: UUID!) { registrationChanged(id: $id) { status details { ... on ParticipateDetails { officer { name email erased } } } } }",
-            json!({"id": id}),
+            "subscription($id: UUID!, $p: Int) { registrationChanged(id: $id, fromPosition: $p) { status details { ... on ParticipateDetails { officer { name email erased } } } } }",
+            json!({"id": id, "p": from}),
         )
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     let erase = "mutation($s: String, $r: String!) { erasePersonalData(subject: $s, reason: $r) { person position } }";
     assert_eq!(

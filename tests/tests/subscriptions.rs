@@ -25,7 +25,7 @@ async fn expect(ws: &mut Ws, event_type: &str, id: String) -> Duration {
     started.elapsed()
 }
 
-const ACTIVITY: &str = "subscription($r: Role!) { approvalActivity(role: $r) { position registrationId eventType by level status } }";
+const ACTIVITY: &str = "subscription($r: Role!, $p: Int) { approvalActivity(role: $r, fromPosition: $p) { position registrationId eventType by level status } }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dashboard_sees_each_approval_step_as_it_happens_and_only_what_its_role_may_see() {
@@ -34,20 +34,21 @@ async fn a_dashboard_sees_each_approval_step_as_it_happens_and_only_what_its_rol
     let api = Api::new(&service);
     council::reference_data(&api).await;
 
+    // Subscriptions start after the position read now: nothing is missed
+    // however late the server starts them.
+    let from = api.position().await;
     let mut comms = Ws::connect(&service.base_url, Some(&as_(COMMS)), false)
         .await
         .unwrap();
     comms
-        .subscribe("1", ACTIVITY, json!({"r": "COMMUNICATIONS"}))
+        .subscribe("1", ACTIVITY, json!({"r": "COMMUNICATIONS", "p": from}))
         .await;
     let mut manager = Ws::connect(&service.base_url, Some(&as_(MANAGER)), false)
         .await
         .unwrap();
     manager
-        .subscribe("1", ACTIVITY, json!({"r": "LINE_MANAGER"}))
+        .subscribe("1", ACTIVITY, json!({"r": "LINE_MANAGER", "p": from}))
         .await;
-    // Let both subscriptions start before the first mutation.
-    tokio::time::sleep(Duration::from_millis(300)).await;
 
     let mut latencies = Vec::new();
 
@@ -243,17 +244,17 @@ async fn a_registration_watcher_sees_each_change_of_that_registration_only() {
     let id = submit(&api, council::form(3, "X", "@NorthWatched")).await;
     let other = submit(&api, council::form(1, "X", "@NorthOther")).await;
 
+    let from = api.position().await;
     let mut officer = Ws::connect(&service.base_url, Some(&as_(OFFICER)), false)
         .await
         .unwrap();
     officer
         .subscribe(
             "w",
-            "subscription($id: UUID!) { registrationChanged(id: $id) { id version status outstandingSteps } }",
-            json!({"id": id}),
+            "subscription($id: UUID!, $p: Int) { registrationChanged(id: $id, fromPosition: $p) { id version status outstandingSteps } }",
+            json!({"id": id, "p": from}),
         )
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     act(
         &api,
         COMMS,

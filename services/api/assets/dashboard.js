@@ -82,6 +82,10 @@
     render();
   }
 
+  // The log position the queue on screen reflects: subscriptions start
+  // after it, so nothing between the read and the subscription is missed.
+  let seen = 0;
+
   function subscribe(roles) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     socket = new WebSocket(scheme + "//" + location.host + "/graphql/ws", "graphql-transport-ws");
@@ -99,14 +103,15 @@
             id: String(i + 1),
             type: "subscribe",
             payload: {
-              query: "subscription($r: Role!) { approvalActivity(role: $r) { position eventType accountKey } }",
-              variables: { r: role },
+              query: "subscription($r: Role!, $p: Int) { approvalActivity(role: $r, fromPosition: $p) { position eventType accountKey } }",
+              variables: { r: role, p: seen },
             },
           }));
         });
         $("live").textContent = "Live: updates appear as they happen.";
       } else if (m.type === "next" && m.payload.data) {
         const a = m.payload.data.approvalActivity;
+        seen = Math.max(seen, a.position);
         $("live").textContent = "Updated: " + a.eventType.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase() + " (" + a.accountKey + ")";
         refresh(a.position).catch(show);
       } else if (m.type === "ping") {
@@ -126,11 +131,13 @@
   }
 
   async function start() {
-    const me = (await gql("{ me { subject name roles } }")).me;
+    const first = await gql("{ me { subject name roles } logPosition }");
+    const me = first.me;
+    seen = first.logPosition;
     $("signin").hidden = true;
     $("queue").hidden = false;
     $("who").textContent = "Signed in as " + (me.name || me.subject) + " (" + me.roles.map((r) => r.toLowerCase().replace(/_/g, " ")).join(", ") + ")";
-    await refresh();
+    await refresh(seen);
     ticker = setInterval(tick, 1000);
     subscribe(me.roles.filter((r) => r !== "AUDITOR" || me.roles.length === 1));
   }

@@ -171,6 +171,18 @@ impl RegistryQuery {
         })
     }
 
+    /// The newest position of the event log (any signed-in caller): read it
+    /// with a query, then subscribe `fromPosition` it to miss nothing.
+    async fn log_position(&self, ctx: &Context<'_>) -> Result<i64> {
+        signed_in(ctx)?;
+        Ok(app(ctx)?
+            .store
+            .head()
+            .await
+            .map_err(|e| errors::from_store(e, &correlation_id(ctx)))?
+            .position)
+    }
+
     /// The newest position of the event log and its chain hash (auditors).
     async fn log_head(&self, ctx: &Context<'_>) -> Result<LogHead> {
         with_role(ctx, &[Role::Auditor])?;

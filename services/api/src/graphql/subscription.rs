@@ -33,6 +33,25 @@ fn registration_id(stream_id: &str) -> Option<Uuid> {
 #[derive(Default)]
 struct States(HashMap<Uuid, Registration>);
 
+/// Where a live subscription starts: after `from_position` when given (so a
+/// client that read at a position misses nothing after it), else at the head.
+async fn start(app: &crate::state::AppState, from_position: Option<i64>, cid: &str) -> Result<i64> {
+    let head = app
+        .store
+        .head()
+        .await
+        .map_err(|e| errors::from_store(e, cid))?
+        .position;
+    match from_position {
+        None => Ok(head),
+        Some(p) if (0..=head).contains(&p) => Ok(p),
+        Some(_) => Err(errors::bad_input(
+            "fromPosition",
+            format!("must be between 0 and the head of the log, {head}"),
+        )),
+    }
+}
+
 impl States {
     async fn after(
         &mut self,
@@ -76,6 +95,10 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The role to watch as; you must hold it.")] role: types::Role,
+        #[graphql(
+            desc = "Start after this log position (e.g. `logPosition` read with the queue), so nothing in between is missed; default: now."
+        )]
+        from_position: Option<i64>,
     ) -> Result<impl Stream<Item = Result<ApprovalActivity>>> {
         let viewer = signed_in(ctx)?.clone();
         let role: Role = role.into();
@@ -84,12 +107,8 @@ impl Subscription {
         }
         let app = app(ctx)?.clone();
         let cid = correlation_id(ctx);
-        let head = app
-            .store
-            .head()
-            .await
-            .map_err(|e| errors::from_store(e, &cid))?;
-        let events = app.store.subscribe(head.position, app.notifier.wake());
+        let after = start(&app, from_position, &cid).await?;
+        let events = app.store.subscribe(after, app.notifier.wake());
         let store = app.store.clone();
         Ok(async_stream::stream! {
             let _active = crate::metrics::ActiveSubscription::open("approvalActivity");
@@ -131,15 +150,14 @@ impl Subscription {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "Start after this log position; default: now.")] from_position: Option<
+            i64,
+        >,
     ) -> Result<impl Stream<Item = Result<RegistrationNode>>> {
         let viewer = signed_in(ctx)?.clone();
         let app = app(ctx)?.clone();
         let cid = correlation_id(ctx);
-        let head = app
-            .store
-            .head()
-            .await
-            .map_err(|e| errors::from_store(e, &cid))?;
+        let after = start(&app, from_position, &cid).await?;
         let (state, _) = load_registration(&app.store, id)
             .await
             .map_err(|e| errors::from_handle(e, &cid))?;
@@ -150,12 +168,14 @@ impl Subscription {
             ));
         }
         let stream_id = domain::registration::stream_id(id);
-        let events = app.store.subscribe(head.position, app.notifier.wake());
+        let events = app.store.subscribe(after, app.notifier.wake());
         let store = app.store.clone();
         Ok(async_stream::stream! {
             let _active = crate::metrics::ActiveSubscription::open("registrationChanged");
             let mut states = States::default();
-            states.0.insert(id, state);
+            if from_position.is_none() {
+                states.0.insert(id, state);
+            }
             futures::pin_mut!(events);
             while let Some(next) = events.next().await {
                 let event = match next {
