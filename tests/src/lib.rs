@@ -409,7 +409,8 @@ impl Ws {
                             let pong = serde_json::json!({ "type": "pong" }).to_string();
                             self.socket.send(Message::Text(pong.into())).await.ok()?;
                         }
-                        Some("complete") => return None,
+                        // A finished subscription; others may go on.
+                        Some("complete") => {}
                         _ => {}
                     }
                 }

@@ -157,6 +157,18 @@ async fn a_websocket_with_a_bad_token_is_not_acknowledged() {
         refused["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
         "{refused}"
     );
+    anonymous
+        .subscribe(
+            "2",
+            "subscription { events(fromPosition: 0) { position ",
+            json!({}),
+        )
+        .await;
+    let malformed = anonymous.next(PATIENCE).await.expect("an error");
+    assert_eq!(
+        malformed["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{malformed}"
+    );
 }
 
 const EVENTS: &str =

@@ -57,6 +57,44 @@ struct HttpState {
     shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
+/// The schema as WebSocket connections execute it: every response's errors
+/// get their `extensions.code`, as over HTTP.
+#[derive(Clone)]
+struct CodedExecutor {
+    schema: RegistrySchema,
+    correlation_id: String,
+}
+
+impl async_graphql::Executor for CodedExecutor {
+    fn execute(
+        &self,
+        request: async_graphql::Request,
+    ) -> impl std::future::Future<Output = async_graphql::Response> + Send {
+        let schema = self.schema.clone();
+        let cid = self.correlation_id.clone();
+        async move {
+            let mut response = schema.execute(request).await;
+            errors::ensure_codes(&mut response.errors, &cid);
+            response
+        }
+    }
+
+    fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+        session_data: Option<std::sync::Arc<Data>>,
+    ) -> futures::stream::BoxStream<'static, async_graphql::Response> {
+        use futures::StreamExt;
+        let cid = self.correlation_id.clone();
+        async_graphql::Executor::execute_stream(&self.schema, request, session_data)
+            .map(move |mut response| {
+                errors::ensure_codes(&mut response.errors, &cid);
+                response
+            })
+            .boxed()
+    }
+}
+
 /// WebSocket close code sent to subscribers when the instance shuts down
 /// (RFC 6455 "going away": reconnect, to another instance).
 pub const CLOSE_GOING_AWAY: u16 = 1001;
@@ -349,7 +387,11 @@ async fn graphql_ws(
                 let _ = sink.close().await;
             };
             let tx = tx.sink_map_err(|_| axum::Error::new("the connection closed"));
-            let serve = GraphQLWebSocket::new_with_pair(tx, stream, schema, protocol)
+            let executor = CodedExecutor {
+                schema,
+                correlation_id: cid.0.clone(),
+            };
+            let serve = GraphQLWebSocket::new_with_pair(tx, stream, executor, protocol)
                 .on_connection_init(move |payload| async move {
                     let token = payload
                         .get("authorization")
