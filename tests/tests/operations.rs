@@ -69,6 +69,19 @@ async fn metrics_move_by_exactly_the_workload() {
         assert_eq!(delta(&before, &after, key), expected, "{key}");
     }
     assert!(after.contains_key("db_pool_connections{state=\"idle\"}"));
+    // Once the projector has applied the workload, each model's batch time is there.
+    let head = api.position().await;
+    api.ok(
+        Some(&as_(AUDITOR)),
+        "query($p: Int) { registrations(atLeastPosition: $p) { edges { cursor } } }",
+        json!({"p": head}),
+    )
+    .await;
+    let projected = service.metrics().await;
+    for model in ["registrations", "directory", "approval_queues", "all"] {
+        let key = format!("projection_batch_duration_seconds_count{{projection=\"{model}\"}}");
+        assert!(projected.get(&key).is_some_and(|n| *n >= 1.0), "{key}");
+    }
     assert!(after.contains_key("projection_lag_events{projection=\"registrations\"}"));
     assert_eq!(
         leader(&[&service]).await,

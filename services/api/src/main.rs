@@ -516,12 +516,19 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         let config = ProjectorConfig {
             batch_size: settings.projection_batch,
             review_period_days: settings.review_period_days,
-            on_batch: Some(Arc::new(|took, _events| {
+            on_batch: Some(Arc::new(|outcome, took| {
                 api::metrics::observe(
                     "projection_batch_duration_seconds",
                     &[("projection", "all")],
                     took,
                 );
+                for (model, took) in &outcome.timings {
+                    api::metrics::observe(
+                        "projection_batch_duration_seconds",
+                        &[("projection", model)],
+                        *took,
+                    );
+                }
             })),
             ..ProjectorConfig::default()
         };

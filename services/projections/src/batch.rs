@@ -35,6 +35,8 @@ pub struct BatchOutcome {
     pub position: i64,
     /// Models that stopped on an event in this batch: (model, position, error).
     pub failures: Vec<(&'static str, i64, String)>,
+    /// Time each model took to apply the batch.
+    pub timings: Vec<(&'static str, std::time::Duration)>,
 }
 
 impl BatchOutcome {
@@ -121,6 +123,7 @@ pub async fn run_batch_cached(
         review_period_days,
     };
     for (model, start) in healthy {
+        let started = std::time::Instant::now();
         let mut sp = tx.begin().await?;
         let (mut reached, failure) = batch.apply(&mut sp, model, start, i64::MAX).await?;
         match failure {
@@ -146,6 +149,7 @@ pub async fn run_batch_cached(
                     .await?;
             }
         }
+        outcome.timings.push((model.name(), started.elapsed()));
         if reached > start {
             let sql = format!(
                 "update {schema}.checkpoints set position = $3, updated_at = now() where projection = $1 and position = $2"

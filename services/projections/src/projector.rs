@@ -17,8 +17,9 @@ use crate::LIVE_SCHEMA;
 
 const PROJECTOR_LOCK: i64 = 0x534d_5231_5052_4f4a; // "SMR1PROJ"
 
-/// Called after each applied batch with its duration and event count.
-pub type BatchObserver = std::sync::Arc<dyn Fn(Duration, u64) + Send + Sync>;
+/// Called after each applied batch with what it did (per-model timings
+/// included) and how long the whole batch took.
+pub type BatchObserver = std::sync::Arc<dyn Fn(&crate::BatchOutcome, Duration) + Send + Sync>;
 
 /// Projector settings.
 #[derive(Clone)]
@@ -202,7 +203,7 @@ async fn lead(
                 backoff = Duration::from_millis(100);
                 stats.batches.fetch_add(1, Ordering::SeqCst);
                 if let Some(observe) = &p.config.on_batch {
-                    observe(started.elapsed(), outcome.events as u64);
+                    observe(&outcome, started.elapsed());
                 }
                 stats
                     .events
