@@ -36,7 +36,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
     let db = TestDatabase::new().await;
-    let service = Service::start(&db.url(), &[("RUST_LOG", "warn")]);
+    let service = Service::start(&db.url(), &[]);
     let api = Api::new(&service);
     council::reference_data(&api).await;
     let from = api.position().await;
