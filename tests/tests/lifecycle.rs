@@ -225,4 +225,42 @@ async fn a_registration_at_each_level_goes_from_submission_through_publication_a
         history["registrationHistory"][0]["actorName"],
         "Name of u-applicant"
     );
+
+    // Staff find registrations by words of the account or the service.
+    let head = api.position().await;
+    let search = |words: &'static str| {
+        let api = api.clone();
+        async move {
+            let found = api
+                .ok(
+                    Some(&as_(COMMS)),
+                    "query($s: String, $p: Int) { registrations(filter: {search: $s}, atLeastPosition: $p) { edges { node { accountKey } } } }",
+                    json!({"s": words, "p": head}),
+                )
+                .await;
+            let mut keys: Vec<String> = found["registrations"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["accountKey"].as_str().unwrap().to_owned())
+                .collect();
+            keys.sort();
+            keys
+        }
+    };
+    assert_eq!(search("YouthWork").await, ["instagram:north.youthwork"]);
+    assert_eq!(
+        search("youth services").await,
+        ["instagram:north.youthwork"],
+        "by the service's name"
+    );
+    assert_eq!(
+        search("libraries").await.len(),
+        3,
+        "by the service's code and account"
+    );
+    assert!(
+        search("100%_").await.is_empty(),
+        "LIKE characters are taken literally"
+    );
 }

@@ -93,20 +93,7 @@ pub async fn directory(
     q: &DirectoryQuery,
 ) -> Result<Vec<DirectoryRow>, sqlx::Error> {
     let services = service_names(pool).await?;
-    let search = q
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            format!(
-                "%{}%",
-                s.to_lowercase()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            )
-        });
+    let search = crate::graphql::like_pattern(q.search.as_deref());
     let rows = sqlx::query(
         "select d.registration_id, d.platform, d.account_key, d.account_url, d.level, d.service_area, \
            d.officer_slug, d.published_at from read_models.directory d \

@@ -299,6 +299,16 @@ fn matches(r: &domain::registration::Registration, f: &RegistrationFilter) -> bo
             .as_ref()
             .is_none_or(|s| r.form.named_subjects().contains(s.as_str()))
         && f.applicant.as_ref().is_none_or(|a| *a == r.applicant)
+        && f.search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .is_none_or(|s| {
+                let s = s.to_lowercase();
+                r.account_key.to_string().to_lowercase().contains(&s)
+                    || r.form.account.to_lowercase().contains(&s)
+                    || r.form.service_area.to_lowercase().contains(&s)
+            })
 }
 
 /// Auditors' and data protection's changes.

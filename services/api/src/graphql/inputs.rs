@@ -264,6 +264,9 @@ pub struct RegistrationFilter {
     pub named_subject: Option<String>,
     /// Only those submitted by this staff id.
     pub applicant: Option<String>,
+    /// Words found in the account (as typed or canonical) or the service
+    /// (code or name), case-insensitively.
+    pub search: Option<String>,
 }
 
 /// Filters of `directory`; all given filters must match.

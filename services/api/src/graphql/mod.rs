@@ -27,6 +27,7 @@ use crate::auth::Principal;
 use crate::errors;
 use crate::state::AppState;
 
+pub(crate) use query::like_pattern;
 pub use subscription::Subscription;
 
 /// Everything that can be read. Public fields (no sign-in): `directory`,

@@ -254,6 +254,9 @@ impl RegistryQuery {
                and ($8::text is null or r.named_subjects @> array[$8]) \
                and ($9::text is null or r.applicant = $9) \
                and ($10::timestamptz is null or (r.submitted_at, r.id) < ($10, $11)) \
+               and ($13::text is null or lower(r.account_key) like $13 or lower(r.account_input) like $13 \
+                    or lower(r.service_area) like $13 or exists (select 1 from read_models.org_units u \
+                      where u.code = r.service_area and lower(u.name) like $13)) \
              order by r.submitted_at desc, r.id desc limit $12",
         )
         .bind(sees_all)
@@ -268,6 +271,7 @@ impl RegistryQuery {
         .bind(after.map(|a| a.0))
         .bind(after.map(|a| a.1))
         .bind(limit + 1)
+        .bind(like_pattern(filter.search.as_deref()))
         .fetch_all(&app(ctx)?.pool)
         .await
         .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
@@ -794,6 +798,18 @@ fn approval_item(row: &sqlx::postgres::PgRow) -> ApprovalItem {
         service_area: row.get("service_area"),
         waiting_since: row.get("waiting_since"),
     }
+}
+
+/// `%words%` for a case-insensitive LIKE, with LIKE's own characters escaped.
+pub(crate) fn like_pattern(search: Option<&str>) -> Option<String> {
+    search.map(str::trim).filter(|s| !s.is_empty()).map(|s| {
+        let escaped = s
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    })
 }
 
 /// A cursor as `OpaqueCursor` decodes it: base64url of the JSON sort key.
