@@ -182,6 +182,7 @@ impl EventStore {
 
     /// The events of one stream in order, up to and including `up_to_version`
     /// when given.
+    #[instrument(name = "event_store.read_stream", skip(self), fields(events))]
     pub async fn read_stream(
         &self,
         stream_id: &str,
@@ -195,6 +196,7 @@ impl EventStore {
             .bind(up_to_version.unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?;
+        tracing::Span::current().record("events", rows.len());
         rows.iter().map(decode_row).collect()
     }
 
@@ -290,6 +292,7 @@ impl EventStore {
     }
 
     /// Up to `limit` events with a position greater than `after`, in order.
+    #[instrument(name = "event_store.read_all", level = "debug", skip(self))]
     pub async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
         let sql = format!("{SELECT_EVENT} where position > $1 order by position limit $2");
         let rows = sqlx::query(&sql)
@@ -320,6 +323,7 @@ impl EventStore {
     }
 
     /// The newest position and its hash.
+    #[instrument(name = "event_store.head", level = "debug", skip(self))]
     pub async fn head(&self) -> Result<LogHead, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let row = sqlx::query("select position, hash from events order by position desc limit 1")
