@@ -88,12 +88,10 @@ impl Extension for OperationMetricsExtension {
         } else {
             "error"
         };
+        let operation = crate::metrics::operation_label(operation_name);
         crate::metrics::count(
             "graphql_operations_total",
-            &[
-                ("operation", operation_name.unwrap_or("anonymous")),
-                ("outcome", outcome),
-            ],
+            &[("operation", &operation), ("outcome", outcome)],
             1.0,
         );
         response
