@@ -109,6 +109,20 @@ stop_postgres() {
     fi
 }
 
+# The service's own login role, `registry_app`: it connects as it, with only
+# the grants the migrations give it, so no runtime connection can lift the
+# log's protections (`reset role` has nothing to go back to). The local
+# cluster trusts local logins, so it needs no password here.
+ensure_app_role() {
+    pg_sql -c "do \$\$ begin
+        if not exists (select 1 from pg_roles where rolname = 'registry_app') then
+            create role registry_app login;
+        else
+            alter role registry_app login;
+        end if;
+    end \$\$"
+}
+
 # psql against the cluster as the superuser.
 pg_sql() {
     "$PG_BIN/psql" "$REGISTRY_PG_ADMIN_URL" -v ON_ERROR_STOP=1 -qAt "$@"

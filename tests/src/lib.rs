@@ -48,7 +48,13 @@ impl Service {
             .arg("serve")
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("DATABASE_URL", database_url)
+            // As deployed: the service logs in as its own role, migrations
+            // run as the owner.
+            .env(
+                "DATABASE_URL",
+                event_store::testing::runtime_url_for(database_url),
+            )
+            .env("REGISTRY_MIGRATION_DATABASE_URL", database_url)
             .env("REGISTRY_LISTEN", "127.0.0.1:0")
             .env("REGISTRY_DATA_DIR", &data_dir)
             .env("RUST_LOG", "info")
@@ -179,7 +185,11 @@ pub fn run_with(database_url: &str, args: &[&str], env: &[(&str, &str)]) -> Outp
     let mut command = Command::new(binary());
     command
         .args(args)
-        .env("DATABASE_URL", database_url)
+        .env(
+            "DATABASE_URL",
+            event_store::testing::runtime_url_for(database_url),
+        )
+        .env("REGISTRY_MIGRATION_DATABASE_URL", database_url)
         .env("REGISTRY_LOG_FORMAT", "json");
     for (k, v) in env {
         command.env(k, v);

@@ -33,6 +33,9 @@ pub struct Principal {
     pub actor: Actor,
     /// The `name` claim, when the token has one.
     pub name: Option<String>,
+    /// When the token expires (`exp`): a WebSocket signed in with it is
+    /// closed then.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The claims this service reads.
@@ -48,12 +51,24 @@ pub struct Claims {
     pub roles: Vec<String>,
     /// Issuer.
     pub iss: String,
-    /// Audience.
-    pub aud: String,
+    /// Audience: one string or a list (RFC 7519 allows both; Entra ID and
+    /// Keycloak issue lists). `jsonwebtoken` checks it against ours.
+    pub aud: Audience,
     /// Expiry (seconds since the epoch).
     pub exp: u64,
-    /// Issued at.
-    pub iat: u64,
+    /// Issued at (optional, as RFC 7519 says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+}
+
+/// The `aud` claim: a string or an array of strings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Audience {
+    /// `"aud": "x"`.
+    One(String),
+    /// `"aud": ["x", "y"]`.
+    Many(Vec<String>),
 }
 
 /// Why a token was refused. Every variant reaches the client as
@@ -231,19 +246,49 @@ fn decode(
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.leeway = LEEWAY_SECONDS;
     validation.validate_nbf = true;
-    jsonwebtoken::decode::<Claims>(token, key, &validation)
-        .map(|data| data.claims)
-        .map_err(|e| match e.kind() {
-            K::ExpiredSignature => AuthError::Expired,
-            K::InvalidIssuer => AuthError::WrongIssuer,
-            K::InvalidAudience => AuthError::WrongAudience,
-            K::InvalidSignature => AuthError::BadSignature,
-            K::MissingRequiredClaim(c) | K::InvalidClaimFormat(c) => AuthError::BadClaim(c.clone()),
-            K::ImmatureSignature => AuthError::BadClaim("nbf".into()),
-            K::InvalidAlgorithm => AuthError::AlgorithmNotAccepted(format!("{alg:?}")),
-            K::Json(_) => AuthError::BadClaim("sub".into()),
-            _ => AuthError::Malformed,
-        })
+    let raw =
+        jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                K::ExpiredSignature => AuthError::Expired,
+                K::InvalidIssuer => AuthError::WrongIssuer,
+                K::InvalidAudience => AuthError::WrongAudience,
+                K::InvalidSignature => AuthError::BadSignature,
+                K::MissingRequiredClaim(c) | K::InvalidClaimFormat(c) => {
+                    AuthError::BadClaim(c.clone())
+                }
+                K::ImmatureSignature => AuthError::BadClaim("nbf".into()),
+                K::InvalidAlgorithm => AuthError::AlgorithmNotAccepted(format!("{alg:?}")),
+                K::Json(_) => AuthError::Malformed,
+                _ => AuthError::Malformed,
+            })?;
+    claims_from(raw)
+}
+
+/// The claims this service reads, each checked by name, so a refusal names
+/// the claim that is wrong.
+fn claims_from(raw: serde_json::Map<String, serde_json::Value>) -> Result<Claims, AuthError> {
+    fn field<T: serde::de::DeserializeOwned>(
+        raw: &serde_json::Map<String, serde_json::Value>,
+        name: &str,
+    ) -> Result<Option<T>, AuthError> {
+        match raw.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(v) => serde_json::from_value(v.clone())
+                .map(Some)
+                .map_err(|_| AuthError::BadClaim(name.into())),
+        }
+    }
+    let required = |name: &str| AuthError::BadClaim(name.into());
+    Ok(Claims {
+        sub: field(&raw, "sub")?.ok_or_else(|| required("sub"))?,
+        name: field(&raw, "name")?,
+        roles: field(&raw, "roles")?.unwrap_or_default(),
+        iss: field(&raw, "iss")?.ok_or_else(|| required("iss"))?,
+        aud: field(&raw, "aud")?.ok_or_else(|| required("aud"))?,
+        exp: field(&raw, "exp")?.ok_or_else(|| required("exp"))?,
+        iat: field(&raw, "iat")?,
+    })
 }
 
 fn principal(claims: Claims) -> Result<Principal, AuthError> {
@@ -261,6 +306,9 @@ fn principal(claims: Claims) -> Result<Principal, AuthError> {
     Ok(Principal {
         actor: Actor::new(subject, roles),
         name: claims.name.filter(|n| !n.trim().is_empty()),
+        expires_at: i64::try_from(claims.exp)
+            .ok()
+            .and_then(|exp| chrono::DateTime::from_timestamp(exp, 0)),
     })
 }
 
@@ -386,9 +434,9 @@ pub fn dev_token(
         name: name.map(str::to_owned),
         roles: roles.iter().map(|r| r.code().to_owned()).collect(),
         iss: DEV_ISSUER.into(),
-        aud: DEV_AUDIENCE.into(),
+        aud: Audience::One(DEV_AUDIENCE.into()),
         exp: now + ttl.as_secs(),
-        iat: now,
+        iat: Some(now),
     };
     Ok(jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -454,6 +502,60 @@ mod tests {
         assert_eq!(
             dev().verify(&token).await,
             Err(AuthError::AlgorithmNotAccepted("RS256".into()))
+        );
+    }
+
+    fn hs256(claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap()
+    }
+
+    fn later() -> u64 {
+        jsonwebtoken::get_current_timestamp() + 600
+    }
+
+    #[tokio::test]
+    async fn an_audience_given_as_a_list_is_accepted_when_it_names_this_service() {
+        let token = hs256(serde_json::json!({
+            "sub": "alice", "iss": DEV_ISSUER, "aud": ["other-api", DEV_AUDIENCE], "exp": later(),
+        }));
+        let p = dev().verify(&token).await.unwrap();
+        assert_eq!(p.actor.subject, "alice");
+        let token = hs256(serde_json::json!({
+            "sub": "alice", "iss": DEV_ISSUER, "aud": ["other-api"], "exp": later(),
+        }));
+        assert_eq!(dev().verify(&token).await, Err(AuthError::WrongAudience));
+    }
+
+    #[tokio::test]
+    async fn a_token_without_iat_is_accepted_and_its_expiry_is_kept() {
+        let exp = later();
+        let token = hs256(serde_json::json!({
+            "sub": "alice", "iss": DEV_ISSUER, "aud": DEV_AUDIENCE, "exp": exp,
+        }));
+        let p = dev().verify(&token).await.unwrap();
+        assert_eq!(p.expires_at.map(|t| t.timestamp() as u64), Some(exp));
+    }
+
+    #[tokio::test]
+    async fn a_claim_of_the_wrong_type_is_named_in_the_refusal() {
+        let token = hs256(serde_json::json!({
+            "sub": "alice", "iss": DEV_ISSUER, "aud": DEV_AUDIENCE, "exp": later(), "roles": 7,
+        }));
+        assert_eq!(
+            dev().verify(&token).await,
+            Err(AuthError::BadClaim("roles".into()))
+        );
+        let token = hs256(serde_json::json!({
+            "sub": 12, "iss": DEV_ISSUER, "aud": DEV_AUDIENCE, "exp": later(),
+        }));
+        assert_eq!(
+            dev().verify(&token).await,
+            Err(AuthError::BadClaim("sub".into()))
         );
     }
 }

@@ -34,12 +34,32 @@ pub enum LogFormat {
 pub struct Settings {
     /// `REGISTRY_ENV`: `development` (default) or `production`.
     pub environment: Environment,
-    /// `DATABASE_URL`: the owner's connection (migrations); the runtime pool
-    /// uses it too, switching to `REGISTRY_DB_ROLE`.
+    /// `DATABASE_URL`: the service's own login role (`registry_app`, with
+    /// only the grants it needs); migrations use `migration_database_url`.
     pub database_url: SecretString,
-    /// `REGISTRY_DB_ROLE`: the role runtime connections `set role` to
-    /// (default `registry_app`; empty to stay the login role).
+    /// `REGISTRY_MIGRATION_DATABASE_URL`: the owner's connection, for
+    /// `migrate`, migrate-on-start and `rebuild-projections` (default:
+    /// `DATABASE_URL`).
+    pub migration_database_url: Option<SecretString>,
+    /// `REGISTRY_DB_ROLE`: a role runtime connections `set role` to (default
+    /// none). In development only, a `DATABASE_URL` that logs in as the
+    /// owner or a superuser falls back to `set role registry_app`;
+    /// production refuses it.
     pub db_role: Option<String>,
+    /// `REGISTRY_DB_CONNECTIONS_PER_REQUEST`: most pooled connections one
+    /// GraphQL request may hold at once (default 4).
+    pub db_connections_per_request: usize,
+    /// `REGISTRY_QUERY_TIMEOUT_MS`: time budget of one GraphQL query
+    /// (default 10000); a query past it is stopped with `limit: time`.
+    pub query_timeout: Duration,
+    /// `REGISTRY_HEADER_TIMEOUT_SECONDS`: longest wait for a request's
+    /// headers (default 10).
+    pub header_timeout: Duration,
+    /// `REGISTRY_REQUEST_TIMEOUT_SECONDS`: longest an HTTP request (its body
+    /// included) may take, streams and WebSockets excepted (default 30).
+    pub request_timeout: Duration,
+    /// WebSocket limits (`REGISTRY_WS_*`).
+    pub ws: crate::ws::WsLimits,
     /// `REGISTRY_DB_MAX_CONNECTIONS` (default 16).
     pub db_max_connections: u32,
     /// `REGISTRY_LISTEN`: host:port (default `127.0.0.1:8080`).
@@ -110,9 +130,10 @@ pub struct Settings {
     /// `REGISTRY_REPORTS_PER_HOUR`: fake-account reports one client may file
     /// per hour (default 5).
     pub reports_per_hour: usize,
-    /// `REGISTRY_TRUST_PROXY` (default false): take the client's address
-    /// from `X-Forwarded-For` (only behind a proxy that sets it).
-    pub trust_proxy: bool,
+    /// `REGISTRY_TRUSTED_PROXIES`: how many proxies in front of the service
+    /// append to `X-Forwarded-For` (default 0; `REGISTRY_TRUST_PROXY=true`
+    /// means 1). The client is the entry that many hops from the right.
+    pub trusted_proxies: usize,
 }
 
 impl Settings {
@@ -136,11 +157,25 @@ impl Settings {
             .ok_or_else(|| {
                 anyhow!("DATABASE_URL is not set (scripts/serve sets it for a local cluster)")
             })?;
-        let db_role = match get("REGISTRY_DB_ROLE") {
-            None => Some(event_store::db::RUNTIME_ROLE.to_owned()),
-            Some(v) if v.trim().is_empty() => None,
-            Some(v) => Some(v),
+        let db_role = value("REGISTRY_DB_ROLE");
+        let trusted_proxies = match value("REGISTRY_TRUSTED_PROXIES") {
+            Some(_) => number(&value, "REGISTRY_TRUSTED_PROXIES", 0)?,
+            None => usize::from(flag(&value, "REGISTRY_TRUST_PROXY", false)?),
         };
+        let ws = crate::ws::WsLimits {
+            max_connections: number(&value, "REGISTRY_WS_MAX_CONNECTIONS", 5_000)?,
+            max_subscriptions: number(&value, "REGISTRY_WS_MAX_SUBSCRIPTIONS", 20_000)?,
+            max_subscriptions_per_connection: number(
+                &value,
+                "REGISTRY_WS_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+                20,
+            )?,
+            max_message_bytes: number(&value, "REGISTRY_WS_MAX_MESSAGE_BYTES", 64 * 1024)?,
+            messages_per_second: number(&value, "REGISTRY_WS_MESSAGES_PER_SECOND", 20)?,
+            outgoing_queue: number(&value, "REGISTRY_WS_OUTGOING_QUEUE", 256)?,
+            ping_interval: Duration::from_secs(number(&value, "REGISTRY_WS_PING_SECONDS", 20)?),
+        };
+        ws.check()?;
         let listen = value("REGISTRY_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
         let listen = listen.parse().with_context(|| {
             format!("REGISTRY_LISTEN must be host:port, e.g. 127.0.0.1:8080, not `{listen}`")
@@ -153,7 +188,26 @@ impl Settings {
         Ok(Settings {
             environment,
             database_url,
+            migration_database_url: value("REGISTRY_MIGRATION_DATABASE_URL")
+                .map(SecretString::from),
             db_role,
+            db_connections_per_request: number(&value, "REGISTRY_DB_CONNECTIONS_PER_REQUEST", 4)?,
+            query_timeout: Duration::from_millis(number(
+                &value,
+                "REGISTRY_QUERY_TIMEOUT_MS",
+                10_000,
+            )?),
+            header_timeout: Duration::from_secs(number(
+                &value,
+                "REGISTRY_HEADER_TIMEOUT_SECONDS",
+                10,
+            )?),
+            request_timeout: Duration::from_secs(number(
+                &value,
+                "REGISTRY_REQUEST_TIMEOUT_SECONDS",
+                30,
+            )?),
+            ws,
             db_max_connections: number(&value, "REGISTRY_DB_MAX_CONNECTIONS", 16)?,
             listen,
             data_dir: value("REGISTRY_DATA_DIR")
@@ -215,7 +269,7 @@ impl Settings {
                 86_400,
             )?),
             reports_per_hour: number(&value, "REGISTRY_REPORTS_PER_HOUR", 5)?,
-            trust_proxy: flag(&value, "REGISTRY_TRUST_PROXY", false)?,
+            trusted_proxies,
             council_name: value("REGISTRY_COUNCIL_NAME").unwrap_or_else(|| "The Council".into()),
             read_wait: Duration::from_millis(number(&value, "REGISTRY_READ_WAIT_MS", 5000)?),
             review_period_days: positive(
@@ -232,6 +286,14 @@ impl Settings {
     /// The database URL, for connecting.
     pub fn database_url(&self) -> &str {
         self.database_url.expose_secret()
+    }
+
+    /// The owner's URL, for migrations and rebuilds.
+    pub fn migration_database_url(&self) -> &str {
+        self.migration_database_url
+            .as_ref()
+            .unwrap_or(&self.database_url)
+            .expose_secret()
     }
 
     /// The vault's master key: configured, or in development generated once
@@ -404,7 +466,10 @@ mod tests {
         let s = settings(&[("DATABASE_URL", "postgres://localhost/x")]).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.environment, Environment::Development);
-        assert_eq!(s.db_role.as_deref(), Some("registry_app"));
+        assert_eq!(s.db_role, None);
+        assert_eq!(s.migration_database_url(), "postgres://localhost/x");
+        assert_eq!(s.trusted_proxies, 0);
+        assert_eq!(s.ws.max_message_bytes, 65_536);
         assert!(s.migrate_on_start);
         assert_eq!(s.log_format, LogFormat::Json);
         assert_eq!(s.review_period_days, 365);

@@ -122,6 +122,7 @@ pub fn from_handle(error: HandleError, correlation_id: &str) -> async_graphql::E
         HandleError::Store(e) => from_store(e, correlation_id),
         HandleError::Vault(e) => from_vault(&e, correlation_id),
         HandleError::Decode(e) => internal(&e, correlation_id),
+        HandleError::UnknownPerson => coded(Code::NotFound, HandleError::UnknownPerson.to_string()),
     }
 }
 

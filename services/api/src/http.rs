@@ -2,6 +2,7 @@
 //! development; health and readiness; bearer authentication; correlation
 //! ids; body limits; CORS.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_graphql::http::{parse_query_string, GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
@@ -9,7 +10,7 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Data, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Body;
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocketUpgrade};
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -46,6 +47,10 @@ pub struct HttpConfig {
     pub graphiql: bool,
     /// Origins allowed by CORS (`*` for any).
     pub cors_origins: Vec<String>,
+    /// WebSocket limits.
+    pub ws: crate::ws::WsLimits,
+    /// Longest an ordinary HTTP request may take.
+    pub request_timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -55,6 +60,7 @@ struct HttpState {
     auth: Authenticator,
     config: HttpConfig,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    ws: Arc<crate::ws::WsCounters>,
 }
 
 /// The schema as WebSocket connections execute it: every response's errors
@@ -97,7 +103,7 @@ impl async_graphql::Executor for CodedExecutor {
 
 /// WebSocket close code sent to subscribers when the instance shuts down
 /// (RFC 6455 "going away": reconnect, to another instance).
-pub const CLOSE_GOING_AWAY: u16 = 1001;
+pub const CLOSE_GOING_AWAY: u16 = crate::ws::close::GOING_AWAY;
 
 /// The router of the service.
 pub fn router(
@@ -109,6 +115,7 @@ pub fn router(
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Router {
     let cors = cors(&config.cors_origins);
+    let request_timeout = config.request_timeout;
     let mut router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
@@ -128,8 +135,15 @@ pub fn router(
         auth,
         config,
         shutdown,
+        ws: Arc::new(crate::ws::WsCounters::default()),
     });
     let router = router.merge(crate::web::router(web));
+    // Bodies are read inside the handlers, so this bounds a trickled body
+    // too; streamed responses and WebSockets are past it once they start.
+    let router = router.layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        request_timeout,
+    ));
     let router = match cors {
         Some(cors) => router.layer(cors),
         None => router,
@@ -184,15 +198,7 @@ async fn principal(
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
+    let token = value.to_str().ok().and_then(bearer);
     let Some(token) = token else {
         return Err(error_response(
             StatusCode::UNAUTHORIZED,
@@ -351,7 +357,7 @@ async fn graphql_get(
 
 /// Subscriptions. The token comes in the `connection_init` payload as
 /// `{"authorization": "Bearer …"}` (or `{"token": "…"}`), or in the
-/// upgrade request's `Authorization` header.
+/// upgrade request's `Authorization` header. Limits: see [`crate::ws`].
 async fn graphql_ws(
     State(state): State<HttpState>,
     Extension(cid): Extension<CorrelationId>,
@@ -363,82 +369,108 @@ async fn graphql_ws(
         Ok(p) => p,
         Err(response) => return response,
     };
+    let limits = state.config.ws.clone();
+    let Some(slot) = state.ws.try_connect(limits.max_connections) else {
+        let mut response = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            errors::coded(
+                Code::BadUserInput,
+                "this instance holds as many WebSocket connections as it may; retry shortly",
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return response;
+    };
     let schema = state.schema.clone();
     let auth = state.auth.clone();
-    let mut shutdown = state.shutdown.clone();
+    let shutdown = state.shutdown.clone();
+    let legacy = legacy_protocol(&headers);
+    // tungstenite reserves 128 KiB per buffer by default; our messages are small.
+    let max = limits.max_message_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_write_buffer_size((4 * max).max(1024 * 1024))
         .on_upgrade(move |socket| {
-            use futures::{SinkExt, StreamExt};
             let span = tracing::info_span!("graphql.ws", correlation_id = %cid.0);
-            let cid_init = cid.clone();
-            // Outgoing messages go through a channel, so that on shutdown a
-            // close frame can be sent after whatever the subscription sent.
-            let (mut sink, stream) = socket.split();
-            let (tx, mut rx) = futures::channel::mpsc::unbounded::<WsMessage>();
-            let closer = tx.clone();
-            let forward = async move {
-                while let Some(m) = rx.next().await {
-                    let closing = matches!(m, WsMessage::Close(_));
-                    if sink.send(m).await.is_err() || closing {
-                        break;
-                    }
-                }
-                let _ = sink.close().await;
-            };
-            let tx = tx.sink_map_err(|_| axum::Error::new("the connection closed"));
             let executor = CodedExecutor {
                 schema,
                 correlation_id: cid.0.clone(),
             };
-            let serve = GraphQLWebSocket::new_with_pair(tx, stream, executor, protocol)
-                .on_connection_init(move |payload| async move {
-                    let token = payload
-                        .get("authorization")
-                        .or_else(|| payload.get("Authorization"))
-                        .and_then(|v| v.as_str())
-                        .map(|v| {
-                            v.trim_start_matches("Bearer ")
-                                .trim_start_matches("bearer ")
-                                .trim()
-                                .to_owned()
+            crate::ws::run(
+                socket,
+                limits,
+                slot,
+                legacy,
+                shutdown,
+                move |incoming, sink, clock| {
+                    GraphQLWebSocket::new_with_pair(sink, incoming, executor, protocol)
+                        .on_connection_init(move |payload| async move {
+                            let principal = match connection_token(&payload) {
+                                Some(token) => Some(auth.verify(&token).await.map_err(|e| {
+                                    tracing::info!(
+                                        reason = e.reason(),
+                                        "refused a WebSocket token"
+                                    );
+                                    errors::bad_token(&e)
+                                })?),
+                                None => from_header,
+                            };
+                            clock.signed_in(principal.as_ref().and_then(|p| p.expires_at));
+                            let mut data = Data::default();
+                            data.insert(Viewer(principal));
+                            data.insert(cid);
+                            Ok(data)
                         })
-                        .or_else(|| {
-                            payload
-                                .get("token")
-                                .and_then(|v| v.as_str())
-                                .map(str::to_owned)
-                        });
-                    let principal = match token {
-                        Some(token) => Some(auth.verify(&token).await.map_err(|e| {
-                            tracing::info!(reason = e.reason(), "refused a WebSocket token");
-                            errors::bad_token(&e)
-                        })?),
-                        None => from_header,
-                    };
-                    let mut data = Data::default();
-                    data.insert(Viewer(principal));
-                    data.insert(cid_init);
-                    Ok(data)
-                })
-                .keepalive_timeout(Duration::from_secs(60))
-                .serve();
-            let serve_or_stop = async move {
-                tokio::select! {
-                    _ = serve => {}
-                    _ = shutdown.wait_for(|stop| *stop) => {
-                        let _ = closer.unbounded_send(WsMessage::Close(Some(CloseFrame {
-                            code: CLOSE_GOING_AWAY,
-                            reason: "server shutting down; reconnect".into(),
-                        })));
-                    }
-                }
-            };
-            async move {
-                tokio::join!(serve_or_stop, forward);
-            }
+                        .serve()
+                },
+            )
             .instrument(span)
         })
+}
+
+/// True when the client chose the legacy `graphql-ws` protocol
+/// (subscriptions-transport-ws): the first protocol it offers that we speak,
+/// as `GraphQLProtocol` picks it.
+fn legacy_protocol(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .find(|p| *p == "graphql-ws" || *p == "graphql-transport-ws")
+        == Some("graphql-ws")
+}
+
+/// The bearer token of a `connection_init` payload.
+fn connection_token(payload: &serde_json::Value) -> Option<String> {
+    let from_authorization = payload
+        .get("authorization")
+        .or_else(|| payload.get("Authorization"))
+        .and_then(|v| v.as_str())
+        .map(|v| bearer(v).unwrap_or(v.trim()).to_owned());
+    from_authorization.or_else(|| {
+        payload
+            .get("token")
+            .and_then(|v| v.as_str())
+            .map(|t| t.trim().to_owned())
+    })
+}
+
+/// The token of an `Authorization: Bearer …` value (scheme case-insensitive,
+/// RFC 7235).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// The public half of the key that signs log heads, for anyone verifying a

@@ -32,9 +32,26 @@ pub fn spawn(state: &AppState, settings: &Settings) -> Jobs {
         let state = state.clone();
         let every = settings.head_sign_interval;
         jobs.push(tokio::spawn(async move {
+            // The first run comes soon after start (not a whole interval
+            // later), and signs only when the newest signed head is older
+            // than the interval or the log has moved since.
+            let mut wait = Duration::from_secs(2).min(every);
             loop {
-                tokio::time::sleep(every).await;
+                tokio::time::sleep(wait).await;
+                wait = every;
                 let result = exclusively(&state.pool, SIGN_LOCK, || async {
+                    let newest = state.store.signed_heads(1).await?.into_iter().next();
+                    let log = state.store.head().await?;
+                    if log.position == 0 {
+                        return Ok(());
+                    }
+                    if let Some(newest) = newest {
+                        let age = chrono::Utc::now() - newest.signed_at;
+                        let fresh = age.to_std().is_ok_and(|age| age < every);
+                        if newest.position == log.position || fresh {
+                            return Ok(());
+                        }
+                    }
                     let head = state.store.sign_head(&state.signer).await?;
                     tracing::info!(position = head.position, key_id = %head.key_id, "signed the log head");
                     Ok(())

@@ -256,8 +256,8 @@ async fn seed_demo(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<ExitCode> {
-    let options = db::connect_options(settings.database_url())
-        .context("DATABASE_URL is not a valid postgres URL")?;
+    let options = db::connect_options(settings.migration_database_url())
+        .context("REGISTRY_MIGRATION_DATABASE_URL (or DATABASE_URL) is not a valid postgres URL")?;
     db::migrate(&options).await.context("applying migrations")?;
     tracing::info!(
         migrations = db::MIGRATOR.iter().count(),
@@ -266,12 +266,35 @@ async fn migrate(settings: Settings) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The runtime pool, connected as the service's own login role. A login
+/// that could bypass the log's protections (its owner, or a superuser) is
+/// refused in production; in development it falls back to `set role
+/// registry_app`, with a warning.
 async fn runtime_pool(settings: &Settings) -> anyhow::Result<sqlx::PgPool> {
     let options = db::connect_options(settings.database_url())
         .context("DATABASE_URL is not a valid postgres URL")?;
+    let mut role = settings.db_role.clone();
+    if role.is_none() {
+        let privileged = db::login_is_privileged(&options)
+            .await
+            .context("connecting to the database")?;
+        if privileged {
+            if settings.environment == api::config::Environment::Production {
+                anyhow::bail!(
+                    "DATABASE_URL logs in as the database's owner or a superuser, which can lift the event log's protections: \
+                     give the service its own login role (`registry_app`, see the README's Security section) and the owner's URL as REGISTRY_MIGRATION_DATABASE_URL"
+                );
+            }
+            tracing::warn!(
+                role = db::RUNTIME_ROLE,
+                "DATABASE_URL logs in as the owner or a superuser; falling back to `set role` (development only)"
+            );
+            role = Some(db::RUNTIME_ROLE.to_owned());
+        }
+    }
     let pool_settings = PoolSettings {
         max_connections: settings.db_max_connections,
-        role: settings.db_role.clone(),
+        role,
         ..PoolSettings::default()
     };
     db::runtime_pool(options, &pool_settings)
@@ -466,8 +489,9 @@ async fn verify_chain(
 }
 
 async fn rebuild_projections(settings: Settings) -> anyhow::Result<ExitCode> {
-    let options = db::connect_options(settings.database_url())
-        .context("DATABASE_URL is not a valid postgres URL")?;
+    // The rebuild swaps schemas: the owner's work.
+    let options = db::connect_options(settings.migration_database_url())
+        .context("REGISTRY_MIGRATION_DATABASE_URL (or DATABASE_URL) is not a valid postgres URL")?;
     let owner = sqlx::postgres::PgPoolOptions::new()
         .max_connections(4)
         .connect_with(options)
@@ -556,12 +580,16 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         read_wait: settings.read_wait,
         review_period_days: settings.review_period_days,
         council_name: settings.council_name.clone(),
+        connections_per_request: settings.db_connections_per_request,
+        query_timeout: settings.query_timeout,
     };
     let schema = graphql::build(Some((state.clone(), api_settings)));
     let http_config = http::HttpConfig {
         max_body_bytes: settings.max_body_bytes,
         graphiql: settings.environment == api::config::Environment::Development,
         cors_origins: settings.cors_origins.clone(),
+        ws: settings.ws.clone(),
+        request_timeout: settings.request_timeout,
     };
     let web = api::web::WebState {
         app: state.clone(),
@@ -570,7 +598,7 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
             settings.reports_per_hour,
             std::time::Duration::from_secs(3600),
         )),
-        trust_proxy: settings.trust_proxy,
+        trusted_proxies: settings.trusted_proxies,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let app = http::router(state, schema, auth, http_config, web, stop_rx.clone());
@@ -586,18 +614,11 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         tracing::info!("shutting down: no new connections, finishing requests in flight");
         let _ = stop_tx.send(true);
     });
-    let mut graceful = stop_rx.clone();
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = graceful.wait_for(|stop| *stop).await;
-    });
+    let server = api::listen::serve(listener, app, settings.header_timeout, stop_rx.clone());
     let mut deadline = stop_rx;
     let grace = settings.shutdown_grace;
     tokio::select! {
-        served = server => served.context("serving HTTP")?,
+        () = server => {},
         _ = async move {
             let _ = deadline.wait_for(|stop| *stop).await;
             tokio::time::sleep(grace).await;

@@ -39,9 +39,15 @@ pub enum ReportEvent {
         account: String,
         /// The account keys it could be (one per platform).
         account_keys: Vec<String>,
-        /// What they noticed (free text; they are told not to include
-        /// personal details).
+        /// What they noticed, in plain text: only in reports filed before
+        /// free text was sealed (empty since).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         details: String,
+        /// What they noticed, sealed in the vault under the report's own key
+        /// (they are told not to include personal details, but may), so it
+        /// can be erased.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sealed_details: Option<crate::personal::Sealed>,
         /// When.
         at: DateTime<Utc>,
     },
@@ -57,7 +63,8 @@ pub enum ReportEvent {
     },
 }
 
-/// Decide a new report from the public.
+/// Decide a new report from the public. The event carries `details` in
+/// plain text; the command handler seals it before the append.
 pub fn decide_report(
     id: Uuid,
     account: &str,
@@ -87,6 +94,7 @@ pub fn decide_report(
         account: account.trim().to_owned(),
         account_keys,
         details: details.to_owned(),
+        sealed_details: None,
         at: now,
     })
 }

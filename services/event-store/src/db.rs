@@ -27,6 +27,15 @@ pub async fn migrate(options: &PgConnectOptions) -> Result<(), sqlx::migrate::Mi
     Ok(())
 }
 
+/// Makes the transaction it runs in commit with `synchronous_commit` at
+/// least `on` (its own setting, whatever the server or role default is): an
+/// acknowledged append must be flushed on the primary and, with synchronous
+/// standbys configured, on them too, so a failover cannot lose it. A
+/// stronger setting (`remote_apply`) is kept.
+pub const DURABLE_COMMIT: &str = "select set_config('synchronous_commit', \
+     case when current_setting('synchronous_commit') in ('off', 'local', 'remote_write') \
+          then 'on' else current_setting('synchronous_commit') end, true)";
+
 /// Pool settings for the runtime pool.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
@@ -70,6 +79,23 @@ pub async fn runtime_pool(
         })
         .connect_with(options)
         .await
+}
+
+/// True when the login of `options` could lift the log's protections: a
+/// superuser, or a member of the role that owns `events` (the owner can
+/// disable its triggers). Before the first migration nothing is owned, and
+/// only a superuser counts.
+pub async fn login_is_privileged(options: &PgConnectOptions) -> Result<bool, sqlx::Error> {
+    let mut conn = PgConnection::connect_with(options).await?;
+    let privileged: bool = sqlx::query_scalar(
+        "select r.rolsuper or coalesce((select pg_has_role(current_user, t.tableowner, 'member') \
+                from pg_tables t where t.schemaname = current_schema() and t.tablename = 'events'), false) \
+         from pg_roles r where r.rolname = current_user",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    conn.close().await.ok();
+    Ok(privileged)
 }
 
 /// True when every embedded migration has been applied successfully.

@@ -123,6 +123,9 @@ impl EventStore {
             .collect();
         check_unique_ids(&all)?;
         let mut tx = self.pool.begin().await?;
+        sqlx::query(crate::db::DURABLE_COMMIT)
+            .execute(&mut *tx)
+            .await?;
         let (mut payloads, metadata) = as_stored_json(&mut tx, &all, metadata).await?;
         sqlx::query("select pg_advisory_xact_lock($1)")
             .bind(APPEND_LOCK)

@@ -47,9 +47,7 @@ impl TestDatabase {
         conn.execute(format!("create database {name}").as_str())
             .await
             .expect("create a test database");
-        if migrate {
-            ensure_runtime_role(&mut conn).await;
-        }
+        ensure_runtime_role(&mut conn).await;
         conn.close().await.ok();
         let owner_options = admin.database(&name);
         if migrate {
@@ -77,7 +75,13 @@ impl TestDatabase {
         }
     }
 
-    /// The URL of this database, for starting the binary against it.
+    /// The URL of this database as the service's own login role
+    /// (`registry_app`), as a deployment gives it in `DATABASE_URL`.
+    pub fn runtime_url(&self) -> String {
+        runtime_url_for(&self.url())
+    }
+
+    /// The URL of this database as its owner (superuser in tests).
     pub fn url(&self) -> String {
         let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
         let (prefix, rest) = base
@@ -89,6 +93,23 @@ impl TestDatabase {
             .unwrap_or_default();
         format!("{prefix}/{}{query}", self.name)
     }
+}
+
+/// `owner_url` with the service's own login role (`registry_app`) instead
+/// of the owner.
+pub fn runtime_url_for(owner_url: &str) -> String {
+    let mut url = url::Url::parse(owner_url).expect("a postgres:// URL");
+    url.set_username(db::RUNTIME_ROLE)
+        .expect("a URL with a host");
+    url.set_password(Some(&runtime_password()))
+        .expect("a URL with a host");
+    url.to_string()
+}
+
+/// The runtime role's password in test clusters
+/// (`REGISTRY_TEST_APP_PASSWORD`; the private cluster trusts local logins).
+fn runtime_password() -> String {
+    std::env::var("REGISTRY_TEST_APP_PASSWORD").unwrap_or_else(|_| "registry-app-test-only".into())
 }
 
 /// Roles belong to the cluster, not to one database: two tests migrating
@@ -108,10 +129,13 @@ async fn ensure_runtime_role(conn: &mut PgConnection) {
             format!(
                 "do $$ begin \
                if not exists (select 1 from pg_roles where rolname = '{role}') then \
-                 create role {role} nologin; \
+                 create role {role} login password '{password}'; \
+               else \
+                 alter role {role} login password '{password}'; \
                end if; \
              end $$;",
-                role = db::RUNTIME_ROLE
+                role = db::RUNTIME_ROLE,
+                password = runtime_password().replace('\'', "''"),
             )
             .as_str(),
         )

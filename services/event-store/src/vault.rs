@@ -105,6 +105,27 @@ impl MasterKey {
     }
 }
 
+/// A person's unwrapped data key (never leaves this crate's API as bytes).
+#[derive(Clone)]
+pub struct DataKey(Key);
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKey(..)")
+    }
+}
+
+/// What the vault holds for a person.
+#[derive(Debug, Clone)]
+pub enum KeyState {
+    /// Their data key.
+    Key(DataKey),
+    /// They were erased.
+    Erased,
+    /// No key and no erasure: nothing was ever sealed for them.
+    Missing,
+}
+
 /// The vault over the database's key tables.
 #[derive(Debug, Clone)]
 pub struct Vault {
@@ -143,12 +164,48 @@ impl Vault {
 
     /// Decrypt a sealed value; [`Revealed::Erased`] when the person was erased.
     pub async fn open(&self, sealed: &Sealed) -> Result<Revealed, VaultError> {
-        let Some(key) = self.data_key(sealed.person).await? else {
-            return if self.was_erased(sealed.person).await? {
-                Ok(Revealed::Erased)
-            } else {
-                Err(VaultError::KeyMissing(sealed.person))
+        let state = match self.data_key(sealed.person).await? {
+            Some(key) => KeyState::Key(DataKey(key)),
+            None if self.was_erased(sealed.person).await? => KeyState::Erased,
+            None => KeyState::Missing,
+        };
+        self.open_with(&state, sealed)
+    }
+
+    /// The data keys of many people in one statement (for opening every
+    /// personal value of a response at once).
+    pub async fn data_keys(
+        &self,
+        persons: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, KeyState>, VaultError> {
+        let rows: Vec<(Uuid, Option<Vec<u8>>, bool)> = sqlx::query_as(
+            "select p.id, k.wrapped_key, e.person_id is not null \
+             from unnest($1::uuid[]) as p(id) \
+             left join vault_keys k on k.person_id = p.id \
+             left join vault_erasures e on e.person_id = p.id",
+        )
+        .bind(persons)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = std::collections::HashMap::with_capacity(rows.len());
+        for (person, wrapped, erased) in rows {
+            let state = match wrapped {
+                Some(w) => KeyState::Key(DataKey(self.unwrap_key(person, &w)?)),
+                None if erased => KeyState::Erased,
+                None => KeyState::Missing,
             };
+            out.insert(person, state);
+        }
+        Ok(out)
+    }
+
+    /// Decrypt a sealed value with its person's key state (from
+    /// [`Vault::data_keys`]).
+    pub fn open_with(&self, state: &KeyState, sealed: &Sealed) -> Result<Revealed, VaultError> {
+        let key = match state {
+            KeyState::Key(DataKey(key)) => *key,
+            KeyState::Erased => return Ok(Revealed::Erased),
+            KeyState::Missing => return Err(VaultError::KeyMissing(sealed.person)),
         };
         let bytes = B64
             .decode(&sealed.sealed)
@@ -175,6 +232,9 @@ impl Vault {
     /// they had already been erased. Idempotent.
     pub async fn erase(&self, person: Uuid) -> Result<bool, VaultError> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query(crate::db::DURABLE_COMMIT)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 0))")
             .bind(person)
             .execute(&mut *tx)
@@ -218,6 +278,9 @@ impl Vault {
             return Ok(key);
         }
         let mut tx = self.pool.begin().await?;
+        sqlx::query(crate::db::DURABLE_COMMIT)
+            .execute(&mut *tx)
+            .await?;
         // Serialise with erase() for this person: an erasure that commits
         // first wins, and no key is made after it.
         sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 0))")

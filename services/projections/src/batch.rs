@@ -254,6 +254,7 @@ impl<'a> Batch<'a> {
                 sp.commit().await?;
                 return Ok((last, broken));
             }
+            Err(error) if is_transient(&error) => return Err(error.into()),
             Err(sqlx::Error::Database(_)) => sp.rollback().await?,
             Err(error) => return Err(error.into()),
         }
@@ -271,6 +272,7 @@ impl<'a> Batch<'a> {
                         erased.insert(*person);
                     }
                 }
+                Err(error) if is_transient(&error) => return Err(error.into()),
                 Err(error @ sqlx::Error::Database(_)) => {
                     sp.rollback().await?;
                     let e = self
@@ -290,6 +292,30 @@ impl<'a> Batch<'a> {
             }
         }
         Ok((reached, broken))
+    }
+}
+
+/// True for a database error that says nothing about the event being
+/// applied: lost connections, a shutdown or restart, serialisation failures
+/// and deadlocks, exhausted resources, cancelled statements. The batch is
+/// retried with backoff; only an error about the data itself (a constraint,
+/// a bad value) stops the model at its event.
+pub fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            let code = code.as_ref();
+            ["08", "40", "53", "57", "58"]
+                .iter()
+                .any(|class| code.starts_with(class))
+                || code == "55P03"
+                || code == "55006"
+        }),
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        _ => false,
     }
 }
 

@@ -655,12 +655,16 @@ async fn report(w: &mut Writer<'_>, id: Uuid, event: &ReportEvent) -> Result<(),
             account,
             account_keys,
             details,
+            sealed_details,
             at,
         } => {
+            let sealed = sealed_details
+                .as_ref()
+                .map(|s| serde_json::to_value(s).unwrap_or(Value::Null));
             w.exec(
-                "insert into {s}.fake_reports (id, reference, account, account_keys, details, reported_at) \
-                 values ($1, $2, $3, $4, $5, $6) on conflict (id) do nothing",
-                |q| q.bind(id).bind(reference.clone()).bind(account.clone()).bind(account_keys.clone()).bind(details.clone()).bind(*at),
+                "insert into {s}.fake_reports (id, reference, account, account_keys, details, details_sealed, reported_at) \
+                 values ($1, $2, $3, $4, $5, $6, $7) on conflict (id) do nothing",
+                |q| q.bind(id).bind(reference.clone()).bind(account.clone()).bind(account_keys.clone()).bind(details.clone()).bind(sealed.clone()).bind(*at),
             )
             .await?;
             let key: String = account_keys

@@ -21,6 +21,10 @@ pub enum HandleError {
     /// The vault failed.
     #[error(transparent)]
     Vault(#[from] VaultError),
+    /// Nothing is held for the person named: no personal value was ever
+    /// sealed for them (a typo, or someone who never existed here).
+    #[error("no personal data is held for this person; check the id or name")]
+    UnknownPerson,
     /// A stored event could not be read.
     #[error(transparent)]
     Decode(#[from] DecodeError),

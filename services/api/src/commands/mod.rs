@@ -57,6 +57,23 @@ pub struct RequestMeta {
     pub trace_id: Option<String>,
 }
 
+impl RequestMeta {
+    /// The idempotency key as stored: scoped to the caller, so one caller's
+    /// key can never replay another's outcome (SHA-256 of the subject and
+    /// the client's key, hex).
+    pub fn scoped_idempotency_key(&self) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        self.idempotency_key.as_ref().map(|key| {
+            let mut h = Sha256::new();
+            h.update(b"social-registry/idempotency/v1\n");
+            h.update(self.actor.subject.as_bytes());
+            h.update(b"\n");
+            h.update(key.as_bytes());
+            hex::encode(h.finalize())
+        })
+    }
+}
+
 /// What a command produced.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -116,8 +133,12 @@ impl Handler {
         request: &Request,
         meta: &RequestMeta,
     ) -> Result<Outcome, HandleError> {
-        if let Some(key) = &meta.idempotency_key {
-            if let Some(outcome) = self.replay(stream, key).await? {
+        if let Some(key) = meta.scoped_idempotency_key() {
+            if let Some(outcome) = self.replay(stream, &key).await? {
+                // A replay shows the registration: only to whom may read it.
+                if !crate::graphql::access::may_read(&meta.actor, &outcome.registration) {
+                    return Err(domain::DomainError::RegistrationNotFound(id).into());
+                }
                 return Ok(outcome);
             }
         }
@@ -192,7 +213,11 @@ impl Handler {
         let started = std::time::Instant::now();
         let appended = self
             .store
-            .append_multi(&batches, &metadata, meta.idempotency_key.as_deref())
+            .append_multi(
+                &batches,
+                &metadata,
+                meta.scoped_idempotency_key().as_deref(),
+            )
             .await
             .map_err(HandleError::from_store)?;
         if !appended.deduplicated {
@@ -333,6 +358,15 @@ impl Handler {
     ) -> Result<i64, HandleError> {
         let event = domain::privacy::decide_erasure(&meta.actor, person, reason)?;
         let stream = domain::privacy::stream_id(person);
+        // An erasure is permanent: refuse one for someone the vault never
+        // held anything for (repeating a real erasure stays safe).
+        let held = self.vault.data_keys(&[person]).await?;
+        if matches!(
+            held.get(&person),
+            None | Some(event_store::vault::KeyState::Missing)
+        ) {
+            return Err(HandleError::UnknownPerson);
+        }
         self.vault.erase(person).await?;
         crate::metrics::count("vault_operations_total", &[("operation", "erase")], 1.0);
         if let Some(last) = self.store.read_stream(&stream, None).await?.last() {
@@ -354,7 +388,7 @@ impl Handler {
                 ExpectedVersion::Any,
                 &events,
                 &metadata,
-                meta.idempotency_key.as_deref(),
+                meta.scoped_idempotency_key().as_deref(),
             )
             .await?;
         Ok(outcome.last_position)
@@ -373,7 +407,20 @@ impl Handler {
             .iter()
             .map(ToString::to_string)
             .collect();
-        let event = domain::report::decide_report(id, account, keys, details, Utc::now())?;
+        let mut event = domain::report::decide_report(id, account, keys, details, Utc::now())?;
+        // The reporter's free text goes into the vault under the report's
+        // own key, never into the log in plain text.
+        if let domain::report::ReportEvent::FakeAccountReported {
+            details,
+            sealed_details,
+            ..
+        } = &mut event
+        {
+            let text = std::mem::take(details);
+            if !text.is_empty() {
+                *sealed_details = Some(seal::one(&self.vault, id, &text).await?);
+            }
+        }
         let reference = domain::report::reference(id);
         let (event_type, payload) = domain::codec::encode(&event);
         let metadata = json!({
@@ -419,7 +466,7 @@ impl Handler {
                 ExpectedVersion::Exactly(events.len() as i64),
                 &new,
                 &metadata,
-                meta.idempotency_key.as_deref(),
+                meta.scoped_idempotency_key().as_deref(),
             )
             .await?;
         Ok(appended.last_position)
@@ -447,7 +494,7 @@ impl Handler {
                     ExpectedVersion::Exactly(version),
                     &events,
                     &metadata,
-                    meta.idempotency_key.as_deref(),
+                    meta.scoped_idempotency_key().as_deref(),
                 )
                 .await;
             match result {

@@ -134,6 +134,7 @@ impl AuditQuery {
         #[graphql(desc = "First position (default 1).")] from: Option<i64>,
         #[graphql(desc = "Last position (default: the head).")] to: Option<i64>,
     ) -> Result<ChainVerification> {
+        let _turn = super::pool_turn(ctx).await;
         with_role(ctx, &[Role::Auditor])?;
         let report = app(ctx)?
             .store
@@ -177,6 +178,7 @@ impl AuditQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "How many (1 to 100, default 20).")] first: Option<i32>,
     ) -> Result<Vec<SignedLogHead>> {
+        let _turn = super::pool_turn(ctx).await;
         with_role(ctx, &[Role::Auditor])?;
         let n = super::query::page_size(first)? as i32;
         let heads = app(ctx)?
@@ -203,6 +205,7 @@ impl AuditQuery {
         #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
     ) -> Result<Connection<String, RegistrationNode>> {
+        let _turn = super::pool_turn(ctx).await;
         with_role(ctx, &[Role::Auditor])?;
         let app = app(ctx)?;
         let cid = correlation_id(ctx);
@@ -242,10 +245,10 @@ impl AuditQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The member of staff's id.")] subject: Option<String>,
-        #[graphql(desc = "Or a councillor's name, as on level-4 forms.")] councillor_name: Option<
-            String,
-        >,
+        #[graphql(secret, desc = "Or a councillor's name, as on level-4 forms.")]
+        councillor_name: Option<String>,
     ) -> Result<SubjectAccess> {
+        let _turn = super::pool_turn(ctx).await;
         with_role(ctx, &[Role::DataProtection])?;
         let person = person_of(&subject, &councillor_name)?;
         let app = app(ctx)?;
@@ -339,9 +342,8 @@ impl AuditMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The member of staff's id.")] subject: Option<String>,
-        #[graphql(desc = "Or a councillor's name, as on level-4 forms.")] councillor_name: Option<
-            String,
-        >,
+        #[graphql(secret, desc = "Or a councillor's name, as on level-4 forms.")]
+        councillor_name: Option<String>,
         #[graphql(desc = "Why (recorded; say which request or rule).")] reason: String,
     ) -> Result<ErasurePayload> {
         let viewer = with_role(ctx, &[Role::DataProtection])?;

@@ -15,10 +15,13 @@ pub struct StaffInput {
     /// checked against it.
     pub subject: String,
     /// Their name.
+    #[graphql(secret)]
     pub name: String,
     /// Their work email (required for the business contact).
+    #[graphql(secret)]
     pub email: Option<String>,
     /// Their work telephone.
+    #[graphql(secret)]
     pub phone: Option<String>,
 }
 
@@ -96,6 +99,7 @@ pub struct EngageInput {
     /// and must hold speaking authority for every topic.
     pub senior_officer: StaffInput,
     /// The county councillor involved, if any.
+    #[graphql(secret)]
     pub councillor: Option<String>,
     /// Whether press or media are invited or involved.
     pub press_media: PressMediaInput,
@@ -218,6 +222,7 @@ pub struct RiskInput {
 #[derive(InputObject, Debug, Clone)]
 pub struct RiskAssessmentInput {
     /// The assessor's name.
+    #[graphql(secret)]
     pub assessor: String,
     /// The assessor's staff id.
     pub assessor_subject: String,

@@ -1,25 +1,237 @@
-//! A limit async-graphql does not have built in: aliases per document
-//! (many aliases of one expensive field multiply its cost).
+//! What one request may cost, checked before anything runs, and what it
+//! may hold while it runs:
+//!
+//! - [`Cost`]: every field counts 1 and a connection's selection counts once
+//!   per item it may return (`first`, default 20), through fragments and
+//!   spreads, each use counted (async-graphql's own complexity check counts
+//!   neither `first` nor repeated spreads); aliases are counted the same
+//!   way; a string argument holding a NUL character is refused, naming it.
+//! - [`Budget`]: a query's time budget, a bounded share of the database
+//!   pool for one request, and the request's vault loader.
+//! - [`Spans`]: tracing spans that name the operation and never record the
+//!   document or its variables (they can hold personal values).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensions, ServerResult, Variables};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextRequest, NextSubscribe, NextValidation,
+};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, FragmentDefinition, OperationType, Selection,
+    SelectionSet,
+};
+use async_graphql::{
+    ErrorExtensions, Name, Positioned, Request, Response, ServerError, ServerResult,
+    ValidationResult, Variables,
+};
+use async_graphql_value::{ConstValue, Value};
+use futures::stream::BoxStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 
-/// Refuse documents with more than `.0` aliases.
-pub struct AliasLimit(pub usize);
+use super::{ApiSettings, DEFAULT_PAGE};
+use crate::state::AppState;
 
-impl ExtensionFactory for AliasLimit {
+/// Deepest fragment nesting followed (validation refuses cycles later; this
+/// only keeps the walk finite before it).
+const MAX_FRAGMENT_DEPTH: usize = 16;
+/// Most selections a walk visits, fragments expanded (a fragment spread
+/// several times inside another multiplies them).
+const MAX_VISITS: usize = 20_000;
+
+fn refusal(message: String, limit: &'static str) -> ServerError {
+    async_graphql::Error::new(message)
+        .extend_with(|_, e| {
+            e.set("code", "BAD_USER_INPUT");
+            e.set("limit", limit);
+        })
+        .into_server_error(async_graphql::Pos::default())
+}
+
+/// Refuse documents that cost more than `max_cost` or use more than
+/// `max_aliases` aliases, counted as executed.
+pub struct Cost {
+    /// Most cost.
+    pub max_cost: usize,
+    /// Most aliases.
+    pub max_aliases: usize,
+}
+
+impl ExtensionFactory for Cost {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension(self.0))
+        Arc::new(CostExtension {
+            max_cost: self.max_cost,
+            max_aliases: self.max_aliases,
+        })
     }
 }
 
-struct AliasLimitExtension(usize);
+struct CostExtension {
+    max_cost: usize,
+    max_aliases: usize,
+}
+
+/// The tally of one walk.
+#[derive(Default, Debug, PartialEq, Eq)]
+pub(crate) struct Tally {
+    pub cost: usize,
+    pub aliases: usize,
+}
+
+struct Walk<'a> {
+    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
+    variables: &'a Variables,
+    tally: Tally,
+    visits: usize,
+}
+
+impl Walk<'_> {
+    /// Cost of a selection set taken once; aliases counted into the tally
+    /// `times` times.
+    fn set(&mut self, set: &SelectionSet, times: usize, depth: usize) -> ServerResult<usize> {
+        let mut cost = 0usize;
+        for item in &set.items {
+            self.visits += 1;
+            if self.visits > MAX_VISITS {
+                return Err(refusal(
+                    format!("the query expands to more than {MAX_VISITS} selections"),
+                    "cost",
+                ));
+            }
+            let add = match &item.node {
+                Selection::Field(f) => {
+                    let f = &f.node;
+                    if f.alias.is_some() {
+                        self.tally.aliases = self.tally.aliases.saturating_add(times);
+                    }
+                    for (name, value) in &f.arguments {
+                        self.no_nul(&value.node, &format!("{}.{}", f.name.node, name.node))?;
+                    }
+                    let items = self.page(f);
+                    let inner =
+                        self.set(&f.selection_set.node, times.saturating_mul(items), depth)?;
+                    1usize.saturating_add(inner.saturating_mul(items))
+                }
+                Selection::InlineFragment(f) => {
+                    self.set(&f.node.selection_set.node, times, depth)?
+                }
+                Selection::FragmentSpread(s) => {
+                    let name = &s.node.fragment_name.node;
+                    let fragments = self.fragments;
+                    match fragments.get(name) {
+                        Some(fragment) if depth < MAX_FRAGMENT_DEPTH => {
+                            self.set(&fragment.node.selection_set.node, times, depth + 1)?
+                        }
+                        Some(_) => {
+                            return Err(refusal(
+                                format!("fragments nest deeper than {MAX_FRAGMENT_DEPTH}"),
+                                "depth",
+                            ))
+                        }
+                        // Unknown fragments are validation's to report.
+                        None => 0,
+                    }
+                }
+            };
+            cost = cost.saturating_add(add);
+        }
+        Ok(cost)
+    }
+
+    /// How many items a field's selection is resolved for: its `first`
+    /// (a literal or a variable), the default page for a connection without
+    /// one, else 1.
+    fn page(&self, field: &async_graphql::parser::types::Field) -> usize {
+        let Some(first) = field.get_argument("first") else {
+            let connection = field
+                .selection_set
+                .node
+                .items
+                .iter()
+                .any(|s| matches!(&s.node, Selection::Field(f) if f.node.name.node == "edges"));
+            return if connection { DEFAULT_PAGE as usize } else { 1 };
+        };
+        let value = match &first.node {
+            Value::Variable(name) => self.variables.get(name).cloned(),
+            other => other.clone().into_const(),
+        };
+        match value {
+            Some(ConstValue::Number(n)) => n.as_u64().map_or(1, |n| n.clamp(1, 10_000) as usize),
+            _ => DEFAULT_PAGE as usize,
+        }
+    }
+
+    fn no_nul(&self, value: &Value, field: &str) -> ServerResult<()> {
+        let found = match value {
+            Value::String(s) => s.contains('\0'),
+            Value::List(items) => {
+                for v in items {
+                    self.no_nul(v, field)?;
+                }
+                false
+            }
+            Value::Object(map) => {
+                for (k, v) in map {
+                    self.no_nul(v, &format!("{field}.{k}"))?;
+                }
+                false
+            }
+            _ => false,
+        };
+        if found {
+            return Err(nul_error(field));
+        }
+        Ok(())
+    }
+}
+
+fn nul_error(field: &str) -> ServerError {
+    async_graphql::Error::new(format!(
+        "{field}: contains a NUL character, which no value may hold"
+    ))
+    .extend_with(|_, e| {
+        e.set("code", "BAD_USER_INPUT");
+        e.set("field", field);
+    })
+    .into_server_error(async_graphql::Pos::default())
+}
+
+fn variables_nul(value: &ConstValue, path: &str) -> ServerResult<()> {
+    use ConstValue as V;
+    match value {
+        V::String(s) if s.contains('\0') => Err(nul_error(path)),
+        V::List(items) => items.iter().try_for_each(|v| variables_nul(v, path)),
+        V::Object(map) => map
+            .iter()
+            .try_for_each(|(k, v)| variables_nul(v, &format!("{path}.{k}"))),
+        _ => Ok(()),
+    }
+}
+
+/// The cost and aliases of `document` as executed with `variables`.
+pub(crate) fn tally(document: &ExecutableDocument, variables: &Variables) -> ServerResult<Tally> {
+    for (name, value) in variables.iter() {
+        variables_nul(value, &format!("variables.{name}"))?;
+    }
+    let mut walk = Walk {
+        fragments: &document.fragments,
+        variables,
+        tally: Tally::default(),
+        visits: 0,
+    };
+    let mut cost = 0usize;
+    for (_, op) in document.operations.iter() {
+        cost = cost.saturating_add(walk.set(&op.node.selection_set.node, 1, 0)?);
+    }
+    walk.tally.cost = cost;
+    Ok(walk.tally)
+}
 
 #[async_graphql::async_trait::async_trait]
-impl Extension for AliasLimitExtension {
+impl Extension for CostExtension {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -28,39 +240,206 @@ impl Extension for AliasLimitExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        let mut count = 0;
-        for (_, op) in document.operations.iter() {
-            count += aliases(&op.node.selection_set.node);
+        let Tally { cost, aliases } = tally(&document, variables)?;
+        if aliases > self.max_aliases {
+            return Err(refusal(
+                format!(
+                    "the query uses {aliases} aliases; at most {} are allowed",
+                    self.max_aliases
+                ),
+                "aliases",
+            ));
         }
-        for fragment in document.fragments.values() {
-            count += aliases(&fragment.node.selection_set.node);
-        }
-        if count > self.0 {
-            let error = async_graphql::Error::new(format!(
-                "the query uses {count} aliases; at most {} are allowed",
-                self.0
-            ))
-            .extend_with(|_, e| {
-                e.set("code", "BAD_USER_INPUT");
-                e.set("limit", "aliases");
-            });
-            return Err(error.into_server_error(async_graphql::Pos::default()));
+        if cost > self.max_cost {
+            return Err(refusal(
+                format!(
+                    "the query would cost {cost} (each field 1, a list's fields once per item asked for with `first`); at most {} is allowed: ask for fewer fields or smaller pages",
+                    self.max_cost
+                ),
+                "cost",
+            ));
         }
         Ok(document)
     }
 }
 
-fn aliases(set: &SelectionSet) -> usize {
-    set.items
-        .iter()
-        .map(|item| match &item.node {
-            Selection::Field(f) => {
-                usize::from(f.node.alias.is_some()) + aliases(&f.node.selection_set.node)
-            }
-            Selection::InlineFragment(f) => aliases(&f.node.selection_set.node),
-            Selection::FragmentSpread(_) => 0,
+/// The request's share of the database pool: resolvers hold a permit while
+/// they use a connection, so one request never holds more than its share.
+#[derive(Clone)]
+pub struct PoolShare(Arc<Semaphore>);
+
+impl PoolShare {
+    /// A share of `n` connections.
+    pub fn new(n: usize) -> Self {
+        PoolShare(Arc::new(Semaphore::new(n.max(1))))
+    }
+
+    /// Wait for a turn.
+    pub async fn acquire(&self) -> OwnedSemaphorePermit {
+        self.0
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the pool share is never closed")
+    }
+}
+
+/// Gives every request its pool share and vault loader, and stops a query
+/// that runs past its time budget.
+pub struct Budget {
+    /// A query's time budget.
+    pub query_timeout: Duration,
+}
+
+impl ExtensionFactory for Budget {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(BudgetExtension {
+            query_timeout: self.query_timeout,
+            is_query: Mutex::new(false),
         })
-        .sum()
+    }
+}
+
+struct BudgetExtension {
+    query_timeout: Duration,
+    is_query: Mutex<bool>,
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for BudgetExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let mut request = request;
+        if let Some(app) = ctx.data_opt::<AppState>() {
+            let settings = ctx.data_opt::<ApiSettings>().cloned().unwrap_or_default();
+            let share = PoolShare::new(settings.connections_per_request);
+            request = request
+                .data(super::vault_loader::loader(
+                    app.vault.clone(),
+                    share.clone(),
+                ))
+                .data(share);
+        }
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let only_queries = match &document.operations {
+            DocumentOperations::Single(op) => op.node.ty == OperationType::Query,
+            DocumentOperations::Multiple(ops) => {
+                ops.values().all(|op| op.node.ty == OperationType::Query)
+            }
+        };
+        *self.is_query.lock().expect("budget flag") = only_queries;
+        Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        // Mutations are not cut short: one that committed must say so.
+        if !*self.is_query.lock().expect("budget flag") {
+            return next.run(ctx, operation_name).await;
+        }
+        match tokio::time::timeout(self.query_timeout, next.run(ctx, operation_name)).await {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::warn!(
+                    budget_ms = self.query_timeout.as_millis() as u64,
+                    "a query ran past its time budget and was stopped"
+                );
+                Response::from_errors(vec![refusal(
+                    format!(
+                        "the query ran longer than {} ms and was stopped: ask for fewer fields or smaller pages",
+                        self.query_timeout.as_millis()
+                    ),
+                    "time",
+                )])
+            }
+        }
+    }
+}
+
+/// Spans per request and phase, naming the operation only.
+pub struct Spans;
+
+impl ExtensionFactory for Spans {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(SpansExtension)
+    }
+}
+
+struct SpansExtension;
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for SpansExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        next.run(ctx)
+            .instrument(tracing::info_span!("graphql.request"))
+            .await
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        // Streams are not instrumented (tracing's `Instrument` is for
+        // futures); each message's resolvers run in the socket's span.
+        next.run(ctx, stream)
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables)
+            .instrument(tracing::info_span!("graphql.parse"))
+            .await
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx)
+            .instrument(tracing::info_span!("graphql.validate"))
+            .await
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let operation = crate::metrics::operation_label(operation_name);
+        next.run(ctx, operation_name)
+            .instrument(tracing::info_span!(
+                "graphql.execute",
+                graphql.operation = %operation
+            ))
+            .await
+    }
 }
 
 /// Counts GraphQL operations by name and outcome for `/metrics`.
@@ -80,8 +459,8 @@ impl Extension for OperationMetricsExtension {
         &self,
         ctx: &ExtensionContext<'_>,
         operation_name: Option<&str>,
-        next: async_graphql::extensions::NextExecute<'_>,
-    ) -> async_graphql::Response {
+        next: NextExecute<'_>,
+    ) -> Response {
         let response = next.run(ctx, operation_name).await;
         let outcome = if response.errors.is_empty() {
             "ok"
@@ -95,5 +474,77 @@ impl Extension for OperationMetricsExtension {
             1.0,
         );
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cost_of(query: &str) -> Tally {
+        let doc = async_graphql::parser::parse_query(query).unwrap();
+        tally(&doc, &Variables::default()).unwrap()
+    }
+
+    #[test]
+    fn a_list_costs_its_selection_once_per_item_asked_for() {
+        let one = cost_of("{ registrations(first: 1) { edges { node { id } } } }");
+        let hundred = cost_of("{ registrations(first: 100) { edges { node { id } } } }");
+        assert_eq!(one.cost, 1 + 3);
+        assert_eq!(hundred.cost, 1 + 300);
+        let default = cost_of("{ registrations { edges { node { id } } } }");
+        assert_eq!(default.cost, 1 + 60);
+    }
+
+    #[test]
+    fn aliases_and_costs_in_fragments_count_at_every_spread() {
+        let query = "
+            query { a: registrations(first: 100) { ...page } b: registrations(first: 100) { ...page } }
+            fragment page on RegistrationConnection { edges { node { ...contact } } }
+            fragment contact on Registration { c1: businessContact { name } c2: businessContact { name } }";
+        let t = cost_of(query);
+        // 2 list aliases + 2 × 100 items × 2 contact aliases.
+        assert_eq!(t.aliases, 2 + 2 * 100 * 2);
+        // per list: 1 + 100 × (edges 1 + node 1 + 2 × (1 + name 1)).
+        assert_eq!(t.cost, 2 * (1 + 100 * 6));
+    }
+
+    #[test]
+    fn first_given_as_a_variable_is_counted() {
+        let doc = async_graphql::parser::parse_query(
+            "query($n: Int) { registrations(first: $n) { edges { node { id } } } }",
+        )
+        .unwrap();
+        let vars = Variables::from_json(serde_json::json!({ "n": 50 }));
+        assert_eq!(tally(&doc, &vars).unwrap().cost, 1 + 150);
+    }
+
+    #[test]
+    fn a_nul_character_in_an_argument_or_variable_is_refused_naming_it() {
+        let doc = async_graphql::parser::parse_query(
+            r#"{ registrations(filter: { search: "a\u0000b" }) { edges { node { id } } } }"#,
+        )
+        .unwrap();
+        let e = tally(&doc, &Variables::default()).unwrap_err();
+        assert!(
+            e.message.contains("registrations.filter.search"),
+            "{}",
+            e.message
+        );
+        let doc = async_graphql::parser::parse_query(
+            "query($s: String!) { personalDataHeldFor(subject: $s) { subject } }",
+        )
+        .unwrap();
+        let vars = Variables::from_json(serde_json::json!({ "s": "x\u{0}" }));
+        let e = tally(&doc, &vars).unwrap_err();
+        assert!(e.message.contains("variables.s"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_fragment_that_spreads_itself_ends_the_walk_with_an_error() {
+        let doc =
+            async_graphql::parser::parse_query("{ me { ...a } } fragment a on Me { subject ...a }")
+                .unwrap();
+        assert!(tally(&doc, &Variables::default()).is_err());
     }
 }

@@ -16,10 +16,10 @@ mod query;
 mod reports;
 mod subscription;
 mod types;
+mod vault_loader;
 
 use std::time::Duration;
 
-use async_graphql::extensions::Tracing;
 use async_graphql::{Context, Schema};
 use domain::Role;
 
@@ -54,9 +54,12 @@ pub type RegistrySchema = Schema<Query, Mutation, Subscription>;
 
 /// Deepest query accepted.
 pub const MAX_DEPTH: usize = 12;
-/// Most complex query accepted (each field counts 1 unless it says otherwise).
+/// Most complex query accepted by async-graphql's own count (each field 1).
 pub const MAX_COMPLEXITY: usize = 2_000;
-/// Most aliases in one document.
+/// Most cost accepted: each field 1, a list's selection once per item
+/// asked for (`first`), fragments counted at every spread.
+pub const MAX_COST: usize = 5_000;
+/// Most aliases in one document, counted at every use.
 pub const MAX_ALIASES: usize = 30;
 /// Largest page of any connection.
 pub const MAX_PAGE: i32 = 100;
@@ -80,6 +83,10 @@ pub struct ApiSettings {
     pub review_period_days: i64,
     /// The organisation verification names (`REGISTRY_COUNCIL_NAME`).
     pub council_name: String,
+    /// Most pooled connections one request may hold at once.
+    pub connections_per_request: usize,
+    /// A query's time budget.
+    pub query_timeout: Duration,
 }
 
 impl Default for ApiSettings {
@@ -88,15 +95,24 @@ impl Default for ApiSettings {
             read_wait: Duration::from_secs(5),
             review_period_days: domain::registration::DEFAULT_REVIEW_PERIOD_DAYS,
             council_name: "The Council".into(),
+            connections_per_request: 4,
+            query_timeout: Duration::from_secs(10),
         }
     }
 }
 
 /// Build the schema; `state` is absent only when exporting the SDL.
 pub fn build(state: Option<(AppState, ApiSettings)>) -> RegistrySchema {
+    let query_timeout = state
+        .as_ref()
+        .map_or(Duration::from_secs(10), |(_, s)| s.query_timeout);
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
-        .extension(Tracing)
-        .extension(limits::AliasLimit(MAX_ALIASES))
+        .extension(limits::Spans)
+        .extension(limits::Cost {
+            max_cost: MAX_COST,
+            max_aliases: MAX_ALIASES,
+        })
+        .extension(limits::Budget { query_timeout })
         .extension(limits::OperationMetrics)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -121,6 +137,15 @@ pub(crate) fn correlation_id(ctx: &Context<'_>) -> String {
 pub(crate) fn app<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a AppState> {
     ctx.data::<AppState>()
         .map_err(|_| errors::internal(&"the schema was built without state", &correlation_id(ctx)))
+}
+
+/// Wait for this request's turn at the database pool (see
+/// [`limits::PoolShare`]); hold the permit while using a connection.
+pub(crate) async fn pool_turn(ctx: &Context<'_>) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    match ctx.data_opt::<limits::PoolShare>() {
+        Some(share) => Some(share.acquire().await),
+        None => None,
+    }
 }
 
 pub(crate) fn settings<'a>(ctx: &Context<'a>) -> ApiSettings {

@@ -174,6 +174,7 @@ impl RegistryQuery {
     /// The newest position of the event log (any signed-in caller): read it
     /// with a query, then subscribe `fromPosition` it to miss nothing.
     async fn log_position(&self, ctx: &Context<'_>) -> Result<i64> {
+        let _turn = super::pool_turn(ctx).await;
         signed_in(ctx)?;
         Ok(app(ctx)?
             .store
@@ -185,6 +186,7 @@ impl RegistryQuery {
 
     /// The newest position of the event log and its chain hash (auditors).
     async fn log_head(&self, ctx: &Context<'_>) -> Result<LogHead> {
+        let _turn = super::pool_turn(ctx).await;
         with_role(ctx, &[Role::Auditor])?;
         let head = app(ctx)?
             .store
@@ -204,6 +206,7 @@ impl RegistryQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The registration's id.")] id: Uuid,
     ) -> Result<RegistrationNode> {
+        let _turn = super::pool_turn(ctx).await;
         let viewer = signed_in(ctx)?;
         let app = app(ctx)?;
         let (state, _) = load_registration(&app.store, id)
@@ -232,6 +235,7 @@ impl RegistryQuery {
         #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
         at_least_position: Option<i64>,
     ) -> Result<Connection<String, RegistrationNode>> {
+        let _turn = super::pool_turn(ctx).await;
         let viewer = signed_in(ctx)?;
         wait_for_position(ctx, at_least_position).await?;
         let limit = page_size(first)?;
@@ -308,6 +312,7 @@ impl RegistryQuery {
         #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
         at_least_position: Option<i64>,
     ) -> Result<Connection<String, DirectoryEntry>> {
+        let _turn = super::pool_turn(ctx).await;
         wait_for_position(ctx, at_least_position).await?;
         let limit = page_size(first)?;
         let after: Option<String> = cursor(after)?;
@@ -358,6 +363,7 @@ impl RegistryQuery {
         #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
         at_least_position: Option<i64>,
     ) -> Result<Verification> {
+        let _turn = super::pool_turn(ctx).await;
         if input.trim().is_empty() {
             return Err(errors::bad_input(
                 "input",
@@ -396,6 +402,7 @@ impl RegistryQuery {
         #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
         at_least_position: Option<i64>,
     ) -> Result<Option<Officer>> {
+        let _turn = super::pool_turn(ctx).await;
         if slug.len() > 100 {
             return Err(errors::bad_input("slug", "is not an officer page slug"));
         }
@@ -433,6 +440,7 @@ impl RegistryQuery {
         #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
         at_least_position: Option<i64>,
     ) -> Result<Connection<String, Consultation>> {
+        let _turn = super::pool_turn(ctx).await;
         with_role(
             ctx,
             &[Role::Consultation, Role::Communications, Role::Auditor],
@@ -486,6 +494,7 @@ impl RegistryQuery {
         #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
         at_least_position: Option<i64>,
     ) -> Result<Connection<String, ApprovalItem>> {
+        let _turn = super::pool_turn(ctx).await;
         let viewer = signed_in(ctx)?;
         let role: Role = role.into();
         if !access::may_watch(&viewer.actor, role) {
@@ -532,6 +541,7 @@ impl RegistryQuery {
         #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
         at_least_position: Option<i64>,
     ) -> Result<Vec<ApprovalItem>> {
+        let _turn = super::pool_turn(ctx).await;
         let viewer = signed_in(ctx)?;
         wait_for_position(ctx, at_least_position).await?;
         let roles: Vec<&str> = viewer.actor.roles.iter().map(|r| r.code()).collect();
@@ -561,6 +571,7 @@ impl RegistryQuery {
         #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
         at_least_position: Option<i64>,
     ) -> Result<Connection<String, RevalidationItem>> {
+        let _turn = super::pool_turn(ctx).await;
         let viewer = signed_in(ctx)?;
         wait_for_position(ctx, at_least_position).await?;
         let sees_all = viewer.actor.has(Role::Communications) || viewer.actor.has(Role::Auditor);
@@ -610,6 +621,7 @@ impl RegistryQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Also those taken off the list.")] include_withdrawn: Option<bool>,
     ) -> Result<Vec<JobRole>> {
+        let _turn = super::pool_turn(ctx).await;
         let rows: Vec<(String, String, bool)> = sqlx::query_as(
             "select code, title, accepted from read_models.job_roles where accepted or $1 order by title",
         )
@@ -633,6 +645,7 @@ impl RegistryQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Also retired units.")] include_retired: Option<bool>,
     ) -> Result<Vec<OrganisationalUnit>> {
+        let _turn = super::pool_turn(ctx).await;
         let rows: Vec<(String, String, bool)> = sqlx::query_as(
             "select code, name, retired from read_models.org_units where not retired or $1 order by name",
         )
@@ -652,6 +665,7 @@ impl RegistryQuery {
 
     /// Every platform and whether it takes new registrations (public).
     async fn platforms(&self, ctx: &Context<'_>) -> Result<Vec<PlatformInfo>> {
+        let _turn = super::pool_turn(ctx).await;
         let reference = reference(ctx).await?;
         Ok(platform::Platform::ALL
             .into_iter()
@@ -666,6 +680,7 @@ impl RegistryQuery {
 
     /// The speaking-authority register (sign-in required).
     async fn speaking_authorities(&self, ctx: &Context<'_>) -> Result<Vec<SpeakingAuthority>> {
+        let _turn = super::pool_turn(ctx).await;
         signed_in(ctx)?;
         let reference = reference(ctx).await?;
         Ok(reference
@@ -689,6 +704,7 @@ impl RegistryQuery {
         #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Only events matching every given filter.")] filter: Option<EventFilter>,
     ) -> Result<Connection<String, LoggedEvent>> {
+        let _turn = super::pool_turn(ctx).await;
         with_role(ctx, &[Role::Auditor])?;
         let limit = page_size(first)?;
         let after_position = match after {
@@ -739,6 +755,7 @@ impl RegistryQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The registration's id.")] id: Uuid,
     ) -> Result<Vec<HistoryEntry>> {
+        let _turn = super::pool_turn(ctx).await;
         with_role(ctx, &[Role::Auditor, Role::Communications])?;
         let app = app(ctx)?;
         let cid = correlation_id(ctx);

@@ -14,6 +14,7 @@ use crate::errors;
 /// A report from the public of an account they suspect is a fake council
 /// account.
 #[derive(SimpleObject, Debug, Clone)]
+#[graphql(complex)]
 pub struct FakeAccountReport {
     /// Its id.
     pub id: Uuid,
@@ -23,8 +24,12 @@ pub struct FakeAccountReport {
     pub account: String,
     /// The account keys it could be.
     pub account_keys: Vec<String>,
-    /// What they noticed.
-    pub details: String,
+    /// What they noticed, as filed before sealing (plain text).
+    #[graphql(skip)]
+    pub legacy_details: String,
+    /// What they noticed, sealed under the report's own key.
+    #[graphql(skip)]
+    pub sealed_details: Option<domain::personal::Sealed>,
     /// When it was reported.
     pub reported_at: DateTime<Utc>,
     /// When communications closed it.
@@ -33,6 +38,17 @@ pub struct FakeAccountReport {
     pub closed_by: Option<String>,
     /// What was done.
     pub outcome: Option<String>,
+}
+
+#[async_graphql::ComplexObject]
+impl FakeAccountReport {
+    /// What they noticed (empty when they wrote nothing, or once erased).
+    async fn details(&self, ctx: &Context<'_>) -> Result<String> {
+        match &self.sealed_details {
+            Some(sealed) => Ok(super::types::reveal(ctx, sealed).await?.unwrap_or_default()),
+            None => Ok(self.legacy_details.clone()),
+        }
+    }
 }
 
 /// Reads of reports.
@@ -54,6 +70,7 @@ impl ReportsQuery {
         #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
         at_least_position: Option<i64>,
     ) -> Result<Connection<String, FakeAccountReport>> {
+        let _turn = super::pool_turn(ctx).await;
         with_role(ctx, &[Role::Communications, Role::Auditor])?;
         super::wait_for_position(ctx, at_least_position).await?;
         let n = super::query::page_size(first)? as i32;
@@ -70,7 +87,7 @@ impl ReportsQuery {
             ),
         };
         let rows = sqlx::query(
-            "select id, reference, account, account_keys, details, reported_at, closed_at, closed_by, outcome \
+            "select id, reference, account, account_keys, details, details_sealed, reported_at, closed_at, closed_by, outcome \
              from read_models.fake_reports where (not $1 or closed_at is null) \
                and ($2::timestamptz is null or (reported_at, id) > ($2, $3)) \
              order by reported_at, id limit $4",
@@ -89,7 +106,12 @@ impl ReportsQuery {
                 reference: row.get("reference"),
                 account: row.get("account"),
                 account_keys: row.get("account_keys"),
-                details: row.get("details"),
+                legacy_details: row.get("details"),
+                sealed_details: row
+                    .get::<Option<serde_json::Value>, _>("details_sealed")
+                    .map(serde_json::from_value)
+                    .transpose()
+                    .map_err(|e| errors::internal(&e, &correlation_id(ctx)))?,
                 reported_at: row.get("reported_at"),
                 closed_at: row.get("closed_at"),
                 closed_by: row.get("closed_by"),

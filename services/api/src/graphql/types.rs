@@ -619,12 +619,31 @@ pub struct Risk {
     pub mitigation: String,
 }
 
-/// Open a sealed value; `None` when the person was erased.
+/// Open a sealed value; `None` when the person was erased. The key comes
+/// through the request's vault loader (one look-up per response).
 pub async fn reveal(ctx: &Context<'_>, value: &Sealed) -> Result<Option<String>> {
-    let app = app(ctx)?;
-    match seal::open(&app.vault, value).await {
+    let cid = correlation_id(ctx);
+    let revealed = match ctx.data_opt::<super::vault_loader::VaultLoader>() {
+        Some(loader) => {
+            let state = loader
+                .load_one(value.person)
+                .await
+                .map_err(|e| errors::from_vault(&e, &cid))?
+                .unwrap_or(event_store::vault::KeyState::Missing);
+            crate::metrics::count("vault_operations_total", &[("operation", "open")], 1.0);
+            loader.loader().vault().open_with(
+                &state,
+                &event_store::vault::Sealed {
+                    person: value.person,
+                    sealed: value.sealed.clone(),
+                },
+            )
+        }
+        None => seal::open(&app(ctx)?.vault, value).await,
+    };
+    match revealed {
         Ok(revealed) => Ok(revealed.as_value().map(str::to_owned)),
-        Err(e) => Err(errors::from_vault(&e, &correlation_id(ctx))),
+        Err(e) => Err(errors::from_vault(&e, &cid)),
     }
 }
 

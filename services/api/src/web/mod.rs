@@ -32,8 +32,9 @@ pub struct WebState {
     pub council_name: String,
     /// Reports per client.
     pub reports: Arc<RateLimiter>,
-    /// Take the client address from `X-Forwarded-For` (behind a proxy).
-    pub trust_proxy: bool,
+    /// How many proxies in front of the service append to
+    /// `X-Forwarded-For` (0: the peer address is the client's).
+    pub trusted_proxies: usize,
 }
 
 /// The pages' routes.
@@ -144,22 +145,88 @@ pub fn failure(state: &WebState, error: &dyn std::fmt::Display) -> Response {
 }
 
 /// The client's address for rate limiting.
+///
+/// With `trusted_proxies` = N proxies in front of the service, each appends
+/// the address it received from to `X-Forwarded-For`, so the N-th entry from
+/// the right is the first one no client could have written (entries further
+/// left are whatever the client sent). With fewer entries than that, the
+/// header was not set by our proxies and the peer address is used.
 pub fn client_ip(
     state: &WebState,
     headers: &HeaderMap,
     peer: Option<ConnectInfo<SocketAddr>>,
 ) -> String {
-    if state.trust_proxy {
-        if let Some(first) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-        {
-            return first.trim().to_owned();
-        }
-    }
-    peer.map(|ConnectInfo(addr)| addr.ip().to_string())
+    let peer = peer.map(|ConnectInfo(addr)| addr.ip().to_string());
+    forwarded_client(state.trusted_proxies, headers)
+        .or(peer)
         .unwrap_or_else(|| "unknown".into())
+}
+
+fn forwarded_client(trusted_proxies: usize, headers: &HeaderMap) -> Option<String> {
+    if trusted_proxies == 0 {
+        return None;
+    }
+    // Several headers count as one list, in order.
+    let hops: Vec<String> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .collect();
+    let index = hops.len().checked_sub(trusted_proxies)?;
+    let hop = hops[index].parse::<std::net::IpAddr>().ok()?;
+    Some(hop.to_string())
+}
+
+/// A 400 page when a query or form value holds a NUL character (PostgreSQL
+/// text cannot hold one, and no address or name needs one).
+pub fn refuse_nul(state: &WebState, fields: &[(&str, Option<&str>)]) -> Option<Response> {
+    let (field, _) = fields
+        .iter()
+        .find(|(_, value)| value.is_some_and(|v| v.contains('\0')))?;
+    Some(page(
+        state,
+        StatusCode::BAD_REQUEST,
+        "There is a problem",
+        &format!(
+            r##"<div class="error-summary" role="alert"><h2>There is a problem</h2><p class="error">The field <code>{}</code> contains a character that is not allowed (NUL). Remove it and try again.</p></div>"##,
+            esc(field)
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xff(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_client_is_the_rightmost_hop_our_proxies_did_not_write() {
+        // The client forged "1.1.1.1"; our one proxy appended the real peer.
+        let h = xff(&["1.1.1.1, 203.0.113.9"]);
+        assert_eq!(forwarded_client(1, &h).as_deref(), Some("203.0.113.9"));
+        // Two proxies: a CDN then the ingress.
+        let h = xff(&["1.1.1.1, 203.0.113.9", "10.0.0.5"]);
+        assert_eq!(forwarded_client(2, &h).as_deref(), Some("203.0.113.9"));
+        assert_eq!(forwarded_client(1, &h).as_deref(), Some("10.0.0.5"));
+    }
+
+    #[test]
+    fn too_few_hops_or_garbage_fall_back_to_the_peer() {
+        assert_eq!(forwarded_client(2, &xff(&["203.0.113.9"])), None);
+        assert_eq!(forwarded_client(1, &xff(&["not-an-address"])), None);
+        assert_eq!(forwarded_client(0, &xff(&["203.0.113.9"])), None);
+        assert_eq!(forwarded_client(1, &HeaderMap::new()), None);
+    }
 }
 
 async fn site_css() -> Response {

@@ -36,6 +36,17 @@ pub(super) async fn directory(
     State(state): State<WebState>,
     Query(params): Query<DirectoryParams>,
 ) -> Response {
+    if let Some(refused) = super::refuse_nul(
+        &state,
+        &[
+            ("q", params.q.as_deref()),
+            ("platform", params.platform.as_deref()),
+            ("service", params.service.as_deref()),
+            ("after", params.after.as_deref()),
+        ],
+    ) {
+        return refused;
+    }
     let pool = &state.app.pool;
     let platform = params
         .platform
@@ -182,6 +193,9 @@ pub(super) async fn verify(
     State(state): State<WebState>,
     Query(params): Query<VerifyParams>,
 ) -> Response {
+    if let Some(refused) = super::refuse_nul(&state, &[("account", params.account.as_deref())]) {
+        return refused;
+    }
     let input = params.account.clone().unwrap_or_default();
     let trimmed = input.trim();
     let mut result = String::new();
@@ -232,6 +246,9 @@ pub(super) async fn verify(
 }
 
 pub(super) async fn officer(State(state): State<WebState>, Path(slug): Path<String>) -> Response {
+    if let Some(refused) = super::refuse_nul(&state, &[("slug", Some(&slug))]) {
+        return refused;
+    }
     let found = if slug.len() > 100 {
         None
     } else {
@@ -318,6 +335,9 @@ pub(super) async fn report_form(
     State(state): State<WebState>,
     Query(params): Query<ReportParams>,
 ) -> Response {
+    if let Some(refused) = super::refuse_nul(&state, &[("account", params.account.as_deref())]) {
+        return refused;
+    }
     let body = report_body(params.account.as_deref().unwrap_or(""), "", None);
     page(&state, StatusCode::OK, "Report a fake account", &body)
 }
@@ -349,6 +369,15 @@ pub(super) async fn report_submit(
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     Form(form): Form<ReportForm>,
 ) -> Response {
+    if let Some(refused) = super::refuse_nul(
+        &state,
+        &[
+            ("account", Some(&form.account)),
+            ("details", Some(&form.details)),
+        ],
+    ) {
+        return refused;
+    }
     if !form.website.is_empty() {
         // A bot filled the hidden field: look the same, record nothing.
         tracing::info!("ignored a report that filled the honeypot field");
