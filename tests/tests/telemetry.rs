@@ -155,7 +155,7 @@ async fn a_mutations_spans_reach_an_otlp_receiver_under_the_callers_trace_with_t
     assert!(
         names
             .iter()
-            .any(|n| ["request", "execute", "field"].contains(n)),
+            .any(|n| ["graphql.request", "graphql.execute"].contains(n)),
         "a GraphQL operation span: {names:?}"
     );
 
@@ -177,4 +177,131 @@ async fn a_mutations_spans_reach_an_otlp_receiver_under_the_callers_trace_with_t
         logs.contains(trace),
         "log lines of the request carry the trace id"
     );
+}
+
+/// Personal values never reach the tracing backend or the logs: a person is
+/// submitted, amended, looked up, erased, with an OTLP receiver attached, and
+/// neither the exported bytes nor the log lines hold any of their values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_personal_value_reaches_the_otlp_receiver_or_the_logs() {
+    let bytes: Arc<Mutex<Vec<u8>>> = Arc::default();
+    let spans: Arc<Mutex<usize>> = Arc::default();
+    let (sink, count) = (bytes.clone(), spans.clone());
+    let app = Router::new().route(
+        "/v1/traces",
+        post(move |body: Bytes| {
+            let (sink, count) = (sink.clone(), count.clone());
+            async move {
+                let request = ExportTraceServiceRequest::decode(body.clone()).expect("OTLP");
+                *count.lock().unwrap() += request
+                    .resource_spans
+                    .iter()
+                    .flat_map(|r| &r.scope_spans)
+                    .map(|s| s.spans.len())
+                    .sum::<usize>();
+                sink.lock().unwrap().extend_from_slice(&body);
+                ""
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let db = TestDatabase::new().await;
+    let service = Service::start(
+        &db.url(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("RUST_LOG", "debug,hyper=info,h2=info,reqwest=info,tower=info"),
+        ],
+    );
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+
+    let (name, email, phone) = ("Zebedee Quartermaine", "zebedee.q@north.gov.uk", "07700 900123");
+    let renamed = "Zebedee Q. Quartermaine-Smythe";
+    let mut form = council::form(1, "X", "@NorthPrivate");
+    form["businessContact"] = json!({"subject": "u-private", "name": name, "email": email, "phone": phone});
+    // Literal values inlined in the document, not only in variables.
+    let literal = serde_json::to_string(&form).unwrap();
+    let query = format!(
+        "mutation {{ submitRegistration(form: {}) {{ registration {{ id }} }} }}",
+        graphql_literal(&form)
+    );
+    assert!(!literal.is_empty());
+    let data = api.ok(Some(&as_(APPLICANT)), &query, json!({})).await;
+    let id = data["submitRegistration"]["registration"]["id"].as_str().unwrap().to_owned();
+    let mut amended = form.clone();
+    amended["businessContact"]["name"] = json!(renamed);
+    api.ok(
+        Some(&as_(APPLICANT)),
+        "mutation($id: UUID!, $f: RegistrationFormInput!) { amendRegistration(id: $id, form: $f) { position } }",
+        json!({"id": id, "f": amended}),
+    )
+    .await;
+    api.ok(
+        Some(&as_(COMMS)),
+        "query($id: UUID!) { registration(id: $id) { businessContact { name email phone } } }",
+        json!({"id": id}),
+    )
+    .await;
+    api.ok(
+        Some(&as_(DPO)),
+        "query { personalDataHeldFor(subject: \"u-private\") { subject } }",
+        json!({}),
+    )
+    .await;
+    // A refused input that echoes nothing of the value.
+    let mut bad = form.clone();
+    bad["businessContact"]["email"] = json!(format!("{name} <not-an-email>"));
+    api.post(
+        Some(&as_(APPLICANT)),
+        "mutation($f: RegistrationFormInput!) { submitRegistration(form: $f) { position } }",
+        json!({"f": bad}),
+    )
+    .await;
+    api.ok(
+        Some(&as_(DPO)),
+        "mutation { erasePersonalData(subject: \"u-private\", reason: \"SAR-1\") { position } }",
+        json!({}),
+    )
+    .await;
+    // Let the batch exporter deliver what it has.
+    for _ in 0..100 {
+        if *spans.lock().unwrap() > 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let exported = bytes.lock().unwrap().clone();
+    assert!(*spans.lock().unwrap() > 20, "spans were exported");
+    let logs = service.logs.lock().unwrap().join("\n");
+    for value in [name, email, phone, renamed, "Zebedee", "zebedee.q", "900123"] {
+        assert!(
+            !exported.windows(value.len()).any(|w| w == value.as_bytes()),
+            "the OTLP export holds `{value}`"
+        );
+        assert!(!logs.contains(value), "a log line holds `{value}`");
+    }
+}
+
+/// A JSON value written as a GraphQL literal (object keys unquoted).
+fn graphql_literal(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{k}: {}", graphql_literal(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        serde_json::Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(graphql_literal).collect::<Vec<_>>().join(", ")
+        ),
+        serde_json::Value::String(s) if s == "X" => "X".into(),
+        other => other.to_string(),
+    }
 }

@@ -540,6 +540,8 @@ async fn graphiql() -> Html<String> {
 /// Prometheus metrics (text format).
 async fn metrics(State(state): State<HttpState>) -> Response {
     crate::metrics::refresh(&state.app).await;
+    crate::metrics::gauge("websocket_connections", &[], state.ws.connections() as f64);
+    crate::metrics::gauge("websocket_subscriptions", &[], state.ws.subscriptions() as f64);
     (
         [(
             header::CONTENT_TYPE,

@@ -86,6 +86,16 @@ const HELP: &[(&str, &str, &str)] = &[
         "Open GraphQL subscriptions on this instance, by subscription.",
     ),
     (
+        "websocket_connections",
+        "gauge",
+        "Open WebSocket connections on this instance.",
+    ),
+    (
+        "websocket_subscriptions",
+        "gauge",
+        "Subscriptions counted against REGISTRY_WS_MAX_SUBSCRIPTIONS on this instance.",
+    ),
+    (
         "vault_operations_total",
         "counter",
         "Personal-data vault operations by kind (seal, open, erase).",

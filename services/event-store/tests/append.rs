@@ -505,3 +505,33 @@ async fn an_append_to_several_streams_is_all_or_nothing() {
     assert_eq!(store.stream_version("claim-a").await.unwrap(), 2);
     assert!(store.verify_chain(None, None).await.unwrap().is_verified());
 }
+
+/// An append commits with `synchronous_commit` at least `on`, whatever the
+/// session or role says, and keeps a stronger setting.
+#[tokio::test]
+async fn an_append_pins_synchronous_commit_at_least_on_for_its_transaction() {
+    let db = TestDatabase::new().await;
+    for (session, expected) in [
+        ("off", "on"),
+        ("local", "on"),
+        ("remote_write", "on"),
+        ("on", "on"),
+        ("remote_apply", "remote_apply"),
+    ] {
+        let mut tx = db.runtime.begin().await.unwrap();
+        sqlx::query(&format!("set local synchronous_commit = {session}"))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query(event_store::db::DURABLE_COMMIT)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let now: String = sqlx::query_scalar("select current_setting('synchronous_commit')")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(now, expected, "from {session}");
+        tx.rollback().await.unwrap();
+    }
+}

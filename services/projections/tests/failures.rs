@@ -176,3 +176,42 @@ fn contains(v: &serde_json::Value, needle: &serde_json::Value) -> bool {
             _ => false,
         }
 }
+
+/// A database error that says nothing about the event (here: a lock the
+/// batch cannot get in time) is retried, and never stops a model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_database_error_is_retried_and_stops_no_projection() {
+    let db = TestDatabase::new().await;
+    let store = EventStore::new(db.runtime.clone());
+    generate(&store, 5, 2).await;
+    // New connections of this database give up on locks after 50 ms.
+    sqlx::query(&format!(
+        "alter database {} set lock_timeout = '50ms'",
+        db.name
+    ))
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(db.owner_options.clone())
+        .await
+        .unwrap();
+    // Someone else holds the registrations table.
+    let mut holder = db.owner.begin().await.unwrap();
+    sqlx::query("lock table read_models.registrations in access exclusive mode")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let failed = run_batch(&pool, LIVE_SCHEMA, 500, 365).await;
+    assert!(failed.is_err(), "the batch could not get its lock");
+    let status = projection_status(&pool).await.unwrap();
+    assert!(
+        status.iter().all(|p| p.error.is_none()),
+        "a lock timeout stopped a projection: {status:?}"
+    );
+    holder.rollback().await.unwrap();
+    drain(&pool).await;
+    let status = projection_status(&pool).await.unwrap();
+    assert!(status.iter().all(|p| p.error.is_none() && p.lag == 0), "{status:?}");
+}
