@@ -198,7 +198,7 @@ pub fn refuse_nul(state: &WebState, fields: &[(&str, Option<&str>)]) -> Option<R
 }
 
 #[cfg(test)]
-mod tests {
+mod proxy_tests {
     use super::*;
 
     fn xff(values: &[&str]) -> HeaderMap {
