@@ -213,16 +213,24 @@ async fn no_personal_value_reaches_the_otlp_receiver_or_the_logs() {
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-            ("RUST_LOG", "debug,hyper=info,h2=info,reqwest=info,tower=info"),
+            (
+                "RUST_LOG",
+                "debug,hyper=info,h2=info,reqwest=info,tower=info",
+            ),
         ],
     );
     let api = Api::new(&service);
     council::reference_data(&api).await;
 
-    let (name, email, phone) = ("Zebedee Quartermaine", "zebedee.q@north.gov.uk", "07700 900123");
+    let (name, email, phone) = (
+        "Zebedee Quartermaine",
+        "zebedee.q@north.gov.uk",
+        "07700 900123",
+    );
     let renamed = "Zebedee Q. Quartermaine-Smythe";
     let mut form = council::form(1, "X", "@NorthPrivate");
-    form["businessContact"] = json!({"subject": "u-private", "name": name, "email": email, "phone": phone});
+    form["businessContact"] =
+        json!({"subject": "u-private", "name": name, "email": email, "phone": phone});
     // Literal values inlined in the document, not only in variables.
     let literal = serde_json::to_string(&form).unwrap();
     let query = format!(
@@ -231,7 +239,10 @@ async fn no_personal_value_reaches_the_otlp_receiver_or_the_logs() {
     );
     assert!(!literal.is_empty());
     let data = api.ok(Some(&as_(APPLICANT)), &query, json!({})).await;
-    let id = data["submitRegistration"]["registration"]["id"].as_str().unwrap().to_owned();
+    let id = data["submitRegistration"]["registration"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut amended = form.clone();
     amended["businessContact"]["name"] = json!(renamed);
     api.ok(
@@ -248,7 +259,7 @@ async fn no_personal_value_reaches_the_otlp_receiver_or_the_logs() {
     .await;
     api.ok(
         Some(&as_(DPO)),
-        "query { personalDataHeldFor(subject: \"u-private\") { subject } }",
+        "query { personalDataHeldFor(subject: \"u-private\") { person erased } }",
         json!({}),
     )
     .await;
@@ -278,7 +289,15 @@ async fn no_personal_value_reaches_the_otlp_receiver_or_the_logs() {
     let exported = bytes.lock().unwrap().clone();
     assert!(*spans.lock().unwrap() > 20, "spans were exported");
     let logs = service.logs.lock().unwrap().join("\n");
-    for value in [name, email, phone, renamed, "Zebedee", "zebedee.q", "900123"] {
+    for value in [
+        name,
+        email,
+        phone,
+        renamed,
+        "Zebedee",
+        "zebedee.q",
+        "900123",
+    ] {
         assert!(
             !exported.windows(value.len()).any(|w| w == value.as_bytes()),
             "the OTLP export holds `{value}`"
@@ -299,7 +318,11 @@ fn graphql_literal(v: &serde_json::Value) -> String {
         ),
         serde_json::Value::Array(items) => format!(
             "[{}]",
-            items.iter().map(graphql_literal).collect::<Vec<_>>().join(", ")
+            items
+                .iter()
+                .map(graphql_literal)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         serde_json::Value::String(s) if s == "X" => "X".into(),
         other => other.to_string(),

@@ -118,7 +118,16 @@
         socket.send(JSON.stringify({ type: "pong" }));
       }
     };
-    socket.onclose = () => {
+    socket.onclose = (event) => {
+      if (event.code === 4401) {
+        // The token expired: the server closed the socket. Ask for a new one.
+        sessionStorage.removeItem(KEY);
+        clearInterval(ticker);
+        $("live").textContent = "Your sign-in has expired. Paste a new token to go on.";
+        $("queue").hidden = true;
+        $("signin").hidden = false;
+        return;
+      }
       if (sessionStorage.getItem(KEY)) {
         $("live").textContent = "Connection lost; reconnecting…";
         setTimeout(() => subscribe(roles), 2000);

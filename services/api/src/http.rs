@@ -541,7 +541,11 @@ async fn graphiql() -> Html<String> {
 async fn metrics(State(state): State<HttpState>) -> Response {
     crate::metrics::refresh(&state.app).await;
     crate::metrics::gauge("websocket_connections", &[], state.ws.connections() as f64);
-    crate::metrics::gauge("websocket_subscriptions", &[], state.ws.subscriptions() as f64);
+    crate::metrics::gauge(
+        "websocket_subscriptions",
+        &[],
+        state.ws.subscriptions() as f64,
+    );
     (
         [(
             header::CONTENT_TYPE,

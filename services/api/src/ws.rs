@@ -28,8 +28,12 @@ use tokio::sync::{mpsc, watch};
 pub mod close {
     /// RFC 6455 "going away": the instance is shutting down; reconnect.
     pub const GOING_AWAY: u16 = 1001;
+    /// RFC 6455 "protocol error".
+    pub const PROTOCOL: u16 = 1002;
     /// RFC 6455 "policy violation": too many messages, or not reading.
     pub const POLICY: u16 = 1008;
+    /// RFC 6455 "message too big".
+    pub const TOO_BIG: u16 = 1009;
     /// graphql-transport-ws "Unauthorized": the token expired.
     pub const UNAUTHORIZED: u16 = 4401;
     /// graphql-transport-ws "Connection initialisation timeout".
@@ -340,7 +344,16 @@ pub async fn run<F, Fut>(
         ws_stream
             .filter_map(move |frame| {
                 let outcome = match frame {
-                    Err(e) => Some(Err(e)),
+                    Err(e) => {
+                        // tungstenite refuses a message over the limit.
+                        let text = e.to_string();
+                        if text.contains("too long") || text.contains("Space limit") {
+                            shared.close(close::TOO_BIG, "message too big");
+                        } else {
+                            shared.close(close::PROTOCOL, "protocol error");
+                        }
+                        Some(Err(e))
+                    }
                     Ok(message) => {
                         *shared.last_seen.lock().expect("last seen") = Instant::now();
                         let data = matches!(message, Message::Text(_) | Message::Binary(_));
@@ -466,18 +479,21 @@ pub async fn run<F, Fut>(
     };
 
     let mut closing_seen = shared.closing.subscribe();
+    tokio::pin!(writer);
     tokio::select! {
+        // The socket failed, or a close frame went out.
+        _ = &mut writer => {}
         _ = protocol => {
             // The protocol ended (the client left, or it closed the socket
             // itself): let what it queued, its close frame included, go out.
             drop(out_tx);
-            let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), &mut writer).await;
         }
         _ = async { drop(closing_seen.wait_for(Option::is_some).await) } => {
-            let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), &mut writer).await;
         }
         _ = watchdog => {
-            let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), &mut writer).await;
         }
     }
     let closed = shared.closing.borrow().clone();

@@ -213,5 +213,8 @@ async fn a_transient_database_error_is_retried_and_stops_no_projection() {
     holder.rollback().await.unwrap();
     drain(&pool).await;
     let status = projection_status(&pool).await.unwrap();
-    assert!(status.iter().all(|p| p.error.is_none() && p.lag == 0), "{status:?}");
+    assert!(
+        status.iter().all(|p| p.error.is_none() && p.lag == 0),
+        "{status:?}"
+    );
 }
