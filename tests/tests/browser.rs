@@ -99,6 +99,7 @@ async fn residents_verify_accounts_read_officer_pages_and_report_fakes_and_the_d
         .env("CHROMIUM", &chromium)
         .env("COMMS_TOKEN", as_(COMMS))
         .env("APPLICANT_TOKEN", as_(APPLICANT))
+        .env("JWT_SECRET", blackbox_tests::TEST_JWT_SECRET)
         .env("NEW_FORM", new_form.to_string())
         .output()
         .expect("run node");

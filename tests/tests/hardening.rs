@@ -477,31 +477,26 @@ async fn another_callers_idempotency_key_replays_nothing_of_their_registration()
     let id = submit(&api, council::form(1, "X", "@NorthIdem")).await;
     let withdraw = "mutation($id: UUID!, $k: String) { withdrawRegistration(id: $id, reason: \"Closing\", idempotencyKey: $k) { \
                      deduplicated registration { applicant accountKey businessContact { name } } } }";
-    let first = api
-        .ok(
-            Some(&as_(APPLICANT)),
-            withdraw,
-            json!({"id": id, "k": "retry-1"}),
-        )
-        .await;
-    assert_eq!(first["withdrawRegistration"]["deduplicated"], false);
+    let call = |who| {
+        let (api, id) = (api.clone(), id.clone());
+        async move {
+            api.post(Some(&as_(who)), withdraw, json!({"id": id, "k": "retry-1"}))
+                .await
+        }
+    };
+    let first = call(APPLICANT).await;
+    assert_eq!(
+        first["data"]["withdrawRegistration"]["deduplicated"], false,
+        "{first}"
+    );
     // The applicant's retry returns the first outcome.
-    let again = api
-        .ok(
-            Some(&as_(APPLICANT)),
-            withdraw,
-            json!({"id": id, "k": "retry-1"}),
-        )
-        .await;
-    assert_eq!(again["withdrawRegistration"]["deduplicated"], true);
+    let again = call(APPLICANT).await;
+    assert_eq!(
+        again["data"]["withdrawRegistration"]["deduplicated"], true,
+        "{again}"
+    );
     // An outsider with the same key learns nothing.
-    let body = api
-        .post(
-            Some(&as_(STRANGER)),
-            withdraw,
-            json!({"id": id, "k": "retry-1"}),
-        )
-        .await;
+    let body = call(STRANGER).await;
     let code = error_code(&body);
     assert!(
         matches!(

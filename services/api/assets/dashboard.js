@@ -123,9 +123,12 @@
         // The token expired: the server closed the socket. Ask for a new one.
         sessionStorage.removeItem(KEY);
         clearInterval(ticker);
-        $("live").textContent = "Your sign-in has expired. Paste a new token to go on.";
         $("queue").hidden = true;
+        $("token").value = "";
+        $("notice").textContent = "Your sign-in has expired. Paste a new access token to see your approvals again.";
+        $("notice").hidden = false;
         $("signin").hidden = false;
+        $("token").focus();
         return;
       }
       if (sessionStorage.getItem(KEY)) {
@@ -144,6 +147,7 @@
     const me = first.me;
     seen = first.logPosition;
     $("signin").hidden = true;
+    $("notice").hidden = true;
     $("queue").hidden = false;
     $("who").textContent = "Signed in as " + (me.name || me.subject) + " (" + me.roles.map((r) => r.toLowerCase().replace(/_/g, " ")).join(", ") + ")";
     await refresh(seen);

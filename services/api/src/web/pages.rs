@@ -455,6 +455,7 @@ pub(super) async fn dashboard(State(state): State<WebState>) -> Response {
 <noscript><p class="error">The dashboard needs JavaScript: it updates live as approvals happen.</p></noscript>
 <section id="signin" aria-labelledby="signin-heading">
 <h2 id="signin-heading">Sign in</h2>
+<p id="notice" class="error" role="alert" hidden></p>
 <form id="signin-form">
 <label for="token">Access token</label>
 <p class="hint" id="token-hint">Paste the bearer token from the council's sign-in (in development: <code>social-registry dev-token --sub you --roles staff,communications</code>). It stays in this browser tab only.</p>
