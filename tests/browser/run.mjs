@@ -1,6 +1,6 @@
 // Browser tests of the public pages and the approvals dashboard, in Debian's
 // headless Chromium driven by playwright-core, with axe-core on every page.
-// Started by tests/tests/browser.rs, which runs the service and seeds it;
+// Started by tests/tests/blackbox/browser.rs, which runs the service and seeds it;
 // everything it needs comes in the environment. Exits non-zero on the first
 // failure, printing what failed.
 import { chromium } from "playwright-core";

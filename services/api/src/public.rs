@@ -64,18 +64,17 @@ pub struct DirectoryQuery {
     pub limit: i64,
 }
 
-/// The level with this number.
-pub fn level_from(n: i16) -> Level {
-    match n {
-        1 => Level::Broadcast,
-        2 => Level::Consult,
-        3 => Level::Participate,
-        _ => Level::Engage,
-    }
+/// A coded column read back, or a decoding error naming it.
+fn decoded<T>(r: Result<T, projections::columns::UnknownValue>) -> Result<T, sqlx::Error> {
+    r.map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
-fn platform_from(code: &str) -> Platform {
-    Platform::from_code(code).unwrap_or(Platform::Website)
+fn level_from(n: i16) -> Result<Level, sqlx::Error> {
+    decoded(projections::columns::level("level", n))
+}
+
+fn platform_from(code: &str) -> Result<Platform, sqlx::Error> {
+    decoded(projections::columns::platform("platform", code))
 }
 
 /// Service code → name.
@@ -117,10 +116,10 @@ pub async fn directory(
             let service_area: String = row.try_get("service_area")?;
             Ok(DirectoryRow {
                 registration_id: row.try_get("registration_id")?,
-                platform: platform_from(row.try_get("platform")?),
+                platform: platform_from(row.try_get("platform")?)?,
                 account_key: row.try_get("account_key")?,
                 account_url: row.try_get("account_url")?,
-                level: level_from(row.try_get("level")?),
+                level: level_from(row.try_get("level")?)?,
                 service_name: services.get(&service_area).cloned(),
                 service_area,
                 officer_slug: row.try_get("officer_slug")?,
@@ -165,11 +164,11 @@ fn account(
     let service_area: String = row.try_get("service_area")?;
     let status: String = row.try_get("status")?;
     Ok(Account {
-        platform: platform_from(row.try_get("platform")?),
+        platform: platform_from(row.try_get("platform")?)?,
         account_key: row.try_get("account_key")?,
         account_url: row.try_get("account_url")?,
         verified: status == "verified",
-        level: level_from(row.try_get("level")?),
+        level: level_from(row.try_get("level")?)?,
         service_name: services.get(&service_area).cloned(),
         service_area,
         officer_slug: row.try_get("officer_slug")?,

@@ -11,6 +11,7 @@
 //! explicit erased marker once the person's erasure event is projected.
 
 mod batch;
+pub mod columns;
 mod decode;
 pub mod models;
 mod projector;

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::inputs::RegistrationFilter;
 use super::types::RegistrationNode;
 use super::{app, correlation_id, with_role};
-use crate::commands::{Handler, RequestMeta};
+use crate::commands::Handler;
 use crate::errors;
 
 /// The outcome of verifying the hash chain.
@@ -346,17 +346,10 @@ impl AuditMutation {
         councillor_name: Option<String>,
         #[graphql(desc = "Why (recorded; say which request or rule).")] reason: String,
     ) -> Result<ErasurePayload> {
-        let viewer = with_role(ctx, &[Role::DataProtection])?;
+        with_role(ctx, &[Role::DataProtection])?;
         let person = person_of(&subject, &councillor_name)?;
         let app = app(ctx)?;
-        let meta = RequestMeta {
-            actor: viewer.actor.clone(),
-            display_name: None,
-            correlation_id: correlation_id(ctx),
-            idempotency_key: None,
-            expected_version: None,
-            trace_id: None,
-        };
+        let meta = super::request_meta(ctx, None, None)?;
         let handler = Handler::new(app.store.clone(), app.vault.clone());
         let position = handler
             .erase_person(person, &reason, &meta)

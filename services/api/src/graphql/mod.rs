@@ -179,6 +179,39 @@ pub(crate) fn with_role<'a>(
     }
 }
 
+/// The request context of a command: the caller, their display name, the
+/// correlation and trace ids, and the client's concurrency and retry keys
+/// (checked here). Built in this one place.
+pub(crate) fn request_meta(
+    ctx: &Context<'_>,
+    expected_version: Option<i64>,
+    idempotency_key: Option<String>,
+) -> async_graphql::Result<crate::commands::RequestMeta> {
+    let viewer = signed_in(ctx)?;
+    if let Some(v) = expected_version {
+        if v < 0 {
+            return Err(errors::bad_input("expectedVersion", "must not be negative"));
+        }
+    }
+    if let Some(key) = &idempotency_key {
+        let ok = (1..=200).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic());
+        if !ok {
+            return Err(errors::bad_input(
+                "idempotencyKey",
+                "must be 1 to 200 printable characters without spaces (a UUID is ideal)",
+            ));
+        }
+    }
+    Ok(crate::commands::RequestMeta {
+        actor: viewer.actor.clone(),
+        display_name: viewer.name.clone(),
+        correlation_id: correlation_id(ctx),
+        idempotency_key,
+        expected_version,
+        trace_id: ctx.data_opt::<crate::http::TraceId>().map(|t| t.0.clone()),
+    })
+}
+
 /// Wait (bounded) until every read model has applied the log up to
 /// `position`: read-your-writes after a mutation.
 pub(crate) async fn wait_for_position(

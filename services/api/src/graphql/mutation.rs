@@ -12,46 +12,16 @@ use domain::registration::Command;
 use domain::DomainError;
 use uuid::Uuid;
 
+use super::app;
 use super::inputs::{client_field, RegistrationFormInput, RiskAssessmentInput};
 use super::types::{self, ReferencePayload, RegistrationNode, RegistrationPayload};
-use super::{app, correlation_id, signed_in};
-use crate::commands::{HandleError, Handler, Request, RequestMeta};
+use crate::commands::{HandleError, Handler, Request};
 use crate::errors;
 
 /// Changes. Every mutation needs a sign-in; the domain decides whether your
 /// roles and your place on the form allow it.
 #[derive(Default)]
 pub struct RegistryMutation;
-
-fn meta(
-    ctx: &Context<'_>,
-    expected_version: Option<i64>,
-    idempotency_key: Option<String>,
-) -> Result<RequestMeta> {
-    let viewer = signed_in(ctx)?;
-    if let Some(v) = expected_version {
-        if v < 0 {
-            return Err(errors::bad_input("expectedVersion", "must not be negative"));
-        }
-    }
-    if let Some(key) = &idempotency_key {
-        let ok = (1..=200).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic());
-        if !ok {
-            return Err(errors::bad_input(
-                "idempotencyKey",
-                "must be 1 to 200 printable characters without spaces (a UUID is ideal)",
-            ));
-        }
-    }
-    Ok(RequestMeta {
-        actor: viewer.actor.clone(),
-        display_name: viewer.name.clone(),
-        correlation_id: correlation_id(ctx),
-        idempotency_key,
-        expected_version,
-        trace_id: ctx.data_opt::<crate::http::TraceId>().map(|t| t.0.clone()),
-    })
-}
 
 fn handler(ctx: &Context<'_>) -> Result<Handler> {
     let app = app(ctx)?;
@@ -65,7 +35,7 @@ async fn run(
     expected_version: Option<i64>,
     idempotency_key: Option<String>,
 ) -> Result<RegistrationPayload> {
-    let meta = meta(ctx, expected_version, idempotency_key)?;
+    let meta = super::request_meta(ctx, expected_version, idempotency_key)?;
     let form = match &request {
         Request::Submit(f) | Request::Amend(f) => Some(f.clone()),
         _ => None,
@@ -92,7 +62,7 @@ async fn reference(
     change: ReferenceEvent,
     idempotency_key: Option<String>,
 ) -> Result<ReferencePayload> {
-    let meta = meta(ctx, None, idempotency_key)?;
+    let meta = super::request_meta(ctx, None, idempotency_key)?;
     handler(ctx)?
         .reference(change, &meta)
         .await

@@ -65,36 +65,22 @@ fn cursor<T: serde::de::DeserializeOwned + serde::Serialize>(
     }
 }
 
-fn status_from(code: &str) -> types::RegistrationStatus {
-    match code {
-        "changes_requested" => Status::ChangesRequested,
-        "approved" => Status::Approved,
-        "published" => Status::Published,
-        "withdrawn" => Status::Withdrawn,
-        "rejected" => Status::Rejected,
-        _ => Status::Submitted,
-    }
-    .into()
+use projections::columns::{self, UnknownValue};
+
+fn status_from(code: &str) -> Result<types::RegistrationStatus, UnknownValue> {
+    columns::status("status", code).map(Into::into)
 }
 
-fn level_from(n: i16) -> types::Level {
-    match n {
-        1 => domain::Level::Broadcast,
-        2 => domain::Level::Consult,
-        3 => domain::Level::Participate,
-        _ => domain::Level::Engage,
-    }
-    .into()
+fn level_from(n: i16) -> Result<types::Level, UnknownValue> {
+    columns::level("level", n).map(Into::into)
 }
 
 fn level_number(l: types::Level) -> i16 {
     i16::from(domain::Level::from(l).number())
 }
 
-fn platform_from(code: &str) -> types::Platform {
-    platform::Platform::from_code(code)
-        .unwrap_or(platform::Platform::Website)
-        .into()
+fn platform_from(code: &str) -> Result<types::Platform, UnknownValue> {
+    columns::platform("platform", code).map(Into::into)
 }
 
 /// Fold the registrations with these ids from the log, each up to the
@@ -467,13 +453,15 @@ impl RegistryQuery {
             let c = Consultation {
                 registration_id: row.get("registration_id"),
                 account_key: row.get("account_key"),
-                platform: platform_from(row.get("platform")),
+                platform: platform_from(row.get("platform"))
+                    .map_err(|e| errors::internal(&e, &correlation_id(ctx)))?,
                 service_area: row.get("service_area"),
                 topic: row.get("topic"),
                 opens_on: row.get("opens_on"),
                 closes_on: row.get("closes_on"),
                 finder_reference: row.get("finder_reference"),
-                status: status_from(row.get("status")),
+                status: status_from(row.get("status"))
+                    .map_err(|e| errors::internal(&e, &correlation_id(ctx)))?,
             };
             connection
                 .edges
@@ -524,7 +512,8 @@ impl RegistryQuery {
         .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
         let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
         for row in rows.iter().take(limit as usize) {
-            let item = approval_item(row);
+            let item =
+                approval_item(row).map_err(|e| errors::internal(&e, &correlation_id(ctx)))?;
             connection.edges.push(Edge::new(
                 encode(&(item.waiting_since, item.registration_id, item.step.clone())),
                 item,
@@ -557,7 +546,9 @@ impl RegistryQuery {
         .fetch_all(&app(ctx)?.pool)
         .await
         .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
-        Ok(rows.iter().map(approval_item).collect())
+        rows.iter()
+            .map(|row| approval_item(row).map_err(|e| errors::internal(&e, &correlation_id(ctx))))
+            .collect()
     }
 
     /// Published registrations by review date, soonest first
@@ -601,7 +592,8 @@ impl RegistryQuery {
             let item = RevalidationItem {
                 registration_id: row.get("registration_id"),
                 account_key: row.get("account_key"),
-                platform: platform_from(row.get("platform")),
+                platform: platform_from(row.get("platform"))
+                    .map_err(|e| errors::internal(&e, &correlation_id(ctx)))?,
                 service_area: row.get("service_area"),
                 contact_subject: row.get("contact_subject"),
                 last_validated_at: row.get("last_validated_at"),
@@ -799,22 +791,21 @@ impl RegistryQuery {
     }
 }
 
-fn approval_item(row: &sqlx::postgres::PgRow) -> ApprovalItem {
+fn approval_item(row: &sqlx::postgres::PgRow) -> Result<ApprovalItem, UnknownValue> {
     let role: String = row.get("role");
-    ApprovalItem {
+    Ok(ApprovalItem {
         registration_id: row.get("registration_id"),
-        role: Role::from_code(&role)
-            .unwrap_or(Role::Communications)
-            .into(),
+        role: columns::role("approval_queue.role", &role)?.into(),
         step: row.get("step"),
         assignee: row.get("assignee"),
         level: Some(row.get::<i16, _>("level"))
             .filter(|l| *l > 0)
-            .map(level_from),
+            .map(level_from)
+            .transpose()?,
         account_key: row.get("account_key"),
         service_area: row.get("service_area"),
         waiting_since: row.get("waiting_since"),
-    }
+    })
 }
 
 /// `%words%` for a case-insensitive LIKE, with LIKE's own characters escaped.

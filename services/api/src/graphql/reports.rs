@@ -8,7 +8,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::{app, correlation_id, with_role};
-use crate::commands::{Handler, RequestMeta};
+use crate::commands::Handler;
 use crate::errors;
 
 /// A report from the public of an account they suspect is a fake council
@@ -143,17 +143,10 @@ impl ReportsMutation {
         #[graphql(desc = "What was done, e.g. `Reported to the platform as impersonation`.")]
         outcome: String,
     ) -> Result<i64> {
-        let viewer = with_role(ctx, &[Role::Communications])?;
+        with_role(ctx, &[Role::Communications])?;
         let app = app(ctx)?;
         let cid = correlation_id(ctx);
-        let meta = RequestMeta {
-            actor: viewer.actor.clone(),
-            display_name: viewer.name.clone(),
-            correlation_id: cid.clone(),
-            idempotency_key: None,
-            expected_version: None,
-            trace_id: None,
-        };
+        let meta = super::request_meta(ctx, None, None)?;
         let stream = domain::report::stream_id(id);
         if app
             .store

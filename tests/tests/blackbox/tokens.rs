@@ -55,7 +55,7 @@ async fn expired_forged_and_misdirected_development_tokens_are_refused() {
     let rs256_without_issuer = jsonwebtoken::encode(
         &Header::new(Algorithm::RS256),
         &json!({"sub": "alice", "iss": "x", "aud": "y", "exp": now() + 60, "iat": now()}),
-        &EncodingKey::from_rsa_pem(include_bytes!("../fixtures/rsa-1.pem")).unwrap(),
+        &EncodingKey::from_rsa_pem(include_bytes!("../../fixtures/rsa-1.pem")).unwrap(),
     )
     .unwrap();
     for (what, t, expected) in [
@@ -145,9 +145,9 @@ impl Provider {
 async fn rs256_and_es256_tokens_verify_against_the_issuers_keys_and_the_service_follows_a_key_rotation(
 ) {
     let provider = Provider::start().await;
-    let rsa1 = EncodingKey::from_rsa_pem(include_bytes!("../fixtures/rsa-1.pem")).unwrap();
-    let rsa2 = EncodingKey::from_rsa_pem(include_bytes!("../fixtures/rsa-2.pem")).unwrap();
-    let ec1 = EncodingKey::from_ec_pem(include_bytes!("../fixtures/ec-1.pem")).unwrap();
+    let rsa1 = EncodingKey::from_rsa_pem(include_bytes!("../../fixtures/rsa-1.pem")).unwrap();
+    let rsa2 = EncodingKey::from_rsa_pem(include_bytes!("../../fixtures/rsa-2.pem")).unwrap();
+    let ec1 = EncodingKey::from_ec_pem(include_bytes!("../../fixtures/ec-1.pem")).unwrap();
     provider.publish(&[
         ("rsa-1", &rsa1, Algorithm::RS256),
         ("ec-1", &ec1, Algorithm::ES256),

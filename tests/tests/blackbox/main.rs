@@ -1,0 +1,18 @@
+//! The black-box tests: the built `social-registry` binary against a real
+//! PostgreSQL, over real HTTP and WebSocket connections. One test binary
+//! (linking one instead of fourteen saves CI minutes); one module per area.
+
+mod audit;
+mod authorization;
+mod binary;
+mod browser;
+mod demo;
+mod errors;
+mod hardening;
+mod lifecycle;
+mod operations;
+mod privacy;
+mod public_pages;
+mod subscriptions;
+mod telemetry;
+mod tokens;
