@@ -25,17 +25,13 @@ pub async fn registry_at(
     let mut after = 0;
     loop {
         let page = store
-            .read_prefix("registration-", after, position, PAGE)
+            .read_prefix(domain::streams::REGISTRATION, after, position, PAGE)
             .await?;
         let Some(last) = page.last().map(|e| e.position) else {
             break;
         };
         for e in &page {
-            let Some(id) = e
-                .stream_id
-                .strip_prefix("registration-")
-                .and_then(|s| s.parse::<Uuid>().ok())
-            else {
+            let Some(id) = domain::streams::registration_id(&e.stream_id) else {
                 continue;
             };
             let before = states.remove(&id);

@@ -3,7 +3,9 @@
 //! No I/O lives here: commands are decided against folded state and produce
 //! events; the API crate wires this to the event store and the vault.
 
+pub mod access;
 pub mod actor;
+pub mod claims;
 pub mod codec;
 pub mod error;
 pub mod form;
@@ -14,6 +16,7 @@ pub mod privacy;
 pub mod reference;
 pub mod registration;
 pub mod report;
+pub mod streams;
 
 pub use actor::{Actor, Role};
 pub use error::{DomainError, ErrorKind};

@@ -934,3 +934,32 @@ fn events_survive_their_stored_encoding_unchanged() {
         "a newer version is refused, not misread"
     );
 }
+
+/// Who must act next, as the approval queues show it.
+#[test]
+fn a_level_3_registration_waits_for_the_officer_then_the_named_line_manager_then_communications() {
+    use domain::registration::{Task, Waiting};
+    let mut s = Scenario::new();
+    s.submit(form(3));
+    let next = |s: &Scenario| s.state().unwrap().waiting_on();
+    assert_eq!(
+        next(&s),
+        [Waiting {
+            role: Role::Staff,
+            task: Task::Step(Step::RiskAssessment),
+            assignee: Some(applicant().subject),
+        }]
+    );
+    s.ok(&applicant(), risk_assessment("u-applicant"));
+    let waiting = next(&s);
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].role, Role::LineManager);
+    assert_eq!(
+        waiting[0].assignee.as_deref(),
+        Some(line_manager().subject.as_str())
+    );
+    s.ok(&line_manager(), Command::SignRiskAssessment);
+    assert_eq!(next(&s)[0].task, Task::Step(Step::CommunicationsApproval));
+    s.ok(&comms(), Command::Approve);
+    assert_eq!(next(&s)[0].task, Task::Publication);
+}

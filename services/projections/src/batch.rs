@@ -322,7 +322,7 @@ pub fn is_transient(error: &sqlx::Error) -> bool {
 /// Whether an unreadable event concerns this model: reference events only
 /// the reference model, everything else every other model.
 fn touches(model: ReadModel, e: &RecordedEvent) -> bool {
-    (model == ReadModel::Reference) == e.stream_id.starts_with("reference-")
+    (model == ReadModel::Reference) == e.stream_id.starts_with(domain::streams::REFERENCE)
 }
 
 async fn load_checkpoints(

@@ -8,6 +8,7 @@ use domain::privacy::PrivacyEvent;
 use domain::reference::ReferenceEvent;
 use domain::registration::{Registration, RegistrationEvent, EVENT_SCHEMA_VERSION};
 use domain::report::ReportEvent;
+use domain::streams::Stream;
 use event_store::{EventStore, RecordedEvent, StoreError};
 use uuid::Uuid;
 
@@ -60,39 +61,45 @@ impl<'a> Decoder<'a> {
     }
 
     pub(crate) async fn decode(&mut self, e: &RecordedEvent) -> Result<Decoded, StoreError> {
-        if let Some(id) = e.stream_id.strip_prefix("registration-") {
-            let Ok(id) = id.parse::<Uuid>() else {
+        match domain::streams::parse(&e.stream_id) {
+            Stream::Registration(id) => return self.registration(id, e).await,
+            Stream::Person => {
+                return Ok(
+                    match codec::decode::<PrivacyEvent>(
+                        &e.event_type,
+                        e.schema_version,
+                        &e.payload,
+                        1,
+                    ) {
+                        Ok(PrivacyEvent::PersonalDataErased { person, .. }) => {
+                            Decoded::Erasure(person)
+                        }
+                        Err(err) => Decoded::Broken(err.to_string()),
+                    },
+                );
+            }
+            Stream::Report(id) => {
+                return Ok(
+                    match codec::decode::<ReportEvent>(
+                        &e.event_type,
+                        e.schema_version,
+                        &e.payload,
+                        1,
+                    ) {
+                        Ok(event) => Decoded::Report { id, event },
+                        Err(err) => Decoded::Broken(err.to_string()),
+                    },
+                );
+            }
+            Stream::Malformed => {
                 return Ok(Decoded::Broken(format!(
-                    "stream {} has no registration id",
+                    "stream {} has no id after its prefix",
                     e.stream_id
                 )));
-            };
-            return self.registration(id, e).await;
+            }
+            _ => {}
         }
-        if e.stream_id.starts_with("person-") {
-            return Ok(
-                match codec::decode::<PrivacyEvent>(&e.event_type, e.schema_version, &e.payload, 1)
-                {
-                    Ok(PrivacyEvent::PersonalDataErased { person, .. }) => Decoded::Erasure(person),
-                    Err(err) => Decoded::Broken(err.to_string()),
-                },
-            );
-        }
-        if let Some(id) = e.stream_id.strip_prefix("fakereport-") {
-            let Ok(id) = id.parse::<Uuid>() else {
-                return Ok(Decoded::Broken(format!(
-                    "stream {} has no report id",
-                    e.stream_id
-                )));
-            };
-            return Ok(
-                match codec::decode::<ReportEvent>(&e.event_type, e.schema_version, &e.payload, 1) {
-                    Ok(event) => Decoded::Report { id, event },
-                    Err(err) => Decoded::Broken(err.to_string()),
-                },
-            );
-        }
-        if e.stream_id.starts_with("reference-") {
+        if e.stream_id.starts_with(domain::streams::REFERENCE) {
             return Ok(
                 match codec::decode::<ReferenceEvent>(
                     &e.event_type,

@@ -5,9 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 use domain::form::LevelDetails;
 use domain::reference::ReferenceEvent;
-use domain::registration::{Registration, Status, Step};
+use domain::registration::{Registration, Status, Step, Task};
 use domain::report::ReportEvent;
-use domain::Level;
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -321,80 +320,20 @@ fn officer_person(s: &Registration) -> Option<Uuid> {
     }
 }
 
-/// What waits for whom: (role, step, named assignee).
+/// What waits for whom, as the approval queue stores it: (role code, step
+/// name, named assignee). The rule is `Registration::waiting_on`.
 pub fn queue_items(s: &Registration) -> Vec<(&'static str, String, Option<String>)> {
-    let mut items = Vec::new();
-    let unapproved_branding = s
-        .form
-        .branding_assets
-        .iter()
-        .filter(|b| !s.branding_approvals.contains_key(&b.id));
-    match s.status {
-        Status::Submitted => {
-            match s.level() {
-                Level::Broadcast => {}
-                Level::Consult if s.consultation_listing.is_none() => {
-                    items.push(("consultation", step_name(&Step::ConsultationListing), None));
-                }
-                Level::Participate if s.risk_assessment.is_none() => {
-                    items.push((
-                        "staff",
-                        step_name(&Step::RiskAssessment),
-                        Some(s.applicant.clone()),
-                    ));
-                }
-                Level::Participate if s.risk_signature.is_none() => {
-                    items.push((
-                        "line_manager",
-                        step_name(&Step::RiskAssessmentSignature),
-                        s.line_manager().map(str::to_owned),
-                    ));
-                }
-                Level::Engage if s.senior_sign_off.is_none() => {
-                    items.push((
-                        "senior_officer",
-                        step_name(&Step::SeniorOfficerSignOff),
-                        s.senior_officer().map(str::to_owned),
-                    ));
-                }
-                _ => {}
-            }
-            if s.level_steps().iter().all(|st| s.is_done(st)) {
-                items.push((
-                    "communications",
-                    step_name(&Step::CommunicationsApproval),
-                    None,
-                ));
-            }
-            for b in unapproved_branding {
-                items.push((
-                    "communications",
-                    step_name(&Step::BrandingApproval(b.id.clone())),
-                    None,
-                ));
-            }
-        }
-        Status::Approved => {
-            let pending: Vec<_> = unapproved_branding.collect();
-            if pending.is_empty() {
-                items.push(("communications", "publication".to_owned(), None));
-            }
-            for b in pending {
-                items.push((
-                    "communications",
-                    step_name(&Step::BrandingApproval(b.id.clone())),
-                    None,
-                ));
-            }
-        }
-        Status::ChangesRequested => items.push((
-            "staff",
-            "changes_requested".to_owned(),
-            Some(s.applicant.clone()),
-        )),
-        Status::Published | Status::Withdrawn | Status::Rejected => {}
-    }
-    items
+    s.waiting_on()
+        .into_iter()
+        .map(|w| {
+            let step = match &w.task {
+                Task::Step(step) => step_name(step),
+                Task::Publication => "publication".to_owned(),
+                Task::ChangesRequested => "changes_requested".to_owned(),
+            };
+            (w.role.code(), step, w.assignee)
+        })
+        .collect()
 }
 
 /// The erased marker, as stored.

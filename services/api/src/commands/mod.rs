@@ -136,7 +136,7 @@ impl Handler {
         if let Some(key) = meta.scoped_idempotency_key() {
             if let Some(outcome) = self.replay(stream, &key).await? {
                 // A replay shows the registration: only to whom may read it.
-                if !crate::graphql::access::may_read(&meta.actor, &outcome.registration) {
+                if !domain::access::may_read(&meta.actor, &outcome.registration) {
                     return Err(domain::DomainError::RegistrationNotFound(id).into());
                 }
                 return Ok(outcome);

@@ -5,9 +5,7 @@
 //! - `mutation`: one mutation per domain command;
 //! - `subscription`: live approval activity, registration changes, the log;
 //! - `types` / `inputs`: what crosses the wire;
-//! - `access`: who may read what (pure rules, unit-tested).
 
-pub mod access;
 mod audit;
 mod inputs;
 mod limits;

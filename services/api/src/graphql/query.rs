@@ -21,8 +21,7 @@ use super::types::{
     SpeakingAuthority, Verification, VerificationStatus, VerifiedAccount,
 };
 use super::{
-    access, app, correlation_id, settings, signed_in, wait_for_position, with_role, DEFAULT_PAGE,
-    MAX_PAGE,
+    app, correlation_id, settings, signed_in, wait_for_position, with_role, DEFAULT_PAGE, MAX_PAGE,
 };
 use crate::commands::load_registration;
 use crate::errors;
@@ -199,7 +198,7 @@ impl RegistryQuery {
             .await
             .map_err(|e| errors::from_handle(e, &correlation_id(ctx)))?;
         let state = state.ok_or_else(|| errors::not_found(format!("no registration {id}")))?;
-        if !access::may_read(&viewer.actor, &state) {
+        if !domain::access::may_read(&viewer.actor, &state) {
             return Err(errors::forbidden(
                 "you may read only registrations you submitted or are named on",
             ));
@@ -228,7 +227,7 @@ impl RegistryQuery {
         let after: Option<(DateTime<Utc>, Uuid)> = cursor(after)?;
         let filter = filter.unwrap_or_default();
         let actor = &viewer.actor;
-        let sees_all = access::READ_ALL.iter().any(|r| actor.has(*r));
+        let sees_all = domain::access::READ_ALL.iter().any(|r| actor.has(*r));
         let statuses: Option<Vec<String>> = filter.status.map(|list| {
             list.into_iter()
                 .map(|s| projections::models::status_name(s.into()).to_owned())
@@ -485,7 +484,7 @@ impl RegistryQuery {
         let _turn = super::pool_turn(ctx).await;
         let viewer = signed_in(ctx)?;
         let role: Role = role.into();
-        if !access::may_watch(&viewer.actor, role) {
+        if !domain::access::may_watch(&viewer.actor, role) {
             return Err(errors::forbidden(format!("this needs the `{role}` role")));
         }
         wait_for_position(ctx, at_least_position).await?;

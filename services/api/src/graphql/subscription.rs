@@ -13,20 +13,14 @@ use futures::{Stream, StreamExt};
 use uuid::Uuid;
 
 use super::types::{self, ApprovalActivity, LoggedEvent, RegistrationNode};
-use super::{access, app, correlation_id, signed_in, with_role};
+use super::{app, correlation_id, signed_in, with_role};
 use crate::commands::{apply_event, load_registration};
 use crate::errors;
 
 /// Live streams. All need a sign-in.
 pub struct Subscription;
 
-const REGISTRATION_PREFIX: &str = "registration-";
-
-fn registration_id(stream_id: &str) -> Option<Uuid> {
-    stream_id
-        .strip_prefix(REGISTRATION_PREFIX)
-        .and_then(|id| id.parse().ok())
-}
+use domain::streams::registration_id;
 
 /// Registration states kept per subscription, so most events fold in
 /// without reading their stream again.
@@ -102,7 +96,7 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<ApprovalActivity>>> {
         let viewer = signed_in(ctx)?.clone();
         let role: Role = role.into();
-        if !access::may_watch(&viewer.actor, role) {
+        if !domain::access::may_watch(&viewer.actor, role) {
             return Err(errors::forbidden(format!("this needs the `{role}` role")));
         }
         let app = app(ctx)?.clone();
@@ -125,7 +119,7 @@ impl Subscription {
                     Ok(None) => continue,
                     Err(e) => { yield Err(errors::from_handle(e, &cid)); return; }
                 };
-                if !access::activity_visible(&viewer.actor, role, &state) {
+                if !domain::access::activity_visible(&viewer.actor, role, &state) {
                     continue;
                 }
                 yield Ok(ApprovalActivity {
@@ -162,7 +156,7 @@ impl Subscription {
             .await
             .map_err(|e| errors::from_handle(e, &cid))?;
         let state = state.ok_or_else(|| errors::not_found(format!("no registration {id}")))?;
-        if !access::may_read(&viewer.actor, &state) {
+        if !domain::access::may_read(&viewer.actor, &state) {
             return Err(errors::forbidden(
                 "you may watch only registrations you may read",
             ));
@@ -190,7 +184,7 @@ impl Subscription {
                     Ok(None) => continue,
                     Err(e) => { yield Err(errors::from_handle(e, &cid)); return; }
                 };
-                if !access::may_read(&viewer.actor, &state) {
+                if !domain::access::may_read(&viewer.actor, &state) {
                     return;
                 }
                 yield Ok(RegistrationNode(Arc::new(state)));

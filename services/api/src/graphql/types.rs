@@ -11,7 +11,7 @@ use domain::personal::Sealed;
 use domain::registration::Registration;
 use uuid::Uuid;
 
-use super::{access, app, correlation_id, settings, signed_in};
+use super::{app, correlation_id, settings, signed_in};
 use crate::commands::seal;
 use crate::errors;
 
@@ -513,7 +513,7 @@ impl StaffMember {
 
     async fn contact(&self, ctx: &Context<'_>, value: &Option<Sealed>) -> Result<Option<String>> {
         let viewer = signed_in(ctx)?;
-        if !access::may_see_contact(&viewer.actor, &self.registration, &self.person) {
+        if !domain::access::may_see_contact(&viewer.actor, &self.registration, &self.person) {
             return Err(errors::forbidden(
                 "contact details are shown only to the person, the applicant, communications, auditors and data protection",
             ));

@@ -7,11 +7,13 @@ mod command;
 mod decide;
 mod event;
 mod state;
+mod waiting;
 
 pub use command::{Command, RiskAssessmentInput};
 pub use decide::{decide, Context};
 pub use event::{RegistrationEvent, Risk, RiskAssessment, SignOff, EVENT_SCHEMA_VERSION};
 pub use state::{fold, Registration, RevalidationDue, Status, Step};
+pub use waiting::{Task, Waiting};
 
 use uuid::Uuid;
 

@@ -1,5 +1,6 @@
 //! Who may read what. The rules of DESIGN.md ("Who uses it") as pure
-//! functions, so the resolvers and the SQL filters say the same thing.
+//! functions, so the API's resolvers, subscriptions and replays say the
+//! same thing.
 //!
 //! - Communications, auditors and data protection read every registration.
 //! - The consultation team reads every level-2 registration.
@@ -10,10 +11,10 @@
 //!   data protection, and (for a level-2 business contact) the consultation
 //!   team. Other readers see names only.
 
-use domain::form::StaffRef;
-use domain::level::Level;
-use domain::registration::Registration;
-use domain::{Actor, Role};
+use crate::form::StaffRef;
+use crate::level::Level;
+use crate::registration::Registration;
+use crate::{Actor, Role};
 
 /// Roles that read every registration.
 pub const READ_ALL: [Role; 3] = [Role::Communications, Role::Auditor, Role::DataProtection];
@@ -62,11 +63,11 @@ pub fn activity_visible(actor: &Actor, role: Role, r: &Registration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::form::{Form, LevelDetails};
+    use crate::personal::Sealed;
+    use crate::platform::{normalise, Platform};
+    use crate::registration::RegistrationEvent;
     use chrono::{NaiveDate, Utc};
-    use domain::form::{Form, LevelDetails};
-    use domain::personal::Sealed;
-    use domain::platform::{normalise, Platform};
-    use domain::registration::RegistrationEvent;
     use uuid::Uuid;
 
     fn person(subject: &str) -> StaffRef<Sealed> {
