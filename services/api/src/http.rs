@@ -539,19 +539,15 @@ async fn graphiql() -> Html<String> {
 
 /// Prometheus metrics (text format).
 async fn metrics(State(state): State<HttpState>) -> Response {
-    crate::metrics::refresh(&state.app).await;
-    crate::metrics::gauge("websocket_connections", &[], state.ws.connections() as f64);
-    crate::metrics::gauge(
-        "websocket_subscriptions",
-        &[],
-        state.ws.subscriptions() as f64,
-    );
+    crate::prom::refresh(&state.app).await;
+    metrics::gauge!("websocket_connections").set(state.ws.connections() as f64);
+    metrics::gauge!("websocket_subscriptions").set(state.ws.subscriptions() as f64);
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::metrics::render(),
+        crate::prom::render(),
     )
         .into_response()
 }
@@ -678,12 +674,8 @@ async fn correlate(mut request: Request<Body>, next: Next) -> Response {
         );
     });
     let status = response.status().as_u16().to_string();
-    crate::metrics::count(
-        "http_requests_total",
-        &[("route", &route), ("method", &method), ("status", &status)],
-        1.0,
-    );
-    crate::metrics::observe("http_request_duration_seconds", &[("route", &route)], took);
+    metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
+    metrics::histogram!("http_request_duration_seconds", "route" => route).record(took);
     if let Ok(value) = HeaderValue::from_str(&cid) {
         response
             .headers_mut()

@@ -528,6 +528,7 @@ async fn rebuild_projections(settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
+    api::prom::install();
     if settings.migrate_on_start {
         migrate(settings.clone()).await?;
     }
@@ -541,17 +542,9 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
             batch_size: settings.projection_batch,
             review_period_days: settings.review_period_days,
             on_batch: Some(Arc::new(|outcome, took| {
-                api::metrics::observe(
-                    "projection_batch_duration_seconds",
-                    &[("projection", "all")],
-                    took,
-                );
+                metrics::histogram!("projection_batch_duration_seconds", "projection" => "all").record(took);
                 for (model, took) in &outcome.timings {
-                    api::metrics::observe(
-                        "projection_batch_duration_seconds",
-                        &[("projection", model)],
-                        *took,
-                    );
+                    metrics::histogram!("projection_batch_duration_seconds", "projection" => *model).record(*took);
                 }
             })),
             ..ProjectorConfig::default()
@@ -561,7 +554,7 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         tokio::spawn(async move {
             loop {
                 let leader = if stats.is_leader() { 1.0 } else { 0.0 };
-                api::metrics::gauge("projector_leader", &[], leader);
+                metrics::gauge!("projector_leader").set(leader);
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
         });

@@ -368,7 +368,7 @@ impl Handler {
             return Err(HandleError::UnknownPerson);
         }
         self.vault.erase(person).await?;
-        crate::metrics::count("vault_operations_total", &[("operation", "erase")], 1.0);
+        metrics::counter!("vault_operations_total", "operation" => "erase").increment(1);
         if let Some(last) = self.store.read_stream(&stream, None).await?.last() {
             if last.event_type == domain::privacy::ERASED_EVENT_TYPE {
                 return Ok(last.position);
@@ -532,9 +532,9 @@ impl Handler {
 
 fn appended_metrics(events: &[&NewEvent], took: std::time::Duration) {
     for e in events {
-        crate::metrics::count("events_appended_total", &[("type", &e.event_type)], 1.0);
+        metrics::counter!("events_appended_total", "type" => e.event_type.clone()).increment(1);
     }
-    crate::metrics::observe("event_append_duration_seconds", &[], took);
+    metrics::histogram!("event_append_duration_seconds").record(took);
 }
 
 /// The command with every personal value replaced by a placeholder, to ask

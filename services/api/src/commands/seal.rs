@@ -10,7 +10,7 @@ use uuid::Uuid;
 /// Seal one value for `person`.
 pub async fn one(vault: &Vault, person: Uuid, text: &str) -> Result<Sealed, VaultError> {
     let s = vault.seal(person, text.trim()).await?;
-    crate::metrics::count("vault_operations_total", &[("operation", "seal")], 1.0);
+    metrics::counter!("vault_operations_total", "operation" => "seal").increment(1);
     Ok(Sealed {
         person: s.person,
         sealed: s.sealed,
@@ -19,7 +19,7 @@ pub async fn one(vault: &Vault, person: Uuid, text: &str) -> Result<Sealed, Vaul
 
 /// Open one sealed value.
 pub async fn open(v: &Vault, sealed: &Sealed) -> Result<Revealed, VaultError> {
-    crate::metrics::count("vault_operations_total", &[("operation", "open")], 1.0);
+    metrics::counter!("vault_operations_total", "operation" => "open").increment(1);
     v.open(&vault::Sealed {
         person: sealed.person,
         sealed: sealed.sealed.clone(),

@@ -432,7 +432,7 @@ impl Extension for SpansExtension {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        let operation = crate::metrics::operation_label(operation_name);
+        let operation = crate::prom::operation_label(operation_name);
         next.run(ctx, operation_name)
             .instrument(tracing::info_span!(
                 "graphql.execute",
@@ -467,12 +467,8 @@ impl Extension for OperationMetricsExtension {
         } else {
             "error"
         };
-        let operation = crate::metrics::operation_label(operation_name);
-        crate::metrics::count(
-            "graphql_operations_total",
-            &[("operation", &operation), ("outcome", outcome)],
-            1.0,
-        );
+        let operation = crate::prom::operation_label(operation_name);
+        metrics::counter!("graphql_operations_total", "operation" => operation, "outcome" => outcome).increment(1);
         response
     }
 }

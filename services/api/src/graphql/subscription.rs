@@ -105,7 +105,7 @@ impl Subscription {
         let events = app.store.subscribe(after, app.notifier.wake());
         let store = app.store.clone();
         Ok(async_stream::stream! {
-            let _active = crate::metrics::ActiveSubscription::open("approvalActivity");
+            let _active = crate::prom::ActiveSubscription::open("approvalActivity");
             let mut states = States::default();
             futures::pin_mut!(events);
             while let Some(next) = events.next().await {
@@ -165,7 +165,7 @@ impl Subscription {
         let events = app.store.subscribe(after, app.notifier.wake());
         let store = app.store.clone();
         Ok(async_stream::stream! {
-            let _active = crate::metrics::ActiveSubscription::open("registrationChanged");
+            let _active = crate::prom::ActiveSubscription::open("registrationChanged");
             let mut states = States::default();
             if from_position.is_none() {
                 states.0.insert(id, state);
@@ -209,7 +209,7 @@ impl Subscription {
         let cid = correlation_id(ctx);
         let events = app.store.subscribe(from_position, app.notifier.wake());
         Ok(async_stream::stream! {
-            let _active = crate::metrics::ActiveSubscription::open("events");
+            let _active = crate::prom::ActiveSubscription::open("events");
             futures::pin_mut!(events);
             while let Some(next) = events.next().await {
                 match next {

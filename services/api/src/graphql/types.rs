@@ -630,7 +630,7 @@ pub async fn reveal(ctx: &Context<'_>, value: &Sealed) -> Result<Option<String>>
                 .await
                 .map_err(|e| errors::from_vault(&e, &cid))?
                 .unwrap_or(event_store::vault::KeyState::Missing);
-            crate::metrics::count("vault_operations_total", &[("operation", "open")], 1.0);
+            metrics::counter!("vault_operations_total", "operation" => "open").increment(1);
             loader.loader().vault().open_with(
                 &state,
                 &event_store::vault::Sealed {

@@ -44,7 +44,7 @@ impl Loader<Uuid> for VaultKeys {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, KeyState>, Self::Error> {
         let _turn = self.share.acquire().await;
-        crate::metrics::count("vault_operations_total", &[("operation", "load_keys")], 1.0);
+        metrics::counter!("vault_operations_total", "operation" => "load_keys").increment(1);
         self.vault.data_keys(keys).await.map_err(Arc::new)
     }
 }
