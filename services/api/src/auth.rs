@@ -26,17 +26,7 @@ const LEEWAY_SECONDS: u64 = 30;
 /// The key set is re-fetched at least this often.
 const JWKS_MAX_AGE: Duration = Duration::from_secs(3600);
 
-/// A signed-in caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// Subject and roles.
-    pub actor: Actor,
-    /// The `name` claim, when the token has one.
-    pub name: Option<String>,
-    /// When the token expires (`exp`): a WebSocket signed in with it is
-    /// closed then.
-    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
-}
+pub use app::context::Principal;
 
 /// The claims this service reads.
 #[derive(Debug, Clone, Serialize, Deserialize)]

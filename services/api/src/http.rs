@@ -26,9 +26,7 @@ use crate::errors::{self, Code};
 use crate::graphql::{CorrelationId, RegistrySchema, Viewer};
 use crate::state::AppState;
 
-/// The trace id of the request being served (hex), for event metadata.
-#[derive(Debug, Clone)]
-pub struct TraceId(pub String);
+pub use app::context::TraceId;
 
 /// The header that carries the correlation id in and out.
 pub static CORRELATION_HEADER: HeaderName = HeaderName::from_static("x-correlation-id");

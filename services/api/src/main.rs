@@ -567,7 +567,14 @@ async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         notifier: Arc::new(notifier),
         signer: settings.head_signer()?,
     };
-    let background = api::jobs::spawn(&state, &settings);
+    let background = api::jobs::spawn(
+        &state,
+        &api::jobs::JobSettings {
+            head_sign_interval: settings.head_sign_interval,
+            retention_interval: settings.retention_interval,
+            retention_years: settings.retention_years,
+        },
+    );
     let auth = api::auth::Authenticator::new(settings.auth_config()?)?;
     let api_settings = graphql::ApiSettings {
         read_wait: settings.read_wait,

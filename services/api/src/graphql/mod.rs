@@ -64,9 +64,7 @@ pub const MAX_PAGE: i32 = 100;
 /// Page size when `first` is not given.
 pub const DEFAULT_PAGE: i32 = 20;
 
-/// The correlation id of the request being served (from `x-correlation-id`).
-#[derive(Debug, Clone)]
-pub struct CorrelationId(pub String);
+pub use app::context::CorrelationId;
 
 /// Who is calling: a verified token's principal, or nobody (the public).
 #[derive(Debug, Clone, Default)]
@@ -206,7 +204,7 @@ pub(crate) fn request_meta(
         correlation_id: correlation_id(ctx),
         idempotency_key,
         expected_version,
-        trace_id: ctx.data_opt::<crate::http::TraceId>().map(|t| t.0.clone()),
+        trace_id: ctx.data_opt::<app::context::TraceId>().map(|t| t.0.clone()),
     })
 }
 

@@ -7,7 +7,6 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::commands::Handler;
-use crate::config::Settings;
 use crate::state::AppState;
 
 const SIGN_LOCK: i64 = 0x5349_474e; // "SIGN"
@@ -25,8 +24,19 @@ impl Jobs {
     }
 }
 
+/// How often the jobs run.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// Head signing interval (zero: never).
+    pub head_sign_interval: Duration,
+    /// Retention job interval (zero: never).
+    pub retention_interval: Duration,
+    /// Years after withdrawal or rejection that personal data is kept.
+    pub retention_years: i64,
+}
+
 /// Start the jobs the settings ask for.
-pub fn spawn(state: &AppState, settings: &Settings) -> Jobs {
+pub fn spawn(state: &AppState, settings: &JobSettings) -> Jobs {
     let mut jobs = Vec::new();
     if !settings.head_sign_interval.is_zero() {
         let state = state.clone();

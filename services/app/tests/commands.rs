@@ -1,6 +1,6 @@
 //! Command handling against a real PostgreSQL: load, decide, append.
 
-use api::commands::{HandleError, Handler, Request, RequestMeta};
+use app::commands::{HandleError, Handler, Request, RequestMeta};
 use chrono::NaiveDate;
 use domain::form::{Form, LevelDetails, StaffRef};
 use domain::platform::Platform;
@@ -83,7 +83,7 @@ async fn setup() -> (TestDatabase, Handler) {
 }
 
 /// Handle a command that must succeed.
-async fn ok(handler: &Handler, id: Uuid, request: Request, actor: Actor) -> api::commands::Outcome {
+async fn ok(handler: &Handler, id: Uuid, request: Request, actor: Actor) -> app::commands::Outcome {
     handler.handle(id, request, &meta(actor)).await.unwrap()
 }
 
