@@ -95,6 +95,16 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// `UNAUTHENTICATED` with `reason`, for a token that was presented and
+    /// refused.
+    pub fn to_graphql(&self) -> async_graphql::Error {
+        use async_graphql::ErrorExtensions;
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
+            e.set("code", "UNAUTHENTICATED");
+            e.set("reason", self.reason());
+        })
+    }
+
     /// A short machine-readable reason.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -200,17 +200,14 @@ async fn principal(
     let Some(token) = token else {
         return Err(error_response(
             StatusCode::UNAUTHORIZED,
-            errors::bad_token(&crate::auth::AuthError::Malformed),
+            crate::auth::AuthError::Malformed.to_graphql(),
         ));
     };
     match auth.verify(token).await {
         Ok(p) => Ok(Some(p)),
         Err(e) => {
             tracing::info!(reason = e.reason(), "refused a bearer token");
-            Err(error_response(
-                StatusCode::UNAUTHORIZED,
-                errors::bad_token(&e),
-            ))
+            Err(error_response(StatusCode::UNAUTHORIZED, e.to_graphql()))
         }
     }
 }
@@ -415,7 +412,7 @@ async fn graphql_ws(
                                         reason = e.reason(),
                                         "refused a WebSocket token"
                                     );
-                                    errors::bad_token(&e)
+                                    e.to_graphql()
                                 })?),
                                 None => from_header,
                             };

@@ -15,6 +15,7 @@ pub mod columns;
 mod decode;
 pub mod models;
 mod projector;
+pub mod public;
 pub mod rebuild;
 pub mod scrub;
 mod status;

@@ -8,8 +8,8 @@ use sqlx::Row;
 use uuid::Uuid;
 
 use super::{app, correlation_id, with_role};
-use crate::commands::Handler;
 use crate::errors;
+use app::commands::Handler;
 
 /// A report from the public of an account they suspect is a fake council
 /// account.

@@ -15,8 +15,8 @@ use uuid::Uuid;
 use super::app;
 use super::inputs::{client_field, RegistrationFormInput, RiskAssessmentInput};
 use super::types::{self, ReferencePayload, RegistrationNode, RegistrationPayload};
-use crate::commands::{HandleError, Handler, Request};
 use crate::errors;
+use app::commands::{HandleError, Handler, Request};
 
 /// Changes. Every mutation needs a sign-in; the domain decides whether your
 /// roles and your place on the form allow it.

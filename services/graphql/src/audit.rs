@@ -14,8 +14,8 @@ use uuid::Uuid;
 use super::inputs::RegistrationFilter;
 use super::types::RegistrationNode;
 use super::{app, correlation_id, with_role};
-use crate::commands::Handler;
 use crate::errors;
+use app::commands::Handler;
 
 /// The outcome of verifying the hash chain.
 #[derive(SimpleObject, Debug, Clone)]
@@ -209,7 +209,7 @@ impl AuditQuery {
         with_role(ctx, &[Role::Auditor])?;
         let app = app(ctx)?;
         let cid = correlation_id(ctx);
-        let position = match crate::audit::resolve_position(&app.store, position, at)
+        let position = match app::audit::resolve_position(&app.store, position, at)
             .await
             .map_err(|e| errors::from_handle(e, &cid))?
         {
@@ -223,7 +223,7 @@ impl AuditQuery {
                 .parse()
                 .map_err(|_| errors::bad_input("after", "is not a cursor this API returned"))?,
         };
-        let all = crate::audit::registry_at(&app.store, position)
+        let all = app::audit::registry_at(&app.store, position)
             .await
             .map_err(|e| errors::from_handle(e, &cid))?;
         let filter = filter.unwrap_or_default();
@@ -254,7 +254,7 @@ impl AuditQuery {
         let app = app(ctx)?;
         let cid = correlation_id(ctx);
         let handler = Handler::new(app.store.clone(), app.vault.clone());
-        let (holdings, acted) = crate::privacy::held_for(
+        let (holdings, acted) = app::privacy::held_for(
             &app.pool,
             &handler,
             &app.vault,

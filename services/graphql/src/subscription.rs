@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::types::{self, ApprovalActivity, LoggedEvent, RegistrationNode};
 use super::{app, correlation_id, signed_in, with_role};
-use crate::commands::{apply_event, load_registration};
 use crate::errors;
+use app::commands::{apply_event, load_registration};
 
 /// Live streams. All need a sign-in.
 pub struct Subscription;
@@ -29,7 +29,7 @@ struct States(HashMap<Uuid, Registration>);
 
 /// Where a live subscription starts: after `from_position` when given (so a
 /// client that read at a position misses nothing after it), else at the head.
-async fn start(app: &crate::state::AppState, from_position: Option<i64>, cid: &str) -> Result<i64> {
+async fn start(app: &app::state::AppState, from_position: Option<i64>, cid: &str) -> Result<i64> {
     let head = app
         .store
         .head()
@@ -52,7 +52,7 @@ impl States {
         store: &event_store::EventStore,
         id: Uuid,
         event: &event_store::RecordedEvent,
-    ) -> Result<Option<Registration>, crate::commands::HandleError> {
+    ) -> Result<Option<Registration>, app::commands::HandleError> {
         let cached = self.0.remove(&id);
         let next = match cached {
             Some(state) if state.version + 1 == event.stream_version => {
@@ -62,7 +62,7 @@ impl States {
                 let events = store
                     .read_stream(&event.stream_id, Some(event.stream_version))
                     .await?;
-                crate::commands::fold_events(&events)?
+                app::commands::fold_events(&events)?
             }
         };
         if let Some(state) = &next {
@@ -105,7 +105,7 @@ impl Subscription {
         let events = app.store.subscribe(after, app.notifier.wake());
         let store = app.store.clone();
         Ok(async_stream::stream! {
-            let _active = crate::prom::ActiveSubscription::open("approvalActivity");
+            let _active = crate::metrics::ActiveSubscription::open("approvalActivity");
             let mut states = States::default();
             futures::pin_mut!(events);
             while let Some(next) = events.next().await {
@@ -165,7 +165,7 @@ impl Subscription {
         let events = app.store.subscribe(after, app.notifier.wake());
         let store = app.store.clone();
         Ok(async_stream::stream! {
-            let _active = crate::prom::ActiveSubscription::open("registrationChanged");
+            let _active = crate::metrics::ActiveSubscription::open("registrationChanged");
             let mut states = States::default();
             if from_position.is_none() {
                 states.0.insert(id, state);
@@ -209,7 +209,7 @@ impl Subscription {
         let cid = correlation_id(ctx);
         let events = app.store.subscribe(from_position, app.notifier.wake());
         Ok(async_stream::stream! {
-            let _active = crate::prom::ActiveSubscription::open("events");
+            let _active = crate::metrics::ActiveSubscription::open("events");
             futures::pin_mut!(events);
             while let Some(next) = events.next().await {
                 match next {

@@ -12,8 +12,8 @@ use domain::registration::Registration;
 use uuid::Uuid;
 
 use super::{app, correlation_id, settings, signed_in};
-use crate::commands::seal;
 use crate::errors;
+use app::commands::seal;
 
 /// The four levels of the framework.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,8 +23,8 @@ use super::types::{
 use super::{
     app, correlation_id, settings, signed_in, wait_for_position, with_role, DEFAULT_PAGE, MAX_PAGE,
 };
-use crate::commands::load_registration;
 use crate::errors;
+use app::commands::load_registration;
 
 /// Read-only entry points of the registry.
 #[derive(Default)]
@@ -108,8 +108,7 @@ async fn fold_upto(
     for (id, _) in rows {
         let stream = domain::registration::stream_id(*id);
         let events = by_stream.remove(&stream).unwrap_or_default();
-        let state =
-            crate::commands::fold_events(&events).map_err(|e| errors::internal(&e, &cid))?;
+        let state = app::commands::fold_events(&events).map_err(|e| errors::internal(&e, &cid))?;
         if let Some(state) = state {
             out.insert(*id, Arc::new(state));
         }
@@ -121,7 +120,7 @@ fn council_name(ctx: &Context<'_>) -> String {
     settings(ctx).council_name
 }
 
-fn verified_account(a: crate::public::Account, organisation: &str) -> VerifiedAccount {
+fn verified_account(a: projections::public::Account, organisation: &str) -> VerifiedAccount {
     VerifiedAccount {
         organisation: organisation.to_owned(),
         platform: a.platform.into(),
@@ -260,7 +259,7 @@ impl RegistryQuery {
         .bind(after.map(|a| a.0))
         .bind(after.map(|a| a.1))
         .bind(limit + 1)
-        .bind(like_pattern(filter.search.as_deref()))
+        .bind(projections::public::like_pattern(filter.search.as_deref()))
         .fetch_all(&app(ctx)?.pool)
         .await
         .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
@@ -306,7 +305,7 @@ impl RegistryQuery {
             service_area,
             level,
         } = filter.unwrap_or_default();
-        let query = crate::public::DirectoryQuery {
+        let query = projections::public::DirectoryQuery {
             platform: platform.map(Into::into),
             service_area,
             level: level.map(Into::into),
@@ -314,7 +313,7 @@ impl RegistryQuery {
             after: after.clone(),
             limit,
         };
-        let rows = crate::public::directory(&app(ctx)?.pool, &query)
+        let rows = projections::public::directory(&app(ctx)?.pool, &query)
             .await
             .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
         let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
@@ -362,7 +361,7 @@ impl RegistryQuery {
             ));
         }
         wait_for_position(ctx, at_least_position).await?;
-        let (keys, found) = crate::public::verify(&app(ctx)?.pool, &input)
+        let (keys, found) = projections::public::verify(&app(ctx)?.pool, &input)
             .await
             .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
         let organisation = council_name(ctx);
@@ -394,7 +393,7 @@ impl RegistryQuery {
         wait_for_position(ctx, at_least_position).await?;
         let app = app(ctx)?;
         let cid = correlation_id(ctx);
-        let page = crate::public::officer(&app.pool, &app.vault, &slug)
+        let page = projections::public::officer(&app.pool, &app.vault, &slug)
             .await
             .map_err(|e| errors::internal(&e, &cid))?;
         let organisation = council_name(ctx);
@@ -750,7 +749,7 @@ impl RegistryQuery {
         with_role(ctx, &[Role::Auditor, Role::Communications])?;
         let app = app(ctx)?;
         let cid = correlation_id(ctx);
-        let items = crate::audit::history(&app.store, &app.vault, id)
+        let items = app::audit::history(&app.store, &app.vault, id)
             .await
             .map_err(|e| errors::from_handle(e, &cid))?;
         if items.is_empty() {
@@ -807,18 +806,6 @@ fn approval_item(row: &sqlx::postgres::PgRow) -> Result<ApprovalItem, UnknownVal
     })
 }
 
-/// `%words%` for a case-insensitive LIKE, with LIKE's own characters escaped.
-pub(crate) fn like_pattern(search: Option<&str>) -> Option<String> {
-    search.map(str::trim).filter(|s| !s.is_empty()).map(|s| {
-        let escaped = s
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    })
-}
-
 /// A cursor as `OpaqueCursor` decodes it: base64url of the JSON sort key.
 fn encode<T: serde::Serialize>(value: &T) -> String {
     use base64::Engine;
@@ -827,7 +814,7 @@ fn encode<T: serde::Serialize>(value: &T) -> String {
 }
 
 async fn reference(ctx: &Context<'_>) -> Result<domain::reference::ReferenceData> {
-    crate::commands::load_reference(&app(ctx)?.store)
+    app::commands::load_reference(&app(ctx)?.store)
         .await
         .map_err(|e| errors::from_handle(e, &correlation_id(ctx)))
 }

@@ -1,5 +1,6 @@
-//! The GraphQL schema. Transport-free: `http.rs` serves it, `print-schema`
-//! exports it to `schema/registry.graphql`.
+//! The GraphQL schema: queries, mutations, subscriptions, their types and
+//! one error mapping. Transport-free: the server crate serves it over HTTP
+//! and WebSocket, `print-schema` exports it to `schema/registry.graphql`.
 //!
 //! - `query`: reads (projections, and the log for auditors);
 //! - `mutation`: one mutation per domain command;
@@ -7,8 +8,10 @@
 //! - `types` / `inputs`: what crosses the wire;
 
 mod audit;
+pub mod errors;
 mod inputs;
 mod limits;
+pub mod metrics;
 mod mutation;
 mod query;
 mod reports;
@@ -21,11 +24,9 @@ use std::time::Duration;
 use async_graphql::{Context, Schema};
 use domain::Role;
 
-use crate::auth::Principal;
-use crate::errors;
-use crate::state::AppState;
+use app::context::Principal;
+use app::state::AppState;
 
-pub(crate) use query::like_pattern;
 pub use subscription::Subscription;
 
 /// Everything that can be read. Public fields (no sign-in): `directory`,
@@ -182,7 +183,7 @@ pub(crate) fn request_meta(
     ctx: &Context<'_>,
     expected_version: Option<i64>,
     idempotency_key: Option<String>,
-) -> async_graphql::Result<crate::commands::RequestMeta> {
+) -> async_graphql::Result<app::commands::RequestMeta> {
     let viewer = signed_in(ctx)?;
     if let Some(v) = expected_version {
         if v < 0 {
@@ -198,7 +199,7 @@ pub(crate) fn request_meta(
             ));
         }
     }
-    Ok(crate::commands::RequestMeta {
+    Ok(app::commands::RequestMeta {
         actor: viewer.actor.clone(),
         display_name: viewer.name.clone(),
         correlation_id: correlation_id(ctx),

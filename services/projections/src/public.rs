@@ -11,8 +11,6 @@ use domain::platform::{self, Platform};
 use event_store::vault::Vault;
 use sqlx::{PgPool, Row};
 
-use crate::commands::seal;
-
 /// Failure reading the public models.
 #[derive(Debug, thiserror::Error)]
 pub enum PublicError {
@@ -65,16 +63,29 @@ pub struct DirectoryQuery {
 }
 
 /// A coded column read back, or a decoding error naming it.
-fn decoded<T>(r: Result<T, projections::columns::UnknownValue>) -> Result<T, sqlx::Error> {
+fn decoded<T>(r: Result<T, crate::columns::UnknownValue>) -> Result<T, sqlx::Error> {
     r.map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 fn level_from(n: i16) -> Result<Level, sqlx::Error> {
-    decoded(projections::columns::level("level", n))
+    decoded(crate::columns::level("level", n))
 }
 
 fn platform_from(code: &str) -> Result<Platform, sqlx::Error> {
-    decoded(projections::columns::platform("platform", code))
+    decoded(crate::columns::platform("platform", code))
+}
+
+/// `%words%` for a case-insensitive LIKE, with LIKE's own characters
+/// escaped (the public directory and the registrations filter both use it).
+pub fn like_pattern(search: Option<&str>) -> Option<String> {
+    search.map(str::trim).filter(|s| !s.is_empty()).map(|s| {
+        let escaped = s
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    })
 }
 
 /// Service code → name.
@@ -92,7 +103,7 @@ pub async fn directory(
     q: &DirectoryQuery,
 ) -> Result<Vec<DirectoryRow>, sqlx::Error> {
     let services = service_names(pool).await?;
-    let search = crate::graphql::like_pattern(q.search.as_deref());
+    let search = like_pattern(q.search.as_deref());
     let rows = sqlx::query(
         "select d.registration_id, d.platform, d.account_key, d.account_url, d.level, d.service_area, \
            d.officer_slug, d.published_at from read_models.directory d \
@@ -247,7 +258,11 @@ pub async fn officer(
         .collect::<Result<Vec<_>, _>>()?;
     let name: serde_json::Value = row.try_get("name")?;
     let name = match serde_json::from_value::<domain::personal::Sealed>(name) {
-        Ok(sealed) => seal::open(vault, &sealed)
+        Ok(sealed) => vault
+            .open(&event_store::vault::Sealed {
+                person: sealed.person,
+                sealed: sealed.sealed,
+            })
             .await?
             .as_value()
             .map(str::to_owned),

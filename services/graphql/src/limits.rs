@@ -33,7 +33,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 
 use super::{ApiSettings, DEFAULT_PAGE};
-use crate::state::AppState;
+use app::state::AppState;
 
 /// Deepest fragment nesting followed (validation refuses cycles later; this
 /// only keeps the walk finite before it).
@@ -432,7 +432,7 @@ impl Extension for SpansExtension {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        let operation = crate::prom::operation_label(operation_name);
+        let operation = crate::metrics::operation_label(operation_name);
         next.run(ctx, operation_name)
             .instrument(tracing::info_span!(
                 "graphql.execute",
@@ -467,7 +467,7 @@ impl Extension for OperationMetricsExtension {
         } else {
             "error"
         };
-        let operation = crate::prom::operation_label(operation_name);
+        let operation = crate::metrics::operation_label(operation_name);
         metrics::counter!("graphql_operations_total", "operation" => operation, "outcome" => outcome).increment(1);
         response
     }

@@ -9,8 +9,7 @@ use domain::{DomainError, ErrorKind};
 use event_store::vault::VaultError;
 use event_store::StoreError;
 
-use crate::auth::AuthError;
-use crate::commands::HandleError;
+use app::commands::HandleError;
 
 /// The client-facing error codes of DESIGN.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,14 +64,6 @@ pub fn unauthenticated() -> async_graphql::Error {
         Code::Unauthenticated,
         "sign in: this needs a bearer token (Authorization: Bearer …)",
     )
-}
-
-/// `UNAUTHENTICATED` for a token that was presented and refused.
-pub fn bad_token(error: &AuthError) -> async_graphql::Error {
-    async_graphql::Error::new(error.to_string()).extend_with(|_, e| {
-        e.set("code", Code::Unauthenticated.as_str());
-        e.set("reason", error.reason());
-    })
 }
 
 /// `FORBIDDEN` with what is needed.

@@ -7,7 +7,7 @@ use serde_json::Value;
 #[test]
 fn the_committed_schema_matches_the_code() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schema/registry.graphql");
-    let code = api::graphql::sdl();
+    let code = graphql::sdl();
     if std::env::var_os("UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &code).expect("write schema/registry.graphql");
         return;
@@ -15,7 +15,7 @@ fn the_committed_schema_matches_the_code() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == code,
-        "schema/registry.graphql is stale: run `UPDATE_SCHEMA=1 cargo test -p api --test schema` \
+        "schema/registry.graphql is stale: run `UPDATE_SCHEMA=1 cargo test -p graphql --test schema` \
          (or `social-registry print-schema > schema/registry.graphql`) and commit it"
     );
 }
@@ -41,7 +41,7 @@ fn described(v: &Value) -> bool {
 
 #[tokio::test]
 async fn every_type_field_argument_and_enum_value_of_the_schema_has_a_description() {
-    let response = api::graphql::build(None).execute(INTROSPECTION).await;
+    let response = graphql::build(None).execute(INTROSPECTION).await;
     assert!(response.errors.is_empty(), "{:?}", response.errors);
     let data = response.data.into_json().unwrap();
     let builtin = ["String", "Int", "Float", "Boolean", "ID"];
