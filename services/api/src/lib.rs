@@ -4,6 +4,7 @@
 
 /// The GraphQL schema (the `graphql` crate).
 pub use ::graphql;
+pub use ::web;
 pub use app::{audit, commands, demo, jobs, privacy, state};
 pub use graphql::errors;
 pub use projections::public;
@@ -14,5 +15,4 @@ pub mod http;
 pub mod listen;
 pub mod prom;
 pub mod telemetry;
-pub mod web;
 pub mod ws;

@@ -4,7 +4,7 @@
 //!
 //! Server-rendered HTML that works without JavaScript (only the dashboard
 //! needs it), with no template engine: every value is escaped by [`esc`].
-//! Pages show only what the public read models publish (`crate::public`).
+//! Pages show only what the public read models publish (`projections::public`).
 
 mod feeds;
 mod pages;
@@ -19,7 +19,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-use crate::state::AppState;
+use app::state::AppState;
 
 pub use ratelimit::RateLimiter;
 
@@ -232,14 +232,14 @@ mod proxy_tests {
 async fn site_css() -> Response {
     asset(
         "text/css; charset=utf-8",
-        include_str!("../../assets/site.css"),
+        include_str!("../assets/site.css"),
     )
 }
 
 async fn dashboard_js() -> Response {
     asset(
         "text/javascript; charset=utf-8",
-        include_str!("../../assets/dashboard.js"),
+        include_str!("../assets/dashboard.js"),
     )
 }
 

@@ -11,7 +11,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{esc, failure, WebState};
-use crate::public::{self, Account, DirectoryQuery, DirectoryRow};
+use projections::public::{self, Account, DirectoryQuery, DirectoryRow};
 
 /// Everything currently published, for the directory feeds.
 async fn published(state: &WebState) -> Result<Vec<DirectoryRow>, sqlx::Error> {

@@ -11,8 +11,8 @@ use domain::platform::Platform;
 use serde::Deserialize;
 
 use super::{client_ip, esc, failure, page, url_encode, WebState};
-use crate::commands::Handler;
-use crate::public::{self, Account, DirectoryQuery};
+use app::commands::Handler;
+use projections::public::{self, Account, DirectoryQuery};
 
 const PAGE_SIZE: i64 = 50;
 
@@ -430,7 +430,7 @@ pub(super) async fn report_submit(
         .await
     {
         Ok((_, reference, _)) => thanks(&state, &reference),
-        Err(crate::commands::HandleError::Domain(domain::DomainError::Invalid {
+        Err(app::commands::HandleError::Domain(domain::DomainError::Invalid {
             field,
             problem,
         })) => {
