@@ -22,9 +22,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
 use crate::auth::{Authenticator, Principal};
-use crate::errors::{self, Code};
-use crate::graphql::{CorrelationId, RegistrySchema, Viewer};
-use crate::state::AppState;
+use app::state::AppState;
+use graphql::errors::{self, Code};
+use graphql::{CorrelationId, RegistrySchema, Viewer};
 
 pub use app::context::TraceId;
 
@@ -109,7 +109,7 @@ pub fn router(
     schema: RegistrySchema,
     auth: Authenticator,
     config: HttpConfig,
-    web: crate::web::WebState,
+    web: web::WebState,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Router {
     let cors = cors(&config.cors_origins);
@@ -135,7 +135,7 @@ pub fn router(
         shutdown,
         ws: Arc::new(crate::ws::WsCounters::default()),
     });
-    let router = router.merge(crate::web::router(web));
+    let router = router.merge(web::router(web));
     // Bodies are read inside the handlers, so this bounds a trickled body
     // too; streamed responses and WebSockets are past it once they start.
     let router = router.layer(tower_http::timeout::TimeoutLayer::with_status_code(

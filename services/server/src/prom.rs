@@ -105,7 +105,7 @@ pub fn render() -> String {
 }
 
 /// Read the values that are cheaper to read than to track.
-pub async fn refresh(state: &crate::state::AppState) {
+pub async fn refresh(state: &app::state::AppState) {
     let pool = &state.pool;
     let size = f64::from(pool.size());
     let idle = pool.num_idle() as f64;

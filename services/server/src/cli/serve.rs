@@ -1,0 +1,140 @@
+//! `serve`: build the application and serve it until SIGTERM or Ctrl-C.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use server::config::Settings;
+use std::sync::Arc;
+
+use app::state::AppState;
+use event_store::vault::Vault;
+use event_store::{EventStore, LogNotifier};
+use projections::{Projector, ProjectorConfig};
+use server::http;
+use tokio::sync::watch;
+
+use super::database::{migrate, runtime_pool};
+
+pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
+    server::prom::install();
+    if settings.migrate_on_start {
+        migrate(settings.clone()).await?;
+    }
+    let pool = runtime_pool(&settings).await?;
+    let vault = Vault::new(pool.clone(), settings.vault_master_key()?);
+    let notifier = LogNotifier::start(pool.clone(), settings.poll_interval)
+        .await
+        .context("listening for new events")?;
+    let projector = settings.run_projector.then(|| {
+        let config = ProjectorConfig {
+            batch_size: settings.projection_batch,
+            review_period_days: settings.review_period_days,
+            on_batch: Some(Arc::new(|outcome, took| {
+                metrics::histogram!("projection_batch_duration_seconds", "projection" => "all").record(took);
+                for (model, took) in &outcome.timings {
+                    metrics::histogram!("projection_batch_duration_seconds", "projection" => *model).record(*took);
+                }
+            })),
+            ..ProjectorConfig::default()
+        };
+        let handle = Projector::new(pool.clone(), notifier.wake(), config).spawn();
+        let stats = handle.stats.clone();
+        tokio::spawn(async move {
+            loop {
+                let leader = if stats.is_leader() { 1.0 } else { 0.0 };
+                metrics::gauge!("projector_leader").set(leader);
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
+        handle
+    });
+    let state = AppState {
+        pool: pool.clone(),
+        store: EventStore::new(pool.clone()),
+        vault,
+        notifier: Arc::new(notifier),
+        signer: settings.head_signer()?,
+    };
+    let background = app::jobs::spawn(
+        &state,
+        &app::jobs::JobSettings {
+            head_sign_interval: settings.head_sign_interval,
+            retention_interval: settings.retention_interval,
+            retention_years: settings.retention_years,
+        },
+    );
+    let auth = server::auth::Authenticator::new(settings.auth_config()?)?;
+    let api_settings = graphql::ApiSettings {
+        read_wait: settings.read_wait,
+        review_period_days: settings.review_period_days,
+        council_name: settings.council_name.clone(),
+        connections_per_request: settings.db_connections_per_request,
+        query_timeout: settings.query_timeout,
+    };
+    let schema = graphql::build(Some((state.clone(), api_settings)));
+    let http_config = http::HttpConfig {
+        max_body_bytes: settings.max_body_bytes,
+        graphiql: settings.environment == server::config::Environment::Development,
+        cors_origins: settings.cors_origins.clone(),
+        ws: settings.ws.clone(),
+        request_timeout: settings.request_timeout,
+    };
+    let web = web::WebState {
+        app: state.clone(),
+        council_name: settings.council_name.clone(),
+        reports: Arc::new(web::RateLimiter::new(
+            settings.reports_per_hour,
+            std::time::Duration::from_secs(3600),
+        )),
+        trusted_proxies: settings.trusted_proxies,
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let app = http::router(state, schema, auth, http_config, web, stop_rx.clone());
+
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding REGISTRY_LISTEN={}", settings.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, url = %format!("http://{address}/graphql"), "listening");
+
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: no new connections, finishing requests in flight");
+        let _ = stop_tx.send(true);
+    });
+    let server = server::listen::serve(listener, app, settings.header_timeout, stop_rx.clone());
+    let mut deadline = stop_rx;
+    let grace = settings.shutdown_grace;
+    tokio::select! {
+        () = server => {},
+        _ = async move {
+            let _ = deadline.wait_for(|stop| *stop).await;
+            tokio::time::sleep(grace).await;
+        } => tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; closing the remaining connections"),
+    }
+    background.abort();
+    if let Some(projector) = projector {
+        projector.stop().await;
+    }
+    pool.close().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
