@@ -185,10 +185,7 @@ pub async fn retention_plan(
         .iter()
         .map(|s| domain::personal::staff_person(s))
         .collect();
-    let erased: Vec<Uuid> = sqlx::query_scalar("select person_id from vault_erasures")
-        .fetch_all(pool)
-        .await
-        .map_err(db)?;
+    let erased: Vec<Uuid> = handler.vault().erased_persons().await?;
     let erased: BTreeSet<Uuid> = erased.into_iter().collect();
     let mut out = Vec::new();
     for (person, registrations) in expired {

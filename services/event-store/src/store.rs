@@ -132,7 +132,7 @@ impl EventStore {
             .execute(&mut *tx)
             .await?;
         if let Some(key) = idempotency_key {
-            if let Some(outcome) = earlier_outcome(&mut tx, key, primary.stream_id).await? {
+            if let Some(outcome) = earlier_outcome(&mut *tx, key, primary.stream_id).await? {
                 tx.rollback().await?;
                 return Ok(outcome);
             }
@@ -364,8 +364,21 @@ async fn as_stored_json(
     Ok((stored, metadata))
 }
 
-async fn earlier_outcome(
-    tx: &mut Transaction<'_, Postgres>,
+impl EventStore {
+    /// What an append with this idempotency key did, if one did: the
+    /// outcome to return to a retry. A key recorded for another stream is
+    /// [`StoreError::IdempotencyKeyReused`].
+    pub async fn idempotent_outcome(
+        &self,
+        key: &str,
+        stream_id: &str,
+    ) -> Result<Option<AppendOutcome>, StoreError> {
+        earlier_outcome(&self.pool, key, stream_id).await
+    }
+}
+
+async fn earlier_outcome<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
     key: &str,
     stream_id: &str,
 ) -> Result<Option<AppendOutcome>, StoreError> {
@@ -374,7 +387,7 @@ async fn earlier_outcome(
          from idempotency_keys where key = $1",
     )
     .bind(key)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(executor)
     .await?;
     let Some(row) = row else { return Ok(None) };
     let first_stream: String = row.try_get("stream_id")?;

@@ -254,6 +254,13 @@ impl Vault {
         Ok(inserted == 1)
     }
 
+    /// Everyone erased so far.
+    pub async fn erased_persons(&self) -> Result<Vec<Uuid>, VaultError> {
+        Ok(sqlx::query_scalar("select person_id from vault_erasures")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// True when the person has been erased.
     pub async fn was_erased(&self, person: Uuid) -> Result<bool, VaultError> {
         let found: Option<i32> =

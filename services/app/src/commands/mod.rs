@@ -16,7 +16,7 @@ use domain::registration::{
 };
 use domain::Actor;
 use event_store::vault::Vault;
-use event_store::{EventStore, ExpectedVersion, NewEvent, StoreError, StreamAppend};
+use event_store::{EventStore, ExpectedVersion, NewEvent, StreamAppend};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -101,6 +101,11 @@ impl Handler {
     /// The event store.
     pub fn store(&self) -> &EventStore {
         &self.store
+    }
+
+    /// The vault.
+    pub fn vault(&self) -> &Vault {
+        &self.vault
     }
 
     /// Handle one registration command.
@@ -237,22 +242,10 @@ impl Handler {
 
     /// A command seen before: the registration as that command left it.
     async fn replay(&self, stream: &str, key: &str) -> Result<Option<Outcome>, HandleError> {
-        let found: Option<(String, i64, i64)> = sqlx::query_as(
-            "select stream_id, last_position, stream_version from idempotency_keys where key = $1",
-        )
-        .bind(key)
-        .fetch_optional(self.store.pool())
-        .await
-        .map_err(|e| HandleError::Store(e.into()))?;
-        let Some((first_stream, position, version)) = found else {
+        let Some(earlier) = self.store.idempotent_outcome(key, stream).await? else {
             return Ok(None);
         };
-        if first_stream != stream {
-            return Err(HandleError::Store(StoreError::IdempotencyKeyReused {
-                key: key.to_owned(),
-                stream_id: first_stream,
-            }));
-        }
+        let (position, version) = (earlier.last_position, earlier.stream_version);
         let events = self.store.read_stream(stream, Some(version)).await?;
         let state =
             load::fold_registration(&events)?.expect("an idempotency key follows an append");
