@@ -226,8 +226,14 @@ impl AuditQuery {
         let all = app::audit::registry_at(&app.store, position)
             .await
             .map_err(|e| errors::from_handle(e, &cid))?;
-        let filter = filter.unwrap_or_default();
-        let matching: Vec<_> = all.into_iter().filter(|r| matches(r, &filter)).collect();
+        let filter = domain::registration::Filter::from(filter.unwrap_or_default());
+        let names = projections::public::service_names(&app.pool)
+            .await
+            .map_err(|e| errors::from_sqlx(e, &cid))?;
+        let matching: Vec<_> = all
+            .into_iter()
+            .filter(|r| filter.matches(r, |code| names.get(code).cloned()))
+            .collect();
         let n = n as usize;
         let mut connection = Connection::new(skip > 0, matching.len() > skip + n);
         for (i, r) in matching.into_iter().enumerate().skip(skip).take(n) {
@@ -284,34 +290,6 @@ impl AuditQuery {
             events_as_actor: acted,
         })
     }
-}
-
-fn matches(r: &domain::registration::Registration, f: &RegistrationFilter) -> bool {
-    let status_ok = f.status.as_ref().is_none_or(|list| {
-        list.iter()
-            .any(|s| domain::registration::Status::from(*s) == r.status)
-    });
-    status_ok
-        && f.level.is_none_or(|l| domain::Level::from(l) == r.level())
-        && f.platform
-            .is_none_or(|p| domain::platform::Platform::from(p) == r.form.platform)
-        && f.service_area
-            .as_ref()
-            .is_none_or(|s| *s == r.form.service_area)
-        && f.named_subject
-            .as_ref()
-            .is_none_or(|s| r.form.named_subjects().contains(s.as_str()))
-        && f.applicant.as_ref().is_none_or(|a| *a == r.applicant)
-        && f.search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .is_none_or(|s| {
-                let s = s.to_lowercase();
-                r.account_key.to_string().to_lowercase().contains(&s)
-                    || r.form.account.to_lowercase().contains(&s)
-                    || r.form.service_area.to_lowercase().contains(&s)
-            })
 }
 
 /// Auditors' and data protection's changes.

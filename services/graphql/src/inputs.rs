@@ -274,6 +274,22 @@ pub struct RegistrationFilter {
     pub search: Option<String>,
 }
 
+impl From<RegistrationFilter> for domain::registration::Filter {
+    fn from(f: RegistrationFilter) -> Self {
+        domain::registration::Filter {
+            statuses: f
+                .status
+                .map(|list| list.into_iter().map(Into::into).collect()),
+            level: f.level.map(Into::into),
+            platform: f.platform.map(Into::into),
+            service_area: f.service_area,
+            named_subject: f.named_subject,
+            applicant: f.applicant,
+            search: f.search,
+        }
+    }
+}
+
 /// Filters of `directory`; all given filters must match.
 #[derive(InputObject, Debug, Clone, Default)]
 pub struct DirectoryFilter {

@@ -449,3 +449,50 @@ async fn the_registry_reconstructed_at_twenty_past_positions_equals_what_the_pro
         "Casey Contact"
     );
 }
+
+/// The registry now and the registry at a position filter by the same rule:
+/// a search finds a service by its name in both (it did in one only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_and_the_registry_at_a_position_filter_alike() {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let library = council::submit(&api, council::form(1, "X", "@NFiltLib")).await;
+    council::submit(&api, council::form(3, "X", "@NFiltYouth")).await;
+    let position = api.position().await;
+    let ids = |data: &serde_json::Value, field: &str| -> Vec<String> {
+        data[field]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for words in ["archives", "LIBRARIES", "nfiltlib"] {
+        let now = api
+            .ok(
+                Some(&as_(AUDITOR)),
+                "query($p: Int, $s: String) { registrations(atLeastPosition: $p, filter: { search: $s }) { edges { node { id } } } }",
+                serde_json::json!({"p": position, "s": words}),
+            )
+            .await;
+        let then = api
+            .ok(
+                Some(&as_(AUDITOR)),
+                "query($p: Int, $s: String) { registryAt(position: $p, filter: { search: $s }) { edges { node { id } } } }",
+                serde_json::json!({"p": position, "s": words}),
+            )
+            .await;
+        assert_eq!(
+            ids(&now, "registrations"),
+            std::slice::from_ref(&library),
+            "{words}"
+        );
+        assert_eq!(
+            ids(&then, "registryAt"),
+            std::slice::from_ref(&library),
+            "{words}"
+        );
+    }
+}

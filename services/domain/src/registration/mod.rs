@@ -6,12 +6,14 @@
 mod command;
 mod decide;
 mod event;
+mod filter;
 mod state;
 mod waiting;
 
 pub use command::{Command, RiskAssessmentInput};
 pub use decide::{decide, Context};
 pub use event::{RegistrationEvent, Risk, RiskAssessment, SignOff, EVENT_SCHEMA_VERSION};
+pub use filter::Filter;
 pub use state::{fold, Registration, RevalidationDue, Status, Step};
 pub use waiting::{Task, Waiting};
 
