@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
-use domain::form::{LevelDetails, StaffRef};
 use domain::personal::Sealed;
 use domain::registration::Registration;
 use domain::{Actor, Role};
@@ -32,50 +31,14 @@ pub struct Holding {
     pub value: Option<String>,
 }
 
-/// Every field of `r` that holds `person`'s data, with the sealed values.
+/// Every field of `r` that holds `person`'s data, with the sealed values
+/// (the domain's one list of personal fields, filtered to one person).
 pub fn fields_of(r: &Registration, person: Uuid) -> Vec<(String, Sealed)> {
-    let mut out = Vec::new();
-    let mut staff = |prefix: &str, s: &StaffRef<Sealed>| {
-        for (name, v) in [
-            ("name", Some(&s.name)),
-            ("email", s.email.as_ref()),
-            ("phone", s.phone.as_ref()),
-        ] {
-            if let Some(v) = v.filter(|v| v.person == person) {
-                out.push((format!("{prefix}.{name}"), v.clone()));
-            }
-        }
-    };
-    staff("form.businessContact", &r.form.business_contact);
-    match &r.form.details {
-        LevelDetails::Participate {
-            officer,
-            line_manager,
-            ..
-        } => {
-            staff("form.details.officer", officer);
-            staff("form.details.lineManager", line_manager);
-        }
-        LevelDetails::Engage {
-            senior_officer,
-            councillor,
-            ..
-        } => {
-            staff("form.details.seniorOfficer", senior_officer);
-            if let Some(c) = councillor.as_ref().filter(|c| c.person == person) {
-                out.push(("form.details.councillor".into(), c.clone()));
-            }
-        }
-        _ => {}
-    }
-    if let Some(ra) = r
-        .risk_assessment
-        .as_ref()
-        .filter(|ra| ra.assessor.person == person)
-    {
-        out.push(("riskAssessment.assessor".into(), ra.assessor.clone()));
-    }
-    out
+    r.personal_fields()
+        .into_iter()
+        .filter(|(_, sealed)| sealed.person == person)
+        .map(|(field, sealed)| (field.path, sealed))
+        .collect()
 }
 
 /// Subject access: every registration field holding `person`'s data, and
@@ -93,7 +56,7 @@ pub async fn held_for(
     .bind(person)
     .fetch_all(pool)
     .await
-    .map_err(|e| HandleError::Store(e.into()))?;
+    ?;
     let mut out = Vec::new();
     for id in ids {
         let events = handler
@@ -118,13 +81,14 @@ pub async fn held_for(
         }
     }
     let acted = match subject {
-        Some(s) => sqlx::query_scalar(
-            "select count(*) from events where metadata->'actor'->>'subject' = $1",
-        )
-        .bind(s)
-        .fetch_one(pool)
-        .await
-        .map_err(|e| HandleError::Store(e.into()))?,
+        Some(s) => {
+            sqlx::query_scalar(
+                "select count(*) from events where metadata->'actor'->>'subject' = $1",
+            )
+            .bind(s)
+            .fetch_one(pool)
+            .await?
+        }
         None => 0,
     };
     Ok((out, acted))
@@ -153,15 +117,13 @@ pub async fn retention_plan(
     years: i64,
 ) -> Result<Vec<RetentionCandidate>, HandleError> {
     let cutoff = as_of - Duration::days(years * 365 + years / 4);
-    let db = |e: sqlx::Error| HandleError::Store(e.into());
     let rows: Vec<(Uuid, Vec<Uuid>, bool)> = sqlx::query_as(
         "select id, persons, (status in ('withdrawn', 'rejected') and updated_at < $1) as expired \
          from read_models.registrations",
     )
     .bind(cutoff)
     .fetch_all(pool)
-    .await
-    .map_err(db)?;
+    .await?;
     let mut held_elsewhere = BTreeSet::new();
     let mut expired: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
     for (id, persons, is_expired) in rows {
@@ -179,8 +141,7 @@ pub async fn retention_plan(
     )
     .bind(cutoff)
     .fetch_all(pool)
-    .await
-    .map_err(db)?;
+    .await?;
     let active: BTreeSet<Uuid> = recent_actors
         .iter()
         .map(|s| domain::personal::staff_person(s))

@@ -357,7 +357,7 @@ async fn a_retried_command_with_the_same_idempotency_key_is_applied_once() {
 }
 
 #[tokio::test]
-async fn plaintext_personal_data_is_validated_with_the_field_named_before_anything_is_sealed() {
+async fn plaintext_personal_data_is_validated_with_the_field_named_and_no_key_is_stored() {
     let (db, handler) = setup().await;
     let keys_before: i64 = sqlx::query_scalar("select count(*) from vault_keys")
         .fetch_one(&db.owner)
@@ -411,4 +411,78 @@ async fn reference_data_is_managed_by_admin_only() {
         err,
         HandleError::Domain(DomainError::ReferenceData(_))
     ));
+}
+
+async fn vault_keys(db: &TestDatabase) -> i64 {
+    sqlx::query_scalar("select count(*) from vault_keys")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_command_the_rules_refuse_stores_no_vault_key_for_the_people_it_names() {
+    let (db, handler) = setup().await;
+    let before = vault_keys(&db).await;
+    let auditor = Actor::new("u-auditor", [Role::Auditor]);
+    let err = handler
+        .handle(
+            Uuid::new_v4(),
+            Request::Submit(level3("@NorthYouth")),
+            &meta(auditor),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, HandleError::Domain(DomainError::MissingRole { .. })),
+        "{err:?}"
+    );
+    assert_eq!(vault_keys(&db).await, before);
+    // The same form from a member of staff stores the keys with its events:
+    // the contact, the officer, the line manager and the applicant's
+    // display name.
+    handler
+        .handle(
+            Uuid::new_v4(),
+            Request::Submit(level3("@NorthYouth")),
+            &meta(applicant()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(vault_keys(&db).await, before + 4);
+}
+
+#[tokio::test]
+async fn two_commands_naming_the_same_new_person_at_once_both_succeed_under_one_key() {
+    let (db, handler) = setup().await;
+    let submit = |account: &'static str| {
+        let handler = handler.clone();
+        async move {
+            handler
+                .handle(
+                    Uuid::new_v4(),
+                    Request::Submit(level3(account)),
+                    &meta(applicant()),
+                )
+                .await
+        }
+    };
+    let (a, b) = tokio::join!(submit("@NorthYouthA"), submit("@NorthYouthB"));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let officer = domain::personal::staff_person("u-officer");
+    let keys: i64 = sqlx::query_scalar("select count(*) from vault_keys where person_id = $1")
+        .bind(officer)
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert_eq!(keys, 1);
+    for outcome in [a, b] {
+        let LevelDetails::Participate { officer, .. } = &outcome.registration.form.details else {
+            panic!("level 3");
+        };
+        let opened = app::commands::seal::open(handler.vault(), &officer.name)
+            .await
+            .unwrap();
+        assert_eq!(opened.as_value(), Some("Olivia Officer"));
+    }
 }

@@ -150,8 +150,10 @@ impl<P> Form<P> {
     }
 
     /// The same form with every personal value passed through `f`, in a
-    /// fixed order, with the person id each belongs to.
-    pub fn map_personal<Q>(self, f: &mut impl FnMut(Uuid, P) -> Q) -> Form<Q> {
+    /// fixed order, with the field it sits in. This walk is the one list of
+    /// the form's personal-data fields: sealing, validation of plain text,
+    /// subject access and scrubbing all go through it.
+    pub fn map_personal<Q>(self, f: &mut impl FnMut(&PersonalField, P) -> Q) -> Form<Q> {
         let details = match self.details {
             LevelDetails::Broadcast {
                 information_types,
@@ -174,9 +176,9 @@ impl<P> Form<P> {
                 job_role,
                 line_manager,
             } => LevelDetails::Participate {
-                officer: officer.map_personal(f),
+                officer: officer.map_personal("form.details.officer", f),
                 job_role,
-                line_manager: line_manager.map_personal(f),
+                line_manager: line_manager.map_personal("form.details.lineManager", f),
             },
             LevelDetails::Engage {
                 topics,
@@ -184,11 +186,16 @@ impl<P> Form<P> {
                 councillor,
                 press_media,
             } => {
-                let senior_officer = senior_officer.map_personal(f);
+                let senior_officer = senior_officer.map_personal("form.details.seniorOfficer", f);
                 let councillor = councillor.map(|c| {
                     // The councillor's id comes from their name, which only
                     // the plaintext side knows; the sealed side keeps its own.
-                    f(Uuid::nil(), c)
+                    let field = PersonalField {
+                        path: "form.details.councillor".into(),
+                        kind: PersonalKind::Name,
+                        person: Uuid::nil(),
+                    };
+                    f(&field, c)
                 });
                 LevelDetails::Engage {
                     topics,
@@ -202,7 +209,9 @@ impl<P> Form<P> {
             platform: self.platform,
             account: self.account,
             service_area: self.service_area,
-            business_contact: self.business_contact.map_personal(f),
+            business_contact: self
+                .business_contact
+                .map_personal("form.businessContact", f),
             policy_version: self.policy_version,
             policy_acknowledged: self.policy_acknowledged,
             corporate_identity_acknowledged: self.corporate_identity_acknowledged,
@@ -232,29 +241,79 @@ impl<P> Form<P> {
     }
 }
 
-impl Form<String> {
-    /// Every personal value with its person id, in `map_personal` order.
-    pub fn personal_values(&self) -> Vec<(Uuid, String)> {
+impl<P: Clone> Form<P> {
+    /// Every personal value with the field it sits in, in `map_personal`
+    /// order.
+    pub fn personal_fields(&self) -> Vec<(PersonalField, P)> {
         let mut out = Vec::new();
         self.clone()
-            .map_personal(&mut |person, value: String| out.push((person, value)));
-        // Councillors have no subject: their id is derived from the name.
-        for (person, value) in &mut out {
-            if person.is_nil() {
-                *person = councillor_person(value);
-            }
-        }
+            .map_personal(&mut |field, value: P| out.push((field.clone(), value)));
         out
     }
 }
 
+impl Form<String> {
+    /// Every personal value with its person id, in `map_personal` order.
+    pub fn personal_values(&self) -> Vec<(Uuid, String)> {
+        self.personal_fields()
+            .into_iter()
+            .map(|(field, value)| {
+                // Councillors have no subject: their id is derived from the name.
+                let person = if field.person.is_nil() {
+                    councillor_person(&value)
+                } else {
+                    field.person
+                };
+                (person, value)
+            })
+            .collect()
+    }
+
+    /// Check each personal value as typed (the format of a name, an email,
+    /// a telephone number); the first problem names its field. The rest of
+    /// the form is checked by [`validate`], on the sealed form, when the
+    /// command is decided.
+    pub fn check_personal(&self) -> Result<(), DomainError> {
+        for (field, value) in self.personal_fields() {
+            value
+                .check(field.kind)
+                .map_err(|p| DomainError::invalid(field.path.clone(), p))?;
+        }
+        Ok(())
+    }
+}
+
+/// A field of a form that holds personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonalField {
+    /// Where it is, e.g. `form.details.officer.email`.
+    pub path: String,
+    /// What it holds.
+    pub kind: PersonalKind,
+    /// Whose it is (nil for a councillor, whose id comes from their name).
+    pub person: Uuid,
+}
+
 impl<P> StaffRef<P> {
-    fn map_personal<Q>(self, f: &mut impl FnMut(Uuid, P) -> Q) -> StaffRef<Q> {
+    fn map_personal<Q>(
+        self,
+        prefix: &str,
+        f: &mut impl FnMut(&PersonalField, P) -> Q,
+    ) -> StaffRef<Q> {
         let person = staff_person(&self.subject);
+        let field = |name: &str, kind| PersonalField {
+            path: format!("{prefix}.{name}"),
+            kind,
+            person,
+        };
         StaffRef {
-            name: f(person, self.name),
-            email: self.email.map(|e| f(person, e)),
-            phone: self.phone.map(|p| f(person, p)),
+            name: f(&field("name", PersonalKind::Name), self.name),
+            email: self
+                .email
+                .map(|e| f(&field("email", PersonalKind::Email), e)),
+            phone: self
+                .phone
+                .map(|p| f(&field("phone", PersonalKind::Phone), p)),
             subject: self.subject,
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod actor;
+pub mod aggregate;
 pub mod claims;
 pub mod codec;
 pub mod error;
@@ -19,5 +20,6 @@ pub mod report;
 pub mod streams;
 
 pub use actor::{Actor, Role};
+pub use aggregate::Aggregate;
 pub use error::{DomainError, ErrorKind};
 pub use level::Level;

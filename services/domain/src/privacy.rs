@@ -35,6 +35,22 @@ pub enum PrivacyEvent {
     },
 }
 
+/// A person whose data has been erased (the state of their privacy stream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Erasure {
+    /// Who.
+    pub person: Uuid,
+}
+
+/// Erase a person's personal data.
+#[derive(Debug, Clone)]
+pub struct Erase {
+    /// Whose.
+    pub person: Uuid,
+    /// The legal basis or request reference (no personal data).
+    pub reason: String,
+}
+
 /// Decide an erasure: only the data protection role, with a reason.
 pub fn decide_erasure(
     actor: &Actor,

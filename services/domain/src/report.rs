@@ -124,6 +124,80 @@ pub fn decide_close(
     })
 }
 
+/// A report as its events leave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Its reference.
+    pub reference: String,
+    /// True once communications closed it.
+    pub closed: bool,
+}
+
+impl Report {
+    /// Fold one event.
+    pub fn apply(state: Option<Report>, event: &ReportEvent) -> Option<Report> {
+        match event {
+            ReportEvent::FakeAccountReported { reference, .. } => Some(Report {
+                reference: reference.clone(),
+                closed: false,
+            }),
+            ReportEvent::FakeAccountReportClosed { .. } => {
+                state.map(|r| Report { closed: true, ..r })
+            }
+        }
+    }
+}
+
+/// What may be asked of a report.
+#[derive(Debug, Clone)]
+pub enum ReportCommand {
+    /// File a new report (anyone).
+    File {
+        /// The report's id.
+        id: Uuid,
+        /// The account as pasted.
+        account: String,
+        /// The account keys it could be.
+        account_keys: Vec<String>,
+        /// What they noticed (plain text; sealed before the append).
+        details: String,
+    },
+    /// Close it (communications).
+    Close {
+        /// What was done.
+        outcome: String,
+    },
+}
+
+/// Decide a command against a report (`None` before it is filed).
+pub fn decide(
+    state: Option<&Report>,
+    command: &ReportCommand,
+    ctx: &crate::registration::Context<'_>,
+) -> Result<ReportEvent, DomainError> {
+    match (command, state) {
+        (
+            ReportCommand::File {
+                id,
+                account,
+                account_keys,
+                details,
+            },
+            None,
+        ) => decide_report(*id, account, account_keys.clone(), details, ctx.now),
+        (ReportCommand::File { .. }, Some(r)) => Err(DomainError::ReferenceData(format!(
+            "report {} is already filed",
+            r.reference
+        ))),
+        (ReportCommand::Close { .. }, None) => {
+            Err(DomainError::ReferenceData("no such report".into()))
+        }
+        (ReportCommand::Close { outcome }, Some(r)) => {
+            decide_close(ctx.actor, r.closed, outcome, ctx.now)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ use crate::canonical::{chain_hash, EventFields, GENESIS_HASH};
 use crate::error::StoreError;
 use crate::model::{AppendOutcome, ExpectedVersion, LogHead, NewEvent, RecordedEvent};
 use crate::validate::{self, Limits};
+use crate::vault::VaultChange;
 
 /// The advisory lock every append holds until commit. One number for the
 /// whole database: it is what makes positions gap-free and commit-ordered.
@@ -76,16 +77,32 @@ impl EventStore {
     /// stream checked against its expected version. The outcome describes
     /// the first (primary) stream, with the positions of everything written;
     /// the idempotency key is recorded against the primary stream.
-    #[instrument(
-        name = "event_store.append",
-        skip_all,
-        fields(stream.id = batches.first().map(|b| b.stream_id), streams = batches.len(), position.last)
-    )]
     pub async fn append_multi(
         &self,
         batches: &[StreamAppend<'_>],
         metadata: &Value,
         idempotency_key: Option<&str>,
+    ) -> Result<AppendOutcome, StoreError> {
+        self.append_sealed(batches, metadata, idempotency_key, &[])
+            .await
+    }
+
+    /// [`EventStore::append_multi`] with changes to the vault made in the
+    /// same transaction: keys made while sealing the events' personal
+    /// values, or an erasure. One command is one commit: a refused or failed
+    /// append stores no key, and an erasure is never recorded without its
+    /// event.
+    #[instrument(
+        name = "event_store.append",
+        skip_all,
+        fields(stream.id = batches.first().map(|b| b.stream_id), streams = batches.len(), vault.changes = vault_changes.len(), position.last)
+    )]
+    pub async fn append_sealed(
+        &self,
+        batches: &[StreamAppend<'_>],
+        metadata: &Value,
+        idempotency_key: Option<&str>,
+        vault_changes: &[VaultChange],
     ) -> Result<AppendOutcome, StoreError> {
         let Some(primary) = batches.first() else {
             return Err(StoreError::invalid(
@@ -162,6 +179,7 @@ impl EventStore {
             }
             rows.extend(batch_rows);
         }
+        apply_vault_changes(&mut tx, vault_changes).await?;
         insert_rows(&mut tx, &rows).await?;
         let outcome = AppendOutcome {
             stream_id: primary.stream_id.to_owned(),
@@ -571,4 +589,68 @@ pub(crate) fn decode_row(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, S
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
     })
+}
+
+/// Store the keys made while sealing and carry out erasures, under the
+/// same per-person lock [`crate::vault::Vault::erase`] takes: an erasure
+/// that commits first wins, and no key is stored after it.
+async fn apply_vault_changes(
+    tx: &mut Transaction<'_, Postgres>,
+    changes: &[VaultChange],
+) -> Result<(), StoreError> {
+    let mut persons: Vec<Uuid> = changes
+        .iter()
+        .map(|c| match c {
+            VaultChange::Add(k) => k.person,
+            VaultChange::Erase(p) => *p,
+        })
+        .collect();
+    persons.sort();
+    persons.dedup();
+    for person in &persons {
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+            .bind(person)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for change in changes {
+        match change {
+            VaultChange::Add(key) => {
+                let erased: Option<i32> =
+                    sqlx::query_scalar("select 1 from vault_erasures where person_id = $1")
+                        .bind(key.person)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                if erased.is_some() {
+                    return Err(crate::vault::VaultError::PersonErased(key.person).into());
+                }
+                let stored = sqlx::query(
+                    "insert into vault_keys (person_id, wrapped_key) values ($1, $2) \
+                     on conflict (person_id) do nothing",
+                )
+                .bind(key.person)
+                .bind(&key.wrapped)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                if stored == 0 {
+                    return Err(StoreError::KeyMadeConcurrently(key.person));
+                }
+            }
+            VaultChange::Erase(person) => {
+                sqlx::query("delete from vault_keys where person_id = $1")
+                    .bind(person)
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query(
+                    "insert into vault_erasures (person_id) values ($1) \
+                     on conflict (person_id) do nothing",
+                )
+                .bind(person)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -126,6 +126,127 @@ pub enum KeyState {
     Missing,
 }
 
+/// A data key made for a person who had none, not yet stored: it is written
+/// in the same transaction as the events that hold values sealed under it
+/// ([`crate::EventStore::append_sealed`]), so a refused or failed command
+/// leaves no key behind.
+#[derive(Clone)]
+pub struct NewKey {
+    /// Whose key.
+    pub person: Uuid,
+    /// The key, wrapped with the master key.
+    pub(crate) wrapped: Vec<u8>,
+}
+
+impl std::fmt::Debug for NewKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NewKey({})", self.person)
+    }
+}
+
+/// A change to the vault made atomically with an append.
+#[derive(Debug, Clone)]
+pub enum VaultChange {
+    /// Store a key made while sealing.
+    Add(NewKey),
+    /// Erase a person: delete their key and record the erasure.
+    Erase(Uuid),
+}
+
+/// One command's sealing: reads the keys it needs (one statement per batch
+/// of people), makes keys for people new to the vault in memory only, and
+/// hands those over as [`VaultChange::Add`] for the append's transaction.
+#[derive(Debug)]
+pub struct Sealer<'v> {
+    vault: &'v Vault,
+    keys: std::collections::HashMap<Uuid, KeyState>,
+    changes: Vec<VaultChange>,
+    sealed: u64,
+}
+
+impl Sealer<'_> {
+    /// Make sure the key states of `persons` are known (one statement for
+    /// all that are not yet).
+    pub async fn load(&mut self, persons: &[Uuid]) -> Result<(), VaultError> {
+        let wanted: Vec<Uuid> = persons
+            .iter()
+            .filter(|p| !self.keys.contains_key(p))
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !wanted.is_empty() {
+            let found = self.vault.data_keys(&wanted).await?;
+            self.keys.extend(found);
+        }
+        Ok(())
+    }
+
+    /// Encrypt `plaintext` under `person`'s key, making the key (in memory)
+    /// when they have none. Refused for an erased person.
+    pub async fn seal(&mut self, person: Uuid, plaintext: &str) -> Result<Sealed, VaultError> {
+        self.load(&[person]).await?;
+        let key = match self.keys.get(&person) {
+            Some(KeyState::Key(DataKey(key))) => *key,
+            Some(KeyState::Erased) => return Err(VaultError::PersonErased(person)),
+            Some(KeyState::Missing) | None => {
+                let fresh = ChaCha20Poly1305::generate_key(&mut OsRng);
+                self.changes.push(VaultChange::Add(NewKey {
+                    person,
+                    wrapped: self.vault.wrap_key(person, &fresh),
+                }));
+                self.keys.insert(person, KeyState::Key(DataKey(fresh)));
+                fresh
+            }
+        };
+        self.sealed += 1;
+        Ok(encrypt(&key, person, plaintext))
+    }
+
+    /// Erase `person` with the append (their key deleted, the erasure
+    /// recorded, in its transaction).
+    pub fn erase(&mut self, person: Uuid) {
+        self.changes.push(VaultChange::Erase(person));
+    }
+
+    /// Decrypt a value with the keys this sealing has loaded.
+    pub async fn open(&mut self, sealed: &Sealed) -> Result<Revealed, VaultError> {
+        self.load(&[sealed.person]).await?;
+        let state = self
+            .keys
+            .get(&sealed.person)
+            .cloned()
+            .unwrap_or(KeyState::Missing);
+        self.vault.open_with(&state, sealed)
+    }
+
+    /// What this sealing changes in the vault (to make with the events),
+    /// and how many values it sealed.
+    pub fn finish(self) -> (Vec<VaultChange>, u64) {
+        (self.changes, self.sealed)
+    }
+}
+
+fn encrypt(key: &Key, person: Uuid, plaintext: &str) -> Sealed {
+    let cipher = ChaCha20Poly1305::new(key);
+    let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+    let ct = cipher
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plaintext.as_bytes(),
+                aad: person.as_bytes(),
+            },
+        )
+        .expect("encryption of a bounded message cannot fail");
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&ct);
+    Sealed {
+        person,
+        sealed: B64.encode(out),
+    }
+}
+
 /// The vault over the database's key tables.
 #[derive(Debug, Clone)]
 pub struct Vault {
@@ -139,27 +260,23 @@ impl Vault {
         Vault { pool, master }
     }
 
-    /// Encrypt `plaintext` under `person`'s data key, creating the key on
-    /// first use. Refused for an erased person.
+    /// A sealing for one command (see [`Sealer`]).
+    pub fn sealer(&self) -> Sealer<'_> {
+        Sealer {
+            vault: self,
+            keys: std::collections::HashMap::new(),
+            changes: Vec::new(),
+            sealed: 0,
+        }
+    }
+
+    /// Encrypt `plaintext` under `person`'s data key, creating and storing
+    /// the key on first use (for tools and tests; commands use a
+    /// [`Sealer`], which stores new keys with the events). Refused for an
+    /// erased person.
     pub async fn seal(&self, person: Uuid, plaintext: &str) -> Result<Sealed, VaultError> {
         let key = self.data_key_for_sealing(person).await?;
-        let cipher = ChaCha20Poly1305::new(&key);
-        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let ct = cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext.as_bytes(),
-                    aad: person.as_bytes(),
-                },
-            )
-            .expect("encryption of a bounded message cannot fail");
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ct);
-        Ok(Sealed {
-            person,
-            sealed: B64.encode(out),
-        })
+        Ok(encrypt(&key, person, plaintext))
     }
 
     /// Decrypt a sealed value; [`Revealed::Erased`] when the person was erased.

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::decode::Decoded;
 use crate::officer_slug;
-use crate::scrub::{persons, scrub};
+use crate::scrub::scrub;
 
 /// A read model: a named set of tables with one checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -377,7 +377,7 @@ fn registration_row(l: &Latest<'_>) -> Value {
         "withdrawn_at": s.withdrawal.as_ref().map(|w| w.1.at),
         "last_position": l.position,
         "state": l.json,
-        "persons": persons(&l.json),
+        "persons": s.personal_fields().iter().map(|(_, v)| v.person).collect::<BTreeSet<_>>(),
     })
 }
 

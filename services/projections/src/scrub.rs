@@ -30,29 +30,6 @@ pub fn scrub(value: &mut Value, erased: &BTreeSet<Uuid>) {
     }
 }
 
-/// Every person with a sealed (or erased) value in `value`.
-pub fn persons(value: &Value) -> BTreeSet<Uuid> {
-    let mut out = BTreeSet::new();
-    collect(value, &mut out);
-    out
-}
-
-fn collect(value: &Value, out: &mut BTreeSet<Uuid>) {
-    match value {
-        Value::Object(map) => {
-            if let Some(person) = sealed_person(map)
-                .filter(|_| map.contains_key("sealed") || map.contains_key("erased"))
-            {
-                out.insert(person);
-                return;
-            }
-            map.values().for_each(|v| collect(v, out));
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
-        _ => {}
-    }
-}
-
 fn sealed_person(map: &serde_json::Map<String, Value>) -> Option<Uuid> {
     map.get("person")?.as_str()?.parse().ok()
 }
@@ -69,6 +46,5 @@ mod tests {
         scrub(&mut v, &BTreeSet::from([a]));
         assert_eq!(v["x"][0], json!({"person": a, "erased": true}));
         assert_eq!(v["y"]["z"]["sealed"], "BBB");
-        assert_eq!(persons(&v), BTreeSet::from([a, b]));
     }
 }

@@ -17,7 +17,7 @@ pub enum HandleError {
     },
     /// The event store failed or refused the input.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// The vault failed.
     #[error(transparent)]
     Vault(#[from] VaultError),
@@ -30,11 +30,26 @@ pub enum HandleError {
     Decode(#[from] DecodeError),
 }
 
-impl HandleError {
-    pub(crate) fn from_store(e: StoreError) -> Self {
+impl From<StoreError> for HandleError {
+    fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict { actual, .. } => HandleError::Conflict { actual },
+            StoreError::Vault(v) => HandleError::Vault(v),
             other => HandleError::Store(other),
         }
+    }
+}
+
+impl From<sqlx::Error> for HandleError {
+    fn from(e: sqlx::Error) -> Self {
+        HandleError::Store(e.into())
+    }
+}
+
+impl HandleError {
+    /// True when the command may simply be run again: another command
+    /// stored a data key it had sealed under meanwhile.
+    pub(crate) fn is_key_race(&self) -> bool {
+        matches!(self, HandleError::Store(StoreError::KeyMadeConcurrently(_)))
     }
 }

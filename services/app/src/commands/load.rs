@@ -1,30 +1,70 @@
+//! Loading an aggregate: read its stream, decode, fold.
+
 use domain::codec;
-use domain::reference::{streams, ReferenceData, ReferenceEvent};
-use domain::registration::{self, Registration, RegistrationEvent, EVENT_SCHEMA_VERSION};
+use domain::reference::{streams, ReferenceData};
+use domain::registration::{self, Registration};
+use domain::Aggregate;
 use event_store::{EventStore, RecordedEvent};
 use uuid::Uuid;
 
 use super::HandleError;
+
+/// An aggregate as its stream leaves it.
+#[derive(Debug)]
+pub struct Loaded<A> {
+    /// The state (`None` when the stream has no events).
+    pub state: Option<A>,
+    /// The stream's version (0 when empty).
+    pub version: i64,
+    /// The log position of its last event (0 when empty).
+    pub last_position: i64,
+}
+
+/// Decode one recorded event of aggregate `A`.
+pub fn decode<A: Aggregate>(e: &RecordedEvent) -> Result<A::Event, HandleError> {
+    Ok(codec::decode(
+        &e.event_type,
+        e.schema_version,
+        &e.payload,
+        A::SCHEMA_VERSION,
+    )?)
+}
+
+/// Fold recorded events of aggregate `A`, from `state` on.
+pub fn fold<A: Aggregate>(
+    state: Option<A>,
+    events: &[RecordedEvent],
+) -> Result<Option<A>, HandleError> {
+    events
+        .iter()
+        .try_fold(state, |s, e| Ok(A::apply(s, &decode::<A>(e)?)))
+}
+
+/// Read and fold the stream of aggregate `A`.
+pub async fn load<A: Aggregate>(
+    store: &EventStore,
+    stream: &str,
+) -> Result<Loaded<A>, HandleError> {
+    let events = store.read_stream(stream, None).await?;
+    Ok(Loaded {
+        state: fold(None, &events)?,
+        version: events.last().map_or(0, |e| e.stream_version),
+        last_position: events.last().map_or(0, |e| e.position),
+    })
+}
 
 /// A registration folded from its stream, and the stream's version.
 pub async fn load_registration(
     store: &EventStore,
     id: Uuid,
 ) -> Result<(Option<Registration>, i64), HandleError> {
-    let events = store
-        .read_stream(&registration::stream_id(id), None)
-        .await?;
-    let version = events.last().map_or(0, |e| e.stream_version);
-    Ok((fold_registration(&events)?, version))
+    let loaded = load::<Registration>(store, &registration::stream_id(id)).await?;
+    Ok((loaded.state, loaded.version))
 }
 
 /// Fold a registration's recorded events.
 pub fn fold_registration(events: &[RecordedEvent]) -> Result<Option<Registration>, HandleError> {
-    let mut state = None;
-    for e in events {
-        state = apply_event(state, e)?;
-    }
-    Ok(state)
+    fold(None, events)
 }
 
 /// Fold one recorded registration event into the state.
@@ -32,24 +72,14 @@ pub fn apply_event(
     state: Option<Registration>,
     e: &RecordedEvent,
 ) -> Result<Option<Registration>, HandleError> {
-    let event: RegistrationEvent = codec::decode(
-        &e.event_type,
-        e.schema_version,
-        &e.payload,
-        EVENT_SCHEMA_VERSION,
-    )?;
-    Ok(Registration::apply(state, &event))
+    fold(state, std::slice::from_ref(e))
 }
 
 /// Reference data folded from its streams.
 pub async fn load_reference(store: &EventStore) -> Result<ReferenceData, HandleError> {
-    let mut data = ReferenceData::default();
+    let mut data = Some(ReferenceData::default());
     for stream in streams::ALL {
-        for e in store.read_stream(stream, None).await? {
-            let event: ReferenceEvent =
-                codec::decode(&e.event_type, e.schema_version, &e.payload, 1)?;
-            data.apply(&event);
-        }
+        data = fold(data, &store.read_stream(stream, None).await?)?;
     }
-    Ok(data)
+    Ok(data.unwrap_or_default())
 }

@@ -1,6 +1,7 @@
-//! Command handling: load a stream, decide with the domain, append with the
-//! expected version. Personal data is sealed through the vault before the
-//! domain sees it, so events only ever hold ciphertext.
+//! Command handling, one pipeline for every aggregate: load its stream,
+//! seal the personal values (in memory), decide with the domain, append the
+//! events and any new vault keys in one transaction with the expected
+//! version. Events only ever hold ciphertext.
 
 mod claims;
 mod error;
@@ -10,18 +11,23 @@ pub mod seal;
 use chrono::Utc;
 use domain::form::Form;
 use domain::personal::{PersonalKind, PersonalValue};
-use domain::reference::{ReferenceCommand, ReferenceData, ReferenceEvent};
+use domain::privacy::Erasure;
+use domain::reference::{ReferenceCommand, ReferenceData};
 use domain::registration::{
-    self, decide, Command, Context, Registration, RegistrationEvent, RiskAssessmentInput,
+    self, Command, Context, Registration, RegistrationEvent, RiskAssessmentInput,
 };
-use domain::Actor;
-use event_store::vault::Vault;
+use domain::report::{Report, ReportCommand, ReportEvent};
+use domain::{Actor, Aggregate};
+use event_store::vault::{Sealer, Vault, VaultChange};
 use event_store::{EventStore, ExpectedVersion, NewEvent, StreamAppend};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 pub use error::HandleError;
-pub use load::{apply_event, fold_registration as fold_events, load_reference, load_registration};
+pub use load::{
+    apply_event, fold, fold_registration as fold_events, load, load_reference, load_registration,
+    Loaded,
+};
 
 /// How many times a command without an expected version is re-decided
 /// when another writer got there first.
@@ -121,16 +127,15 @@ impl Handler {
         loop {
             attempt += 1;
             match self.try_handle(id, &stream, &request, meta).await {
-                Err(HandleError::Conflict { .. })
-                    if meta.expected_version.is_none() && attempt < RETRIES =>
-                {
-                    continue
-                }
+                Err(e) if attempt < RETRIES && retry(&e, meta) => continue,
                 other => return other,
             }
         }
     }
 
+    /// The pipeline every registration command runs through: load → decide
+    /// → check the personal values as typed → append the events with the
+    /// keys their sealing made, in one transaction.
     async fn try_handle(
         &self,
         id: Uuid,
@@ -148,7 +153,7 @@ impl Handler {
             }
         }
         let reference = load_reference(&self.store).await?;
-        let (state, version) = load_registration(&self.store, id).await?;
+        let Loaded { state, version, .. } = load::<Registration>(&self.store, stream).await?;
         if let Some(expected) = meta.expected_version {
             if expected != version {
                 return Err(HandleError::Conflict { actual: version });
@@ -159,53 +164,23 @@ impl Handler {
             now: Utc::now(),
             reference: &reference,
         };
-        // Refuse what the actor may not do before anything is sealed: sealing
-        // makes a vault key for a new person, and a refused command must
-        // change nothing.
-        if let Some(dry) = placeholder_command(id, request) {
-            if let Err(e) = decide(state.as_ref(), &dry, &ctx) {
-                let early = matches!(
-                    e.kind(),
-                    domain::ErrorKind::Forbidden | domain::ErrorKind::NotFound
-                ) || matches!(e, domain::DomainError::NotAllowedInStatus { .. });
-                if early {
-                    return Err(match e {
-                        domain::DomainError::RegistrationNotFound(_) => {
-                            domain::DomainError::RegistrationNotFound(id)
-                        }
-                        other => other,
-                    }
-                    .into());
-                }
-            }
-        }
-        let command = self
-            .seal_request(id, request, state.as_ref(), &reference)
-            .await?;
-        let events = decide(state.as_ref(), &command, &ctx).map_err(|e| match e {
+        // Sealing is in memory: keys for people new to the vault are only
+        // stored by the append below, so a refused command changes nothing.
+        let mut sealer = self.vault.sealer();
+        let command = seal_request(&mut sealer, id, request, state.as_ref()).await?;
+        let events = Registration::decide(state.as_ref(), &command, &ctx).map_err(|e| match e {
             domain::DomainError::RegistrationNotFound(_) => {
                 domain::DomainError::RegistrationNotFound(id)
             }
             other => other,
         })?;
+        check_typed(request)?;
         let claims = self.claims(id, state.as_ref(), &events).await?;
-        let expected = if version == 0 {
-            ExpectedVersion::NoStream
-        } else {
-            ExpectedVersion::Exactly(version)
-        };
-        let new_events: Vec<NewEvent> = events
-            .iter()
-            .map(|e| {
-                let (event_type, payload) = domain::codec::encode(e);
-                NewEvent::new(event_type, registration::EVENT_SCHEMA_VERSION, payload)
-            })
-            .collect();
-        let metadata = self.metadata(meta, request_name(request)).await?;
+        let new_events = encode::<Registration>(&events);
         let claim_events: Vec<[NewEvent; 1]> = claims.iter().map(|c| [c.event.clone()]).collect();
         let mut batches = vec![StreamAppend {
             stream_id: stream,
-            expected,
+            expected: expected_at(version),
             events: &new_events,
         }];
         for (claim, events) in claims.iter().zip(&claim_events) {
@@ -215,20 +190,8 @@ impl Handler {
                 events,
             });
         }
-        let started = std::time::Instant::now();
-        let appended = self
-            .store
-            .append_multi(
-                &batches,
-                &metadata,
-                meta.scoped_idempotency_key().as_deref(),
-            )
-            .await
-            .map_err(HandleError::from_store)?;
-        if !appended.deduplicated {
-            let all: Vec<&NewEvent> = batches.iter().flat_map(|b| b.events.iter()).collect();
-            appended_metrics(&all, started.elapsed());
-        }
+        let metadata = metadata(&mut sealer, meta, request_name(request)).await?;
+        let appended = self.commit(&batches, &metadata, meta, sealer).await?;
         let folded = events
             .iter()
             .fold(state, Registration::apply)
@@ -256,48 +219,6 @@ impl Handler {
         }))
     }
 
-    async fn seal_request(
-        &self,
-        id: Uuid,
-        request: &Request,
-        state: Option<&Registration>,
-        reference: &ReferenceData,
-    ) -> Result<Command, HandleError> {
-        Ok(match request {
-            Request::Submit(form) => {
-                domain::form::validate(form, reference)?;
-                Command::Submit {
-                    id,
-                    form: seal::form(&self.vault, form, None).await?,
-                }
-            }
-            Request::Amend(form) => {
-                domain::form::validate(form, reference)?;
-                Command::Amend {
-                    form: seal::form(&self.vault, form, state.map(|s| &s.form)).await?,
-                }
-            }
-            Request::RecordRiskAssessment(input) => {
-                input.assessor.check(PersonalKind::Name).map_err(|p| {
-                    domain::DomainError::Invalid {
-                        field: "assessor".into(),
-                        problem: p,
-                    }
-                })?;
-                let person = domain::personal::staff_person(&input.assessor_subject);
-                let assessor = seal::one(&self.vault, person, &input.assessor).await?;
-                Command::RecordRiskAssessment(RiskAssessmentInput {
-                    assessor,
-                    assessor_subject: input.assessor_subject.clone(),
-                    assessed_on: input.assessed_on,
-                    risks: input.risks.clone(),
-                    document_reference: input.document_reference.clone(),
-                })
-            }
-            Request::Other(command) => command.clone(),
-        })
-    }
-
     async fn claims(
         &self,
         id: Uuid,
@@ -320,37 +241,63 @@ impl Handler {
         Ok(out)
     }
 
-    async fn metadata(&self, meta: &RequestMeta, command: &str) -> Result<Value, HandleError> {
-        let display_name = match &meta.display_name {
-            Some(name) if !name.trim().is_empty() => {
-                let person = domain::personal::staff_person(&meta.actor.subject);
-                Some(seal::one(&self.vault, person, name).await?)
+    /// Append the batches and the vault's changes in one transaction,
+    /// counting the events and timing the append.
+    async fn commit(
+        &self,
+        batches: &[StreamAppend<'_>],
+        metadata: &Value,
+        meta: &RequestMeta,
+        sealer: Sealer<'_>,
+    ) -> Result<event_store::AppendOutcome, HandleError> {
+        let (changes, sealed) = sealer.finish();
+        let started = std::time::Instant::now();
+        let key = meta.scoped_idempotency_key();
+        let outcome = self
+            .store
+            .append_sealed(batches, metadata, key.as_deref(), &changes)
+            .await?;
+        if !outcome.deduplicated {
+            for e in batches.iter().flat_map(|b| b.events.iter()) {
+                metrics::counter!("events_appended_total", "type" => e.event_type.clone())
+                    .increment(1);
             }
-            _ => None,
-        };
-        Ok(json!({
-            "actor": {
-                "subject": meta.actor.subject,
-                "roles": meta.actor.roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
-                "displayName": display_name,
-            },
-            "correlationId": meta.correlation_id,
-            "traceId": meta.trace_id,
-            "command": command,
-        }))
+            metrics::histogram!("event_append_duration_seconds").record(started.elapsed());
+            metrics::counter!("vault_operations_total", "operation" => "seal").increment(sealed);
+            for change in &changes {
+                if let VaultChange::Erase(_) = change {
+                    metrics::counter!("vault_operations_total", "operation" => "erase")
+                        .increment(1);
+                }
+            }
+        }
+        Ok(outcome)
     }
 
-    /// Erase a person: delete their vault key, then record the erasure so
-    /// every read model shows their data as erased. Safe to retry: a second
-    /// erasure of the same person finds no key and records nothing new.
+    /// Erase a person: delete their vault key and record the erasure, in
+    /// one transaction, so every read model shows their data as erased.
+    /// Safe to retry: a second erasure of the same person records nothing
+    /// new.
     pub async fn erase_person(
         &self,
         person: Uuid,
         reason: &str,
         meta: &RequestMeta,
     ) -> Result<i64, HandleError> {
-        let event = domain::privacy::decide_erasure(&meta.actor, person, reason)?;
         let stream = domain::privacy::stream_id(person);
+        let command = domain::privacy::Erase {
+            person,
+            reason: reason.to_owned(),
+        };
+        let reference = ReferenceData::default();
+        let ctx = Context {
+            actor: &meta.actor,
+            now: Utc::now(),
+            reference: &reference,
+        };
+        // Who may erase, and why, first: refused callers learn nothing of
+        // whom the vault holds.
+        Erasure::decide(None, &command, &ctx)?;
         // An erasure is permanent: refuse one for someone the vault never
         // held anything for (repeating a real erasure stays safe).
         let held = self.vault.data_keys(&[person]).await?;
@@ -360,30 +307,26 @@ impl Handler {
         ) {
             return Err(HandleError::UnknownPerson);
         }
-        self.vault.erase(person).await?;
-        metrics::counter!("vault_operations_total", "operation" => "erase").increment(1);
-        if let Some(last) = self.store.read_stream(&stream, None).await?.last() {
-            if last.event_type == domain::privacy::ERASED_EVENT_TYPE {
-                return Ok(last.position);
-            }
+        let loaded = load::<Erasure>(&self.store, &stream).await?;
+        let events = Erasure::decide(loaded.state.as_ref(), &command, &ctx)?;
+        if events.is_empty() {
+            return Ok(loaded.last_position);
         }
-        let (event_type, payload) = domain::codec::encode(&event);
         // No display name: it would be sealed under a key we may be erasing.
         let metadata = json!({
             "actor": { "subject": meta.actor.subject, "roles": meta.actor.roles.iter().map(|r| r.code()).collect::<Vec<_>>() },
             "correlationId": meta.correlation_id,
             "command": "ErasePerson",
         });
-        let events = [NewEvent::new(event_type, 1, payload)];
-        let outcome = self
-            .append_one(
-                &stream,
-                ExpectedVersion::Any,
-                &events,
-                &metadata,
-                meta.scoped_idempotency_key().as_deref(),
-            )
-            .await?;
+        let events = encode::<Erasure>(&events);
+        let batch = StreamAppend {
+            stream_id: &stream,
+            expected: expected_at(loaded.version),
+            events: &events,
+        };
+        let mut sealer = self.vault.sealer();
+        sealer.erase(person);
+        let outcome = self.commit(&[batch], &metadata, meta, sealer).await?;
         Ok(outcome.last_position)
     }
 
@@ -396,42 +339,64 @@ impl Handler {
         correlation_id: &str,
     ) -> Result<(Uuid, String, i64), HandleError> {
         let id = Uuid::new_v4();
-        let keys: Vec<String> = domain::platform::candidates(account)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        let mut event = domain::report::decide_report(id, account, keys, details, Utc::now())?;
+        let command = ReportCommand::File {
+            id,
+            account: account.to_owned(),
+            account_keys: domain::platform::candidates(account)
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            details: details.to_owned(),
+        };
+        let public = domain::Actor {
+            subject: "public".into(),
+            roles: Default::default(),
+        };
+        let reference = ReferenceData::default();
+        let ctx = Context {
+            actor: &public,
+            now: Utc::now(),
+            reference: &reference,
+        };
+        let mut events = Report::decide(None, &command, &ctx)?;
         // The reporter's free text goes into the vault under the report's
         // own key, never into the log in plain text.
-        if let domain::report::ReportEvent::FakeAccountReported {
-            details,
-            sealed_details,
-            ..
-        } = &mut event
-        {
-            let text = std::mem::take(details);
-            if !text.is_empty() {
-                *sealed_details = Some(seal::one(&self.vault, id, &text).await?);
+        let mut sealer = self.vault.sealer();
+        for event in &mut events {
+            if let ReportEvent::FakeAccountReported {
+                details,
+                sealed_details,
+                ..
+            } = event
+            {
+                let text = std::mem::take(details);
+                if !text.is_empty() {
+                    *sealed_details = Some(seal::one(&mut sealer, id, &text).await?);
+                }
             }
         }
-        let reference = domain::report::reference(id);
-        let (event_type, payload) = domain::codec::encode(&event);
         let metadata = json!({
             "actor": { "subject": "public", "roles": [] },
             "correlationId": correlation_id,
             "command": "ReportFakeAccount",
         });
-        let events = [NewEvent::new(event_type, 1, payload)];
-        let outcome = self
-            .append_one(
-                &domain::report::stream_id(id),
-                ExpectedVersion::NoStream,
-                &events,
-                &metadata,
-                None,
-            )
-            .await?;
-        Ok((id, reference, outcome.last_position))
+        let stream = domain::report::stream_id(id);
+        let events = encode::<Report>(&events);
+        let batch = StreamAppend {
+            stream_id: &stream,
+            expected: ExpectedVersion::NoStream,
+            events: &events,
+        };
+        let anonymous = RequestMeta {
+            actor: public.clone(),
+            display_name: None,
+            correlation_id: correlation_id.to_owned(),
+            idempotency_key: None,
+            expected_version: None,
+            trace_id: None,
+        };
+        let outcome = self.commit(&[batch], &metadata, &anonymous, sealer).await?;
+        Ok((id, domain::report::reference(id), outcome.last_position))
     }
 
     /// Close a fake-account report (communications).
@@ -442,26 +407,33 @@ impl Handler {
         meta: &RequestMeta,
     ) -> Result<i64, HandleError> {
         let stream = domain::report::stream_id(id);
-        let events = self.store.read_stream(&stream, None).await?;
-        if events.is_empty() {
-            return Err(domain::DomainError::ReferenceData(format!("no report {id}")).into());
-        }
-        let closed = events
-            .iter()
-            .any(|e| e.event_type == "FakeAccountReportClosed");
-        let event = domain::report::decide_close(&meta.actor, closed, outcome, Utc::now())?;
-        let (event_type, payload) = domain::codec::encode(&event);
-        let metadata = self.metadata(meta, "CloseFakeAccountReport").await?;
-        let new = [NewEvent::new(event_type, 1, payload)];
-        let appended = self
-            .append_one(
-                &stream,
-                ExpectedVersion::Exactly(events.len() as i64),
-                &new,
-                &metadata,
-                meta.scoped_idempotency_key().as_deref(),
-            )
-            .await?;
+        let loaded = load::<Report>(&self.store, &stream).await?;
+        let reference = ReferenceData::default();
+        let ctx = Context {
+            actor: &meta.actor,
+            now: Utc::now(),
+            reference: &reference,
+        };
+        let command = ReportCommand::Close {
+            outcome: outcome.to_owned(),
+        };
+        let events = Report::decide(loaded.state.as_ref(), &command, &ctx).map_err(|e| {
+            match (&loaded.state, e) {
+                (None, domain::DomainError::ReferenceData(_)) => {
+                    domain::DomainError::ReferenceData(format!("no report {id}"))
+                }
+                (_, e) => e,
+            }
+        })?;
+        let mut sealer = self.vault.sealer();
+        let metadata = metadata(&mut sealer, meta, "CloseFakeAccountReport").await?;
+        let events = encode::<Report>(&events);
+        let batch = StreamAppend {
+            stream_id: &stream,
+            expected: expected_at(loaded.version),
+            events: &events,
+        };
+        let appended = self.commit(&[batch], &metadata, meta, sealer).await?;
         Ok(appended.last_position)
     }
 
@@ -474,89 +446,136 @@ impl Handler {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let reference = load_reference(&self.store).await?;
-            let event: ReferenceEvent = reference.decide(&meta.actor, &command)?;
-            let stream = event.stream();
-            let version = self.store.stream_version(stream).await?;
-            let (event_type, payload) = domain::codec::encode(&event);
-            let metadata = self.metadata(meta, "ChangeReferenceData").await?;
-            let events = [NewEvent::new(event_type, 1, payload)];
-            let result = self
-                .append_one(
-                    stream,
-                    ExpectedVersion::Exactly(version),
-                    &events,
-                    &metadata,
-                    meta.scoped_idempotency_key().as_deref(),
-                )
-                .await;
-            match result {
-                Ok(outcome) => return Ok(outcome.last_position),
-                Err(HandleError::Conflict { .. }) if attempt < RETRIES => continue,
-                Err(e) => return Err(e),
+            match self.try_reference(&command, meta).await {
+                Err(e) if attempt < RETRIES && retry(&e, meta) => continue,
+                other => return other,
             }
         }
     }
-}
 
-impl Handler {
-    /// Append to one stream, counting the events and timing the append.
-    async fn append_one(
+    async fn try_reference(
         &self,
-        stream: &str,
-        expected: ExpectedVersion,
-        events: &[NewEvent],
-        metadata: &Value,
-        idempotency_key: Option<&str>,
-    ) -> Result<event_store::AppendOutcome, HandleError> {
-        let started = std::time::Instant::now();
-        let outcome = self
-            .store
-            .append(stream, expected, events, metadata, idempotency_key)
-            .await
-            .map_err(HandleError::from_store)?;
-        if !outcome.deduplicated {
-            let all: Vec<&NewEvent> = events.iter().collect();
-            appended_metrics(&all, started.elapsed());
-        }
-        Ok(outcome)
+        command: &ReferenceCommand,
+        meta: &RequestMeta,
+    ) -> Result<i64, HandleError> {
+        let reference = load_reference(&self.store).await?;
+        let ctx = Context {
+            actor: &meta.actor,
+            now: Utc::now(),
+            reference: &reference,
+        };
+        let events = <ReferenceData as Aggregate>::decide(Some(&reference), command, &ctx)?;
+        let stream = command.stream();
+        let version = self.store.stream_version(stream).await?;
+        let mut sealer = self.vault.sealer();
+        let metadata = metadata(&mut sealer, meta, "ChangeReferenceData").await?;
+        let events = encode::<ReferenceData>(&events);
+        let batch = StreamAppend {
+            stream_id: stream,
+            expected: ExpectedVersion::Exactly(version),
+            events: &events,
+        };
+        let outcome = self.commit(&[batch], &metadata, meta, sealer).await?;
+        Ok(outcome.last_position)
     }
 }
 
-fn appended_metrics(events: &[&NewEvent], took: std::time::Duration) {
-    for e in events {
-        metrics::counter!("events_appended_total", "type" => e.event_type.clone()).increment(1);
-    }
-    metrics::histogram!("event_append_duration_seconds").record(took);
+/// Whether a failed attempt is run again: always after a key race; after a
+/// version conflict only when the client did not name the version it saw.
+fn retry(e: &HandleError, meta: &RequestMeta) -> bool {
+    e.is_key_race()
+        || (matches!(e, HandleError::Conflict { .. }) && meta.expected_version.is_none())
 }
 
-/// The command with every personal value replaced by a placeholder, to ask
-/// the domain whether the actor may do it at all (None when the request has
-/// no personal data: it is decided once, for real).
-fn placeholder_command(id: Uuid, request: &Request) -> Option<Command> {
-    let placeholder = |person: Uuid, _: String| domain::personal::Sealed {
-        person,
-        sealed: "placeholder".into(),
-    };
-    match request {
-        Request::Submit(form) => Some(Command::Submit {
+fn expected_at(version: i64) -> ExpectedVersion {
+    if version == 0 {
+        ExpectedVersion::NoStream
+    } else {
+        ExpectedVersion::Exactly(version)
+    }
+}
+
+/// Events of aggregate `A` as the store takes them.
+fn encode<A: Aggregate>(events: &[A::Event]) -> Vec<NewEvent> {
+    events
+        .iter()
+        .map(|e| {
+            let (event_type, payload) = domain::codec::encode(e);
+            NewEvent::new(event_type, A::SCHEMA_VERSION, payload)
+        })
+        .collect()
+}
+
+/// The request with its personal values sealed (in memory).
+async fn seal_request(
+    sealer: &mut Sealer<'_>,
+    id: Uuid,
+    request: &Request,
+    state: Option<&Registration>,
+) -> Result<Command, HandleError> {
+    Ok(match request {
+        Request::Submit(form) => Command::Submit {
             id,
-            form: form.clone().map_personal(&mut { placeholder }),
-        }),
-        Request::Amend(form) => Some(Command::Amend {
-            form: form.clone().map_personal(&mut { placeholder }),
-        }),
+            form: seal::form(sealer, form, None).await?,
+        },
+        Request::Amend(form) => Command::Amend {
+            form: seal::form(sealer, form, state.map(|s| &s.form)).await?,
+        },
         Request::RecordRiskAssessment(input) => {
-            Some(Command::RecordRiskAssessment(RiskAssessmentInput {
-                assessor: placeholder(Uuid::nil(), String::new()),
+            let person = domain::personal::staff_person(&input.assessor_subject);
+            let assessor = seal::one(sealer, person, &input.assessor).await?;
+            Command::RecordRiskAssessment(RiskAssessmentInput {
+                assessor,
                 assessor_subject: input.assessor_subject.clone(),
                 assessed_on: input.assessed_on,
                 risks: input.risks.clone(),
                 document_reference: input.document_reference.clone(),
-            }))
+            })
         }
-        Request::Other(_) => None,
+        Request::Other(command) => command.clone(),
+    })
+}
+
+/// The personal values as typed (the domain decided on their ciphertext,
+/// which only says whether each is there).
+fn check_typed(request: &Request) -> Result<(), domain::DomainError> {
+    match request {
+        Request::Submit(form) | Request::Amend(form) => form.check_personal(),
+        Request::RecordRiskAssessment(input) => {
+            input.assessor.check(PersonalKind::Name).map_err(|problem| {
+                domain::DomainError::Invalid {
+                    field: "assessor".into(),
+                    problem,
+                }
+            })
+        }
+        Request::Other(_) => Ok(()),
     }
+}
+
+/// Who did it, for the event's metadata (their display name sealed).
+async fn metadata(
+    sealer: &mut Sealer<'_>,
+    meta: &RequestMeta,
+    command: &str,
+) -> Result<Value, HandleError> {
+    let display_name = match &meta.display_name {
+        Some(name) if !name.trim().is_empty() => {
+            let person = domain::personal::staff_person(&meta.actor.subject);
+            Some(seal::one(sealer, person, name).await?)
+        }
+        _ => None,
+    };
+    Ok(json!({
+        "actor": {
+            "subject": meta.actor.subject,
+            "roles": meta.actor.roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
+            "displayName": display_name,
+        },
+        "correlationId": meta.correlation_id,
+        "traceId": meta.trace_id,
+        "command": command,
+    }))
 }
 
 fn request_name(request: &Request) -> &'static str {

@@ -4,9 +4,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::form::{Form, LevelDetails};
+use crate::form::{Form, LevelDetails, PersonalField};
 use crate::level::Level;
-use crate::personal::Sealed;
+use crate::personal::{PersonalKind, Sealed};
 use crate::platform::AccountKey;
 
 use super::event::{RegistrationEvent, RiskAssessment, SignOff};
@@ -107,6 +107,23 @@ pub struct RevalidationDue {
 }
 
 impl Registration {
+    /// Every personal value the registration holds, with its field: the
+    /// form's (see [`Form::map_personal`]) and the risk assessor's name.
+    pub fn personal_fields(&self) -> Vec<(PersonalField, Sealed)> {
+        let mut out = self.form.personal_fields();
+        if let Some(ra) = &self.risk_assessment {
+            out.push((
+                PersonalField {
+                    path: "riskAssessment.assessor".into(),
+                    kind: PersonalKind::Name,
+                    person: ra.assessor.person,
+                },
+                ra.assessor.clone(),
+            ));
+        }
+        out
+    }
+
     /// The level.
     pub fn level(&self) -> Level {
         self.form.level()
