@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use crate::errors::Result;
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Json, Object, Result, SimpleObject};
+use async_graphql::{Context, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::Role;
 use event_store::chain::ChainReport;
@@ -13,7 +14,7 @@ use uuid::Uuid;
 
 use super::inputs::RegistrationFilter;
 use super::types::RegistrationNode;
-use super::{app, correlation_id, with_role};
+use super::{app, with_role};
 use crate::errors;
 use app::commands::Handler;
 
@@ -136,11 +137,7 @@ impl AuditQuery {
     ) -> Result<ChainVerification> {
         let _turn = super::pool_turn(ctx).await;
         with_role(ctx, &[Role::Auditor])?;
-        let report = app(ctx)?
-            .store
-            .verify_chain(from, to)
-            .await
-            .map_err(|e| errors::from_store(e, &correlation_id(ctx)))?;
+        let report = app(ctx)?.store.verify_chain(from, to).await?;
         Ok(match report {
             ChainReport::Verified {
                 from,
@@ -181,11 +178,7 @@ impl AuditQuery {
         let _turn = super::pool_turn(ctx).await;
         with_role(ctx, &[Role::Auditor])?;
         let n = super::query::page_size(first)? as i32;
-        let heads = app(ctx)?
-            .store
-            .signed_heads(i64::from(n))
-            .await
-            .map_err(|e| errors::from_store(e, &correlation_id(ctx)))?;
+        let heads = app(ctx)?.store.signed_heads(i64::from(n)).await?;
         Ok(heads.into_iter().map(SignedLogHead::from).collect())
     }
 
@@ -208,11 +201,7 @@ impl AuditQuery {
         let _turn = super::pool_turn(ctx).await;
         with_role(ctx, &[Role::Auditor])?;
         let app = app(ctx)?;
-        let cid = correlation_id(ctx);
-        let position = match app::audit::resolve_position(&app.store, position, at)
-            .await
-            .map_err(|e| errors::from_handle(e, &cid))?
-        {
+        let position = match app::audit::resolve_position(&app.store, position, at).await? {
             Ok(p) => p,
             Err((field, problem)) => return Err(errors::bad_input(field, problem)),
         };
@@ -223,13 +212,9 @@ impl AuditQuery {
                 .parse()
                 .map_err(|_| errors::bad_input("after", "is not a cursor this API returned"))?,
         };
-        let all = app::audit::registry_at(&app.store, position)
-            .await
-            .map_err(|e| errors::from_handle(e, &cid))?;
+        let all = app::audit::registry_at(&app.store, position).await?;
         let filter = domain::registration::Filter::from(filter.unwrap_or_default());
-        let names = projections::public::service_names(&app.pool)
-            .await
-            .map_err(|e| errors::from_sqlx(e, &cid))?;
+        let names = projections::public::service_names(&app.pool).await?;
         let matching: Vec<_> = all
             .into_iter()
             .filter(|r| filter.matches(r, |code| names.get(code).cloned()))
@@ -258,7 +243,6 @@ impl AuditQuery {
         with_role(ctx, &[Role::DataProtection])?;
         let person = person_of(&subject, &councillor_name)?;
         let app = app(ctx)?;
-        let cid = correlation_id(ctx);
         let handler = Handler::new(app.store.clone(), app.vault.clone());
         let (holdings, acted) = app::privacy::held_for(
             &app.pool,
@@ -267,13 +251,8 @@ impl AuditQuery {
             person,
             subject.as_deref().map(str::trim),
         )
-        .await
-        .map_err(|e| errors::from_handle(e, &cid))?;
-        let erased = app
-            .vault
-            .was_erased(person)
-            .await
-            .map_err(|e| errors::from_vault(&e, &cid))?;
+        .await?;
+        let erased = app.vault.was_erased(person).await?;
         Ok(SubjectAccess {
             person,
             erased,
@@ -304,11 +283,7 @@ impl AuditMutation {
     async fn sign_log_head(&self, ctx: &Context<'_>) -> Result<SignedLogHead> {
         with_role(ctx, &[Role::Auditor])?;
         let app = app(ctx)?;
-        let head = app
-            .store
-            .sign_head(&app.signer)
-            .await
-            .map_err(|e| errors::from_store(e, &correlation_id(ctx)))?;
+        let head = app.store.sign_head(&app.signer).await?;
         Ok(head.into())
     }
 
@@ -329,10 +304,7 @@ impl AuditMutation {
         let app = app(ctx)?;
         let meta = super::request_meta(ctx, None, None)?;
         let handler = Handler::new(app.store.clone(), app.vault.clone());
-        let position = handler
-            .erase_person(person, &reason, &meta)
-            .await
-            .map_err(|e| errors::from_handle(e, &meta.correlation_id))?;
+        let position = handler.erase_person(person, &reason, &meta).await?;
         Ok(ErasurePayload { person, position })
     }
 }

@@ -1,8 +1,11 @@
 //! The one place where internal errors become client errors.
 //!
-//! Every GraphQL error carries `extensions.code`; internal failures are logged
-//! once here with the request's correlation id and reach the client only as
-//! `INTERNAL` with that id, never with a database message.
+//! Resolvers return [`Result`], whose error is [`ApiError`]: every error of
+//! the layers below converts into it with `?` (`From`), and it becomes a
+//! GraphQL error with `extensions.code`. Internal failures are logged once
+//! here (inside the request's span, which carries its correlation id) and
+//! reach the client only as `INTERNAL` with the correlation id, added by
+//! [`ensure_codes`], never with a database message.
 
 use async_graphql::{ErrorExtensions, ServerError};
 use domain::{DomainError, ErrorKind};
@@ -10,6 +13,65 @@ use event_store::vault::VaultError;
 use event_store::StoreError;
 
 use app::commands::HandleError;
+
+/// A resolver's result.
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// Every way a resolver can fail. It has no `Display` on purpose: the only
+/// way out is [`async_graphql::Error`] through `From`, which gives it a code.
+#[derive(Debug, Clone)]
+pub struct ApiError(async_graphql::Error);
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> Self {
+        e.0
+    }
+}
+
+impl From<async_graphql::Error> for ApiError {
+    fn from(e: async_graphql::Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        ApiError(from_domain(&e))
+    }
+}
+
+impl From<HandleError> for ApiError {
+    fn from(e: HandleError) -> Self {
+        ApiError(from_handle(e))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError(from_store(e))
+    }
+}
+
+/// Errors that are never the client's: logged, and shown as `INTERNAL`.
+macro_rules! internal_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ApiError {
+            fn from(e: $t) -> Self {
+                ApiError(internal(&e))
+            }
+        }
+    )*};
+}
+
+internal_from!(
+    VaultError,
+    std::sync::Arc<VaultError>,
+    serde_json::Error,
+    sqlx::Error,
+    domain::codec::DecodeError,
+    projections::columns::UnknownValue,
+    projections::public::PublicError
+);
 
 /// The client-facing error codes of DESIGN.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,12 +108,21 @@ impl Code {
 }
 
 /// An error with a code and no further detail.
-pub fn coded(code: Code, message: impl Into<String>) -> async_graphql::Error {
+pub fn coded(code: Code, message: impl Into<String>) -> ApiError {
+    ApiError(coded_error(code, message))
+}
+
+/// [`coded`] for code outside resolvers (HTTP refusals).
+pub fn coded_error(code: Code, message: impl Into<String>) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code.as_str()))
 }
 
 /// `BAD_USER_INPUT` naming the field.
-pub fn bad_input(field: &str, problem: impl std::fmt::Display) -> async_graphql::Error {
+pub fn bad_input(field: &str, problem: impl std::fmt::Display) -> ApiError {
+    ApiError(bad_input_error(field, problem))
+}
+
+fn bad_input_error(field: &str, problem: impl std::fmt::Display) -> async_graphql::Error {
     async_graphql::Error::new(format!("{field}: {problem}")).extend_with(|_, e| {
         e.set("code", Code::BadUserInput.as_str());
         e.set("field", field.to_owned());
@@ -59,7 +130,7 @@ pub fn bad_input(field: &str, problem: impl std::fmt::Display) -> async_graphql:
 }
 
 /// `UNAUTHENTICATED`: sign in first.
-pub fn unauthenticated() -> async_graphql::Error {
+pub fn unauthenticated() -> ApiError {
     coded(
         Code::Unauthenticated,
         "sign in: this needs a bearer token (Authorization: Bearer …)",
@@ -67,27 +138,27 @@ pub fn unauthenticated() -> async_graphql::Error {
 }
 
 /// `FORBIDDEN` with what is needed.
-pub fn forbidden(message: impl Into<String>) -> async_graphql::Error {
+pub fn forbidden(message: impl Into<String>) -> ApiError {
     coded(Code::Forbidden, message)
 }
 
 /// `NOT_FOUND`.
-pub fn not_found(message: impl Into<String>) -> async_graphql::Error {
+pub fn not_found(message: impl Into<String>) -> ApiError {
     coded(Code::NotFound, message)
 }
 
 /// A domain refusal: its kind decides the code, its rule is named.
-pub fn from_domain(error: &DomainError) -> async_graphql::Error {
+fn from_domain(error: &DomainError) -> async_graphql::Error {
     let message = error.to_string();
     let rule = error.rule();
     match error {
-        DomainError::Invalid { field, problem } => bad_input(field, problem),
+        DomainError::Invalid { field, problem } => bad_input_error(field, problem),
         DomainError::JobRoleNotAccepted { .. } => {
-            let e = bad_input("form.details.jobRole", &message);
+            let e = bad_input_error("form.details.jobRole", &message);
             e.extend_with(|_, x| x.set("rule", rule))
         }
         DomainError::UnknownBrandingAsset(_) => {
-            bad_input("assetId", &message).extend_with(|_, x| x.set("rule", rule))
+            bad_input_error("assetId", &message).extend_with(|_, x| x.set("rule", rule))
         }
         _ => {
             let code = match error.kind() {
@@ -106,14 +177,16 @@ pub fn from_domain(error: &DomainError) -> async_graphql::Error {
 }
 
 /// A command's failure.
-pub fn from_handle(error: HandleError, correlation_id: &str) -> async_graphql::Error {
+fn from_handle(error: HandleError) -> async_graphql::Error {
     match error {
         HandleError::Domain(e) => from_domain(&e),
         HandleError::Conflict { actual } => conflict(actual),
-        HandleError::Store(e) => from_store(e, correlation_id),
-        HandleError::Vault(e) => from_vault(&e, correlation_id),
-        HandleError::Decode(e) => internal(&e, correlation_id),
-        HandleError::UnknownPerson => coded(Code::NotFound, HandleError::UnknownPerson.to_string()),
+        HandleError::Store(e) => from_store(e),
+        HandleError::Vault(e) => internal(&e),
+        HandleError::Decode(e) => internal(&e),
+        HandleError::UnknownPerson => {
+            coded_error(Code::NotFound, HandleError::UnknownPerson.to_string())
+        }
     }
 }
 
@@ -127,39 +200,30 @@ fn conflict(actual: i64) -> async_graphql::Error {
     })
 }
 
-/// A vault failure: always internal.
-pub fn from_vault(error: &VaultError, correlation_id: &str) -> async_graphql::Error {
-    internal(error, correlation_id)
-}
-
 /// Turn a store error into a GraphQL error, logging what the client may not see.
-pub fn from_store(error: StoreError, correlation_id: &str) -> async_graphql::Error {
+fn from_store(error: StoreError) -> async_graphql::Error {
     match error {
-        StoreError::Invalid { field, problem } => bad_input(&field, problem),
+        StoreError::Invalid { field, problem } => bad_input_error(&field, problem),
         StoreError::Conflict { actual, .. } => conflict(actual),
-        StoreError::IdempotencyKeyReused { .. } => bad_input(
+        StoreError::IdempotencyKeyReused { .. } => bad_input_error(
             "idempotencyKey",
             "was already used for another record; use a new key for each change",
         ),
-        other => internal(&other, correlation_id),
+        other => internal(&other),
     }
 }
 
-/// A database error from a read model query.
-pub fn from_sqlx(error: sqlx::Error, correlation_id: &str) -> async_graphql::Error {
-    internal(&error, correlation_id)
+/// Log an internal error (the request's span carries its correlation id)
+/// and return the opaque client error; [`ensure_codes`] adds the id.
+fn internal(error: &dyn std::fmt::Display) -> async_graphql::Error {
+    tracing::error!(%error, "internal error");
+    async_graphql::Error::new("internal error")
+        .extend_with(|_, e| e.set("code", Code::Internal.as_str()))
 }
 
-/// Log an internal error and return the opaque client error.
-pub fn internal(error: &dyn std::fmt::Display, correlation_id: &str) -> async_graphql::Error {
-    tracing::error!(%error, correlation_id, "internal error");
-    async_graphql::Error::new(format!(
-        "internal error; quote correlation id {correlation_id}"
-    ))
-    .extend_with(|_, e| {
-        e.set("code", Code::Internal.as_str());
-        e.set("correlationId", correlation_id.to_owned());
-    })
+/// An internal failure as a resolver's error (logged; `INTERNAL`).
+pub fn internal_error(error: &dyn std::fmt::Display) -> ApiError {
+    ApiError(internal(error))
 }
 
 /// Give every error of a response a code: request errors (parse, validation,
@@ -172,6 +236,13 @@ pub fn ensure_codes(errors: &mut [ServerError], correlation_id: &str) {
             .as_ref()
             .is_some_and(|x| x.get("code").is_some());
         if has_code {
+            let ext = error.extensions.as_mut().expect("has a code");
+            let internal = matches!(ext.get("code"),
+                Some(async_graphql::Value::String(c)) if c == Code::Internal.as_str());
+            if internal && ext.get("correlationId").is_none() {
+                error.message = format!("internal error; quote correlation id {correlation_id}");
+                ext.set("correlationId", correlation_id.to_owned());
+            }
             continue;
         }
         let mut ext = error.extensions.take().unwrap_or_default();

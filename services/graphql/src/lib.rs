@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use async_graphql::{Context, Schema};
 use domain::Role;
+use errors::Result;
 
 use app::context::Principal;
 use app::state::AppState;
@@ -131,9 +132,9 @@ pub(crate) fn correlation_id(ctx: &Context<'_>) -> String {
         .unwrap_or_default()
 }
 
-pub(crate) fn app<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a AppState> {
+pub(crate) fn app<'a>(ctx: &Context<'a>) -> Result<&'a AppState> {
     ctx.data::<AppState>()
-        .map_err(|_| errors::internal(&"the schema was built without state", &correlation_id(ctx)))
+        .map_err(|_| errors::internal_error(&"the schema was built without state"))
 }
 
 /// Wait for this request's turn at the database pool (see
@@ -155,15 +156,12 @@ pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> Option<&'a Principal> {
 }
 
 /// The caller, or `UNAUTHENTICATED`.
-pub(crate) fn signed_in<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Principal> {
+pub(crate) fn signed_in<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
     viewer(ctx).ok_or_else(errors::unauthenticated)
 }
 
 /// The caller holding at least one of `roles`, or `UNAUTHENTICATED` / `FORBIDDEN`.
-pub(crate) fn with_role<'a>(
-    ctx: &Context<'a>,
-    roles: &[Role],
-) -> async_graphql::Result<&'a Principal> {
+pub(crate) fn with_role<'a>(ctx: &Context<'a>, roles: &[Role]) -> Result<&'a Principal> {
     let p = signed_in(ctx)?;
     if roles.iter().any(|r| p.actor.has(*r)) {
         Ok(p)
@@ -183,7 +181,7 @@ pub(crate) fn request_meta(
     ctx: &Context<'_>,
     expected_version: Option<i64>,
     idempotency_key: Option<String>,
-) -> async_graphql::Result<app::commands::RequestMeta> {
+) -> Result<app::commands::RequestMeta> {
     let viewer = signed_in(ctx)?;
     if let Some(v) = expected_version {
         if v < 0 {
@@ -211,23 +209,15 @@ pub(crate) fn request_meta(
 
 /// Wait (bounded) until every read model has applied the log up to
 /// `position`: read-your-writes after a mutation.
-pub(crate) async fn wait_for_position(
-    ctx: &Context<'_>,
-    position: Option<i64>,
-) -> async_graphql::Result<()> {
+pub(crate) async fn wait_for_position(ctx: &Context<'_>, position: Option<i64>) -> Result<()> {
     let Some(position) = position else {
         return Ok(());
     };
     let app = app(ctx)?;
-    let cid = correlation_id(ctx);
     if position < 0 {
         return Err(errors::bad_input("atLeastPosition", "must not be negative"));
     }
-    let head = app
-        .store
-        .head()
-        .await
-        .map_err(|e| errors::from_store(e, &cid))?;
+    let head = app.store.head().await?;
     if position > head.position {
         return Err(errors::bad_input(
             "atLeastPosition",
@@ -239,8 +229,7 @@ pub(crate) async fn wait_for_position(
         let reached: Option<i64> =
             sqlx::query_scalar("select min(position) from read_models.checkpoints")
                 .fetch_one(&app.pool)
-                .await
-                .map_err(|e| errors::from_sqlx(e, &cid))?;
+                .await?;
         let reached = reached.unwrap_or(0);
         if reached >= position {
             return Ok(());
@@ -262,12 +251,14 @@ trait ExtendPosition {
     fn extend_with_position(self, reached: i64) -> Self;
 }
 
-impl ExtendPosition for async_graphql::Error {
+impl ExtendPosition for errors::ApiError {
     fn extend_with_position(self, reached: i64) -> Self {
         use async_graphql::ErrorExtensions;
-        self.extend_with(|_, e| {
-            e.set("reason", "PROJECTIONS_BEHIND");
-            e.set("projectedPosition", reached);
-        })
+        async_graphql::Error::from(self)
+            .extend_with(|_, e| {
+                e.set("reason", "PROJECTIONS_BEHIND");
+                e.set("projectedPosition", reached);
+            })
+            .into()
     }
 }

@@ -6,7 +6,8 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Object, Result};
+use crate::errors::Result;
+use async_graphql::{Context, Object};
 use domain::reference::ReferenceEvent;
 use domain::registration::Command;
 use domain::DomainError;
@@ -53,7 +54,7 @@ async fn run(
             };
             Err(errors::bad_input(&field, problem))
         }
-        Err(e) => Err(errors::from_handle(e, &meta.correlation_id)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -63,11 +64,8 @@ async fn reference(
     idempotency_key: Option<String>,
 ) -> Result<ReferencePayload> {
     let meta = super::request_meta(ctx, None, idempotency_key)?;
-    handler(ctx)?
-        .reference(change, &meta)
-        .await
-        .map(|position| ReferencePayload { position })
-        .map_err(|e| errors::from_handle(e, &meta.correlation_id))
+    let position = handler(ctx)?.reference(change, &meta).await?;
+    Ok(ReferencePayload { position })
 }
 
 /// Changes. Every mutation needs a sign-in; the domain decides whether your

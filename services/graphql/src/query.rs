@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::errors::Result;
 use async_graphql::connection::{Connection, Edge, OpaqueCursor};
-use async_graphql::{Context, Object, Result, SimpleObject};
+use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::platform;
 use domain::registration::{Registration, Status};
@@ -20,9 +21,7 @@ use super::types::{
     Officer, OrganisationalUnit, PlatformInfo, RegistrationNode, RevalidationItem,
     SpeakingAuthority, Verification, VerificationStatus, VerifiedAccount,
 };
-use super::{
-    app, correlation_id, settings, signed_in, wait_for_position, with_role, DEFAULT_PAGE, MAX_PAGE,
-};
+use super::{app, settings, signed_in, wait_for_position, with_role, DEFAULT_PAGE, MAX_PAGE};
 use crate::errors;
 use app::commands::load_registration;
 
@@ -90,16 +89,11 @@ async fn fold_upto(
     rows: &[(Uuid, i64)],
 ) -> Result<HashMap<Uuid, Arc<Registration>>> {
     let app = app(ctx)?;
-    let cid = correlation_id(ctx);
     let streams: Vec<(String, i64)> = rows
         .iter()
         .map(|(id, upto)| (domain::registration::stream_id(*id), *upto))
         .collect();
-    let events = app
-        .store
-        .read_streams_upto(&streams)
-        .await
-        .map_err(|e| errors::from_store(e, &cid))?;
+    let events = app.store.read_streams_upto(&streams).await?;
     let mut by_stream: HashMap<String, Vec<event_store::RecordedEvent>> = HashMap::new();
     for e in events {
         by_stream.entry(e.stream_id.clone()).or_default().push(e);
@@ -108,7 +102,7 @@ async fn fold_upto(
     for (id, _) in rows {
         let stream = domain::registration::stream_id(*id);
         let events = by_stream.remove(&stream).unwrap_or_default();
-        let state = app::commands::fold_events(&events).map_err(|e| errors::internal(&e, &cid))?;
+        let state = app::commands::fold_events(&events)?;
         if let Some(state) = state {
             out.insert(*id, Arc::new(state));
         }
@@ -160,23 +154,14 @@ impl RegistryQuery {
     async fn log_position(&self, ctx: &Context<'_>) -> Result<i64> {
         let _turn = super::pool_turn(ctx).await;
         signed_in(ctx)?;
-        Ok(app(ctx)?
-            .store
-            .head()
-            .await
-            .map_err(|e| errors::from_store(e, &correlation_id(ctx)))?
-            .position)
+        Ok(app(ctx)?.store.head().await?.position)
     }
 
     /// The newest position of the event log and its chain hash (auditors).
     async fn log_head(&self, ctx: &Context<'_>) -> Result<LogHead> {
         let _turn = super::pool_turn(ctx).await;
         with_role(ctx, &[Role::Auditor])?;
-        let head = app(ctx)?
-            .store
-            .head()
-            .await
-            .map_err(|e| errors::from_store(e, &correlation_id(ctx)))?;
+        let head = app(ctx)?.store.head().await?;
         Ok(LogHead {
             position: head.position,
             hash: hex::encode(head.hash),
@@ -193,9 +178,7 @@ impl RegistryQuery {
         let _turn = super::pool_turn(ctx).await;
         let viewer = signed_in(ctx)?;
         let app = app(ctx)?;
-        let (state, _) = load_registration(&app.store, id)
-            .await
-            .map_err(|e| errors::from_handle(e, &correlation_id(ctx)))?;
+        let (state, _) = load_registration(&app.store, id).await?;
         let state = state.ok_or_else(|| errors::not_found(format!("no registration {id}")))?;
         if !domain::access::may_read(&viewer.actor, &state) {
             return Err(errors::forbidden(
@@ -261,8 +244,7 @@ impl RegistryQuery {
         .bind(limit + 1)
         .bind(projections::public::like_pattern(filter.search.as_deref()))
         .fetch_all(&app(ctx)?.pool)
-        .await
-        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        .await?;
         let has_next = rows.len() as i64 > limit;
         let mut keys = Vec::new();
         for row in rows.iter().take(limit as usize) {
@@ -313,9 +295,7 @@ impl RegistryQuery {
             after: after.clone(),
             limit,
         };
-        let rows = projections::public::directory(&app(ctx)?.pool, &query)
-            .await
-            .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        let rows = projections::public::directory(&app(ctx)?.pool, &query).await?;
         let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
         for row in rows.into_iter().take(limit as usize) {
             let entry = DirectoryEntry {
@@ -361,9 +341,7 @@ impl RegistryQuery {
             ));
         }
         wait_for_position(ctx, at_least_position).await?;
-        let (keys, found) = projections::public::verify(&app(ctx)?.pool, &input)
-            .await
-            .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        let (keys, found) = projections::public::verify(&app(ctx)?.pool, &input).await?;
         let organisation = council_name(ctx);
         let account = found.map(|a| verified_account(a, &organisation));
         Ok(Verification {
@@ -392,10 +370,7 @@ impl RegistryQuery {
         }
         wait_for_position(ctx, at_least_position).await?;
         let app = app(ctx)?;
-        let cid = correlation_id(ctx);
-        let page = projections::public::officer(&app.pool, &app.vault, &slug)
-            .await
-            .map_err(|e| errors::internal(&e, &cid))?;
+        let page = projections::public::officer(&app.pool, &app.vault, &slug).await?;
         let organisation = council_name(ctx);
         Ok(page.map(|p| Officer {
             slug: p.slug,
@@ -444,22 +419,19 @@ impl RegistryQuery {
         .bind(after.map(|a| a.1))
         .bind(limit + 1)
         .fetch_all(&app(ctx)?.pool)
-        .await
-        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        .await?;
         let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
         for row in rows.iter().take(limit as usize) {
             let c = Consultation {
                 registration_id: row.get("registration_id"),
                 account_key: row.get("account_key"),
-                platform: platform_from(row.get("platform"))
-                    .map_err(|e| errors::internal(&e, &correlation_id(ctx)))?,
+                platform: platform_from(row.get("platform"))?,
                 service_area: row.get("service_area"),
                 topic: row.get("topic"),
                 opens_on: row.get("opens_on"),
                 closes_on: row.get("closes_on"),
                 finder_reference: row.get("finder_reference"),
-                status: status_from(row.get("status"))
-                    .map_err(|e| errors::internal(&e, &correlation_id(ctx)))?,
+                status: status_from(row.get("status"))?,
             };
             connection
                 .edges
@@ -506,12 +478,10 @@ impl RegistryQuery {
         .bind(after.as_ref().map(|a| a.2.clone()))
         .bind(limit + 1)
         .fetch_all(&app(ctx)?.pool)
-        .await
-        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        .await?;
         let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
         for row in rows.iter().take(limit as usize) {
-            let item =
-                approval_item(row).map_err(|e| errors::internal(&e, &correlation_id(ctx)))?;
+            let item = approval_item(row)?;
             connection.edges.push(Edge::new(
                 encode(&(item.waiting_since, item.registration_id, item.step.clone())),
                 item,
@@ -542,11 +512,8 @@ impl RegistryQuery {
         .bind(&viewer.actor.subject)
         .bind(&roles)
         .fetch_all(&app(ctx)?.pool)
-        .await
-        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
-        rows.iter()
-            .map(|row| approval_item(row).map_err(|e| errors::internal(&e, &correlation_id(ctx))))
-            .collect()
+        .await?;
+        Ok(rows.iter().map(approval_item).collect::<Result<_, _>>()?)
     }
 
     /// Published registrations by review date, soonest first
@@ -582,16 +549,14 @@ impl RegistryQuery {
         .bind(after.map(|a| a.1))
         .bind(limit + 1)
         .fetch_all(&app(ctx)?.pool)
-        .await
-        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        .await?;
         let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
         for row in rows.iter().take(limit as usize) {
             let due_on: NaiveDate = row.get("due_on");
             let item = RevalidationItem {
                 registration_id: row.get("registration_id"),
                 account_key: row.get("account_key"),
-                platform: platform_from(row.get("platform"))
-                    .map_err(|e| errors::internal(&e, &correlation_id(ctx)))?,
+                platform: platform_from(row.get("platform"))?,
                 service_area: row.get("service_area"),
                 contact_subject: row.get("contact_subject"),
                 last_validated_at: row.get("last_validated_at"),
@@ -617,8 +582,7 @@ impl RegistryQuery {
         )
         .bind(include_withdrawn.unwrap_or(false))
         .fetch_all(&app(ctx)?.pool)
-        .await
-        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        .await?;
         Ok(rows
             .into_iter()
             .map(|(code, title, accepted)| JobRole {
@@ -641,8 +605,7 @@ impl RegistryQuery {
         )
         .bind(include_retired.unwrap_or(false))
         .fetch_all(&app(ctx)?.pool)
-        .await
-        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        .await?;
         Ok(rows
             .into_iter()
             .map(|(code, name, retired)| OrganisationalUnit {
@@ -727,8 +690,7 @@ impl RegistryQuery {
                 stream.as_deref(),
                 filter.event_types.as_deref(),
             )
-            .await
-            .map_err(|e| errors::from_store(e, &correlation_id(ctx)))?;
+            .await?;
         let mut connection = Connection::new(after_position > 0, events.len() as i64 > limit);
         for e in events.into_iter().take(limit as usize) {
             connection
@@ -748,10 +710,7 @@ impl RegistryQuery {
         let _turn = super::pool_turn(ctx).await;
         with_role(ctx, &[Role::Auditor, Role::Communications])?;
         let app = app(ctx)?;
-        let cid = correlation_id(ctx);
-        let items = app::audit::history(&app.store, &app.vault, id)
-            .await
-            .map_err(|e| errors::from_handle(e, &cid))?;
+        let items = app::audit::history(&app.store, &app.vault, id).await?;
         if items.is_empty() {
             return Err(errors::not_found(format!("no registration {id}")));
         }
@@ -814,7 +773,5 @@ fn encode<T: serde::Serialize>(value: &T) -> String {
 }
 
 async fn reference(ctx: &Context<'_>) -> Result<domain::reference::ReferenceData> {
-    app::commands::load_reference(&app(ctx)?.store)
-        .await
-        .map_err(|e| errors::from_handle(e, &correlation_id(ctx)))
+    Ok(app::commands::load_reference(&app(ctx)?.store).await?)
 }

@@ -1,13 +1,14 @@
 //! Reports of suspected fake accounts, for communications.
 
+use crate::errors::Result;
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Object, Result, SimpleObject};
+use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::Role;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{app, correlation_id, with_role};
+use super::{app, with_role};
 use crate::errors;
 use app::commands::Handler;
 
@@ -97,8 +98,7 @@ impl ReportsQuery {
         .bind(after.map(|a| a.1))
         .bind(i64::from(n) + 1)
         .fetch_all(&app(ctx)?.pool)
-        .await
-        .map_err(|e| errors::from_sqlx(e, &correlation_id(ctx)))?;
+        .await?;
         let mut connection = Connection::new(after.is_some(), rows.len() > n as usize);
         for row in rows.iter().take(n as usize) {
             let r = FakeAccountReport {
@@ -110,8 +110,7 @@ impl ReportsQuery {
                 sealed_details: row
                     .get::<Option<serde_json::Value>, _>("details_sealed")
                     .map(serde_json::from_value)
-                    .transpose()
-                    .map_err(|e| errors::internal(&e, &correlation_id(ctx)))?,
+                    .transpose()?,
                 reported_at: row.get("reported_at"),
                 closed_at: row.get("closed_at"),
                 closed_by: row.get("closed_by"),
@@ -145,21 +144,13 @@ impl ReportsMutation {
     ) -> Result<i64> {
         with_role(ctx, &[Role::Communications])?;
         let app = app(ctx)?;
-        let cid = correlation_id(ctx);
         let meta = super::request_meta(ctx, None, None)?;
         let stream = domain::report::stream_id(id);
-        if app
-            .store
-            .stream_version(&stream)
-            .await
-            .map_err(|e| errors::from_store(e, &cid))?
-            == 0
-        {
+        if app.store.stream_version(&stream).await? == 0 {
             return Err(errors::not_found(format!("no report {id}")));
         }
-        Handler::new(app.store.clone(), app.vault.clone())
+        Ok(Handler::new(app.store.clone(), app.vault.clone())
             .close_fake_account_report(id, &outcome, &meta)
-            .await
-            .map_err(|e| errors::from_handle(e, &cid))
+            .await?)
     }
 }

@@ -6,14 +6,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::{Context, Result, Subscription as SubscriptionObject};
+use crate::errors::Result;
+use async_graphql::{Context, Subscription as SubscriptionObject};
 use domain::registration::Registration;
 use domain::Role;
 use futures::{Stream, StreamExt};
 use uuid::Uuid;
 
 use super::types::{self, ApprovalActivity, LoggedEvent, RegistrationNode};
-use super::{app, correlation_id, signed_in, with_role};
+use super::{app, signed_in, with_role};
 use crate::errors;
 use app::commands::{apply_event, load_registration};
 
@@ -29,13 +30,8 @@ struct States(HashMap<Uuid, Registration>);
 
 /// Where a live subscription starts: after `from_position` when given (so a
 /// client that read at a position misses nothing after it), else at the head.
-async fn start(app: &app::state::AppState, from_position: Option<i64>, cid: &str) -> Result<i64> {
-    let head = app
-        .store
-        .head()
-        .await
-        .map_err(|e| errors::from_store(e, cid))?
-        .position;
+async fn start(app: &app::state::AppState, from_position: Option<i64>) -> Result<i64> {
+    let head = app.store.head().await?.position;
     match from_position {
         None => Ok(head),
         Some(p) if (0..=head).contains(&p) => Ok(p),
@@ -100,8 +96,7 @@ impl Subscription {
             return Err(errors::forbidden(format!("this needs the `{role}` role")));
         }
         let app = app(ctx)?.clone();
-        let cid = correlation_id(ctx);
-        let after = start(&app, from_position, &cid).await?;
+        let after = start(&app, from_position).await?;
         let events = app.store.subscribe(after, app.notifier.wake());
         let store = app.store.clone();
         Ok(async_stream::stream! {
@@ -111,13 +106,13 @@ impl Subscription {
             while let Some(next) = events.next().await {
                 let event = match next {
                     Ok(e) => e,
-                    Err(e) => { yield Err(errors::from_store(e, &cid)); return; }
+                    Err(e) => { yield Err(errors::ApiError::from(e)); return; }
                 };
                 let Some(id) = registration_id(&event.stream_id) else { continue };
                 let state = match states.after(&store, id, &event).await {
                     Ok(Some(s)) => s,
                     Ok(None) => continue,
-                    Err(e) => { yield Err(errors::from_handle(e, &cid)); return; }
+                    Err(e) => { yield Err(errors::ApiError::from(e)); return; }
                 };
                 if !domain::access::activity_visible(&viewer.actor, role, &state) {
                     continue;
@@ -150,11 +145,8 @@ impl Subscription {
     ) -> Result<impl Stream<Item = Result<RegistrationNode>>> {
         let viewer = signed_in(ctx)?.clone();
         let app = app(ctx)?.clone();
-        let cid = correlation_id(ctx);
-        let after = start(&app, from_position, &cid).await?;
-        let (state, _) = load_registration(&app.store, id)
-            .await
-            .map_err(|e| errors::from_handle(e, &cid))?;
+        let after = start(&app, from_position).await?;
+        let (state, _) = load_registration(&app.store, id).await?;
         let state = state.ok_or_else(|| errors::not_found(format!("no registration {id}")))?;
         if !domain::access::may_read(&viewer.actor, &state) {
             return Err(errors::forbidden(
@@ -174,7 +166,7 @@ impl Subscription {
             while let Some(next) = events.next().await {
                 let event = match next {
                     Ok(e) => e,
-                    Err(e) => { yield Err(errors::from_store(e, &cid)); return; }
+                    Err(e) => { yield Err(errors::ApiError::from(e)); return; }
                 };
                 if event.stream_id != stream_id {
                     continue;
@@ -182,7 +174,7 @@ impl Subscription {
                 let state = match states.after(&store, id, &event).await {
                     Ok(Some(s)) => s,
                     Ok(None) => continue,
-                    Err(e) => { yield Err(errors::from_handle(e, &cid)); return; }
+                    Err(e) => { yield Err(errors::ApiError::from(e)); return; }
                 };
                 if !domain::access::may_read(&viewer.actor, &state) {
                     return;
@@ -206,7 +198,6 @@ impl Subscription {
             return Err(errors::bad_input("fromPosition", "must not be negative"));
         }
         let app = app(ctx)?.clone();
-        let cid = correlation_id(ctx);
         let events = app.store.subscribe(from_position, app.notifier.wake());
         Ok(async_stream::stream! {
             let _active = crate::metrics::ActiveSubscription::open("events");
@@ -214,7 +205,7 @@ impl Subscription {
             while let Some(next) = events.next().await {
                 match next {
                     Ok(e) => yield Ok(LoggedEvent::from(e)),
-                    Err(e) => { yield Err(errors::from_store(e, &cid)); return; }
+                    Err(e) => { yield Err(errors::ApiError::from(e)); return; }
                 }
             }
         })

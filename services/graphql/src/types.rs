@@ -4,14 +4,15 @@
 
 use std::sync::Arc;
 
-use async_graphql::{ComplexObject, Context, Enum, Json, Object, Result, SimpleObject, Union};
+use crate::errors::Result;
+use async_graphql::{ComplexObject, Context, Enum, Json, Object, SimpleObject, Union};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::form::{LevelDetails, StaffRef};
 use domain::personal::Sealed;
 use domain::registration::Registration;
 use uuid::Uuid;
 
-use super::{app, correlation_id, settings, signed_in};
+use super::{app, settings, signed_in};
 use crate::errors;
 use app::commands::seal;
 
@@ -622,13 +623,11 @@ pub struct Risk {
 /// Open a sealed value; `None` when the person was erased. The key comes
 /// through the request's vault loader (one look-up per response).
 pub async fn reveal(ctx: &Context<'_>, value: &Sealed) -> Result<Option<String>> {
-    let cid = correlation_id(ctx);
     let revealed = match ctx.data_opt::<super::vault_loader::VaultLoader>() {
         Some(loader) => {
             let state = loader
                 .load_one(value.person)
-                .await
-                .map_err(|e| errors::from_vault(&e, &cid))?
+                .await?
                 .unwrap_or(event_store::vault::KeyState::Missing);
             metrics::counter!("vault_operations_total", "operation" => "open").increment(1);
             loader.loader().vault().open_with(
@@ -643,7 +642,7 @@ pub async fn reveal(ctx: &Context<'_>, value: &Sealed) -> Result<Option<String>>
     };
     match revealed {
         Ok(revealed) => Ok(revealed.as_value().map(str::to_owned)),
-        Err(e) => Err(errors::from_vault(&e, &cid)),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use async_graphql::http::{parse_query_string, GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, BatchResponse, Data, ServerError};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use async_graphql::{BatchRequest, BatchResponse, Data, ParseRequestError, ServerError};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::FromRequest;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -178,8 +179,10 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
 }
 
 /// A response in GraphQL's shape carrying one error.
-fn error_response(status: StatusCode, error: async_graphql::Error) -> Response {
-    let server: ServerError = error.into_server_error(async_graphql::Pos::default());
+fn error_response(status: StatusCode, error: impl Into<async_graphql::Error>) -> Response {
+    let server: ServerError = error
+        .into()
+        .into_server_error(async_graphql::Pos::default());
     let mut e = serde_json::to_value(&server).unwrap_or_else(|_| json!({}));
     if let Some(obj) = e.as_object_mut() {
         obj.remove("locations");
@@ -222,6 +225,8 @@ async fn graphql_post(
         Ok(p) => Viewer(p),
         Err(response) => return response,
     };
+    // JSON only: a form or text/plain body could be sent cross-site
+    // without a CORS preflight.
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -240,29 +245,10 @@ async fn graphql_post(
         );
     }
     let limit = state.config.max_body_bytes;
-    let bytes = match axum::body::to_bytes(request.into_body(), limit).await {
-        Ok(b) => b,
-        Err(_) => {
-            return error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                errors::coded(
-                    Code::BadUserInput,
-                    format!("the request body is larger than {limit} bytes"),
-                ),
-            )
-        }
-    };
-    let batch: BatchRequest = match serde_json::from_slice(&bytes) {
-        Ok(b) => b,
-        Err(e) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                errors::coded(
-                    Code::BadUserInput,
-                    format!("the body is not a GraphQL request: {e}"),
-                ),
-            )
-        }
+    let request = request.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
+    let batch = match GraphQLBatchRequest::<BodyRejection>::from_request(request, &()).await {
+        Ok(batch) => batch.into_inner(),
+        Err(BodyRejection(e)) => return body_error(e, limit),
     };
     if let BatchRequest::Batch(list) = &batch {
         if list.len() > MAX_BATCH {
@@ -278,6 +264,48 @@ async fn graphql_post(
     let batch = batch.data(cid.clone()).data(viewer).data(trace);
     let response = state.schema.execute_batch(batch).await;
     respond(response, &cid.0)
+}
+
+/// Why async-graphql's extractor could not read a POST body.
+struct BodyRejection(ParseRequestError);
+
+impl From<ParseRequestError> for BodyRejection {
+    fn from(e: ParseRequestError) -> Self {
+        BodyRejection(e)
+    }
+}
+
+impl IntoResponse for BodyRejection {
+    fn into_response(self) -> Response {
+        body_error(self.0, 0)
+    }
+}
+
+/// A body the extractor refused, as a coded GraphQL error.
+fn body_error(e: ParseRequestError, limit: usize) -> Response {
+    // The extractor keeps only the text of a body error; this is
+    // `http_body_util::LengthLimitError`'s.
+    const TOO_LARGE: &str = "length limit exceeded";
+    match e {
+        ParseRequestError::PayloadTooLarge => {}
+        ParseRequestError::Io(io) if io.to_string() == TOO_LARGE => {}
+        other => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                errors::coded(
+                    Code::BadUserInput,
+                    format!("the body is not a GraphQL request: {other}"),
+                ),
+            )
+        }
+    }
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        errors::coded(
+            Code::BadUserInput,
+            format!("the request body is larger than {limit} bytes"),
+        ),
+    )
 }
 
 fn respond(mut response: BatchResponse, cid: &str) -> Response {
