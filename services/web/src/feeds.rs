@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{esc, failure, WebState};
+use super::{failure, WebState};
+use maud::{html, PreEscaped};
 use projections::public::{self, Account, DirectoryQuery, DirectoryRow};
 
 /// Everything currently published, for the directory feeds.
@@ -191,71 +192,47 @@ pub(super) async fn atom(State(state): State<WebState>, headers: HeaderMap) -> R
     }
     entries.sort_by(|x, y| y.0.cmp(&x.0).then(x.2.account_key.cmp(&y.2.account_key)));
     entries.truncate(200);
-    let council = esc(&state.council_name);
+    let council = state.council_name.as_str();
     let updated = entries
         .first()
         .map_or_else(Utc::now, |e| e.0)
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut xml = format!(
-        r#"<?xml version="1.0" encoding="utf-8"?>
-<feed xmlns="http://www.w3.org/2005/Atom">
-<title>{council}: official social media accounts</title>
-<subtitle>Accounts published as official, and accounts withdrawn</subtitle>
-<id>urn:social-registry:directory</id>
-<link rel="self" href="/directory.atom"/>
-<link rel="alternate" type="text/html" href="/directory"/>
-<updated>{updated}</updated>
-<author><name>{council}</name></author>
-"#
-    );
-    for (at, published, a) in entries {
-        let when = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let (kind, title, summary) = if published {
-            (
-                "published",
-                format!(
-                    "Official: {} on {}",
-                    a.account_key,
-                    a.platform.display_name()
-                ),
-                format!(
-                    "{} is an official account of {}, {}.",
-                    a.account_url,
-                    state.council_name,
-                    a.service_name.as_deref().unwrap_or(&a.service_area)
-                ),
-            )
-        } else {
-            (
-                "withdrawn",
-                format!(
-                    "Withdrawn: {} on {}",
-                    a.account_key,
-                    a.platform.display_name()
-                ),
-                format!(
-                    "{} is no longer an official account of {}.",
-                    a.account_url, state.council_name
-                ),
-            )
-        };
-        xml.push_str(&format!(
-            r#"<entry>
-<title>{title}</title>
-<id>urn:social-registry:{kind}:{key}:{when}</id>
-<updated>{when}</updated>
-<link rel="alternate" href="{url}"/>
-<category term="{kind}"/>
-<summary>{summary}</summary>
-</entry>
-"#,
-            title = esc(&title),
-            key = esc(&a.account_key),
-            url = esc(&a.account_url),
-            summary = esc(&summary),
-        ));
-    }
-    xml.push_str("</feed>\n");
+    // maud escapes every value; each element is closed explicitly (no
+    // void elements), so the output is well-formed XML.
+    let feed = html! {
+        (PreEscaped("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"))
+        feed xmlns="http://www.w3.org/2005/Atom" {
+            title { (council) ": official social media accounts" }
+            subtitle { "Accounts published as official, and accounts withdrawn" }
+            id { "urn:social-registry:directory" }
+            link rel="self" href="/directory.atom" {}
+            link rel="alternate" type="text/html" href="/directory" {}
+            updated { (updated) }
+            author { name { (council) } }
+            @for (at, published, a) in entries {
+                @let when = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                @let kind = if published { "published" } else { "withdrawn" };
+                @let service = a.service_name.as_deref().unwrap_or(&a.service_area);
+                entry {
+                    @if published {
+                        title { "Official: " (a.account_key) " on " (a.platform.display_name()) }
+                    } @else {
+                        title { "Withdrawn: " (a.account_key) " on " (a.platform.display_name()) }
+                    }
+                    id { "urn:social-registry:" (kind) ":" (a.account_key) ":" (when) }
+                    updated { (when) }
+                    link rel="alternate" href=(a.account_url) {}
+                    category term=(kind) {}
+                    @if published {
+                        summary { (a.account_url) " is an official account of " (council) ", " (service) "." }
+                    } @else {
+                        summary { (a.account_url) " is no longer an official account of " (council) "." }
+                    }
+                }
+            }
+        }
+    };
+    let xml = feed.into_string();
     conditional(
         &headers,
         "application/atom+xml; charset=utf-8",

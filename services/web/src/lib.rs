@@ -3,7 +3,8 @@
 //! open-data feeds, and the approvals dashboard for signed-in staff.
 //!
 //! Server-rendered HTML that works without JavaScript (only the dashboard
-//! needs it), with no template engine: every value is escaped by [`esc`].
+//! needs it), written as maud templates: every value is escaped by
+//! construction, and markup can only come from a template.
 //! Pages show only what the public read models publish (`projections::public`).
 
 mod feeds;
@@ -18,6 +19,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use maud::{html, Markup, DOCTYPE};
 
 use app::state::AppState;
 
@@ -56,22 +58,6 @@ pub fn router(state: WebState) -> Router {
         .with_state(state)
 }
 
-/// Escape text for HTML content and attribute values.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Percent-encode a query-string value.
 pub fn url_encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
@@ -81,39 +67,37 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// A whole page: layout, title, main content.
-pub fn page(state: &WebState, status: StatusCode, title: &str, body: &str) -> Response {
-    let council = esc(&state.council_name);
-    let html = format!(
-        r##"<!doctype html>
-<html lang="en-GB">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} – {council} social media registry</title>
-<link rel="stylesheet" href="/assets/site.css">
-</head>
-<body>
-<a class="skip" href="#main">Skip to main content</a>
-<header class="site"><div class="wrap">
-<a class="brand" href="/directory">{council} social media registry</a>
-<nav aria-label="Main"><ul>
-<li><a href="/verify">Check an account</a></li>
-<li><a href="/directory">Directory of official accounts</a></li>
-<li><a href="/report">Report a fake account</a></li>
-</ul></nav>
-</div></header>
-<main id="main" class="wrap">
-{body}
-</main>
-<footer class="site"><div class="wrap">
-<p>Open data: <a href="/directory.csv">directory as CSV</a> · <a href="/directory.json">as JSON</a> · <a href="/directory.atom">publications and withdrawals (Atom feed)</a></p>
-</div></footer>
-</body>
-</html>
-"##,
-        title = esc(title),
-    );
-    let mut response = (status, Html(html)).into_response();
+pub fn page(state: &WebState, status: StatusCode, title: &str, body: Markup) -> Response {
+    let council = state.council_name.as_str();
+    let html = html! {
+        (DOCTYPE)
+        html lang="en-GB" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " – " (council) " social media registry" }
+                link rel="stylesheet" href="/assets/site.css";
+            }
+            body {
+                a.skip href="#main" { "Skip to main content" }
+                header.site { div.wrap {
+                    a.brand href="/directory" { (council) " social media registry" }
+                    nav aria-label="Main" { ul {
+                        li { a href="/verify" { "Check an account" } }
+                        li { a href="/directory" { "Directory of official accounts" } }
+                        li { a href="/report" { "Report a fake account" } }
+                    } }
+                } }
+                main #main .wrap { (body) }
+                footer.site { div.wrap { p {
+                    "Open data: " a href="/directory.csv" { "directory as CSV" }
+                    " · " a href="/directory.json" { "as JSON" }
+                    " · " a href="/directory.atom" { "publications and withdrawals (Atom feed)" }
+                } } }
+            }
+        }
+    };
+    let mut response = (status, Html(html.into_string())).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -130,6 +114,16 @@ pub fn page(state: &WebState, status: StatusCode, title: &str, body: &str) -> Re
     response
 }
 
+/// The "There is a problem" box: one message, linked to its field.
+pub fn problem(field: &str, message: &str) -> Markup {
+    html! {
+        div.error-summary role="alert" {
+            h2 { "There is a problem" }
+            p.error { a href={ "#" (field) } { (message) } }
+        }
+    }
+}
+
 /// The page for an internal failure: the correlation id, nothing else.
 pub fn failure(state: &WebState, error: &dyn std::fmt::Display) -> Response {
     let id = uuid::Uuid::new_v4();
@@ -138,9 +132,10 @@ pub fn failure(state: &WebState, error: &dyn std::fmt::Display) -> Response {
         state,
         StatusCode::INTERNAL_SERVER_ERROR,
         "Sorry, something went wrong",
-        &format!(
-            "<h1>Sorry, something went wrong</h1><p>Please try again in a few minutes. If it keeps happening, quote reference {id}.</p>"
-        ),
+        html! {
+            h1 { "Sorry, something went wrong" }
+            p { "Please try again in a few minutes. If it keeps happening, quote reference " (id) "." }
+        },
     )
 }
 
@@ -190,10 +185,15 @@ pub fn refuse_nul(state: &WebState, fields: &[(&str, Option<&str>)]) -> Option<R
         state,
         StatusCode::BAD_REQUEST,
         "There is a problem",
-        &format!(
-            r##"<div class="error-summary" role="alert"><h2>There is a problem</h2><p class="error">The field <code>{}</code> contains a character that is not allowed (NUL). Remove it and try again.</p></div>"##,
-            esc(field)
-        ),
+        html! {
+            div.error-summary role="alert" {
+                h2 { "There is a problem" }
+                p.error {
+                    "The field " code { (field) }
+                    " contains a character that is not allowed (NUL). Remove it and try again."
+                }
+            }
+        },
     ))
 }
 
@@ -260,9 +260,12 @@ mod tests {
 
     #[test]
     fn markup_in_values_is_escaped() {
+        let value = r#"<script>alert("x")</script> & 'y'"#;
         assert_eq!(
-            esc(r#"<script>alert("x")</script> & 'y'"#),
-            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+            problem(value, value).into_string(),
+            "<div class=\"error-summary\" role=\"alert\"><h2>There is a problem</h2>\
+             <p class=\"error\"><a href=\"#&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; 'y'\">\
+             &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; 'y'</a></p></div>"
         );
         assert_eq!(
             url_encode("https://x.com/a?b=c&d"),
