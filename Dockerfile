@@ -8,6 +8,9 @@ COPY Cargo.toml Cargo.lock ./
 COPY services services
 COPY tests tests
 COPY migrations migrations
+# Offline data of the compile-time-checked queries (no database at build time).
+COPY .sqlx .sqlx
+COPY .cargo .cargo
 COPY schema schema
 RUN cargo build --release --locked --bin social-registry \
  && cp target/release/social-registry /social-registry

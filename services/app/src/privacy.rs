@@ -50,13 +50,7 @@ pub async fn held_for(
     person: Uuid,
     subject: Option<&str>,
 ) -> Result<(Vec<Holding>, i64), HandleError> {
-    let ids: Vec<Uuid> = sqlx::query_scalar(
-        "select id from read_models.registrations where persons @> array[$1]::uuid[] order by submitted_at",
-    )
-    .bind(person)
-    .fetch_all(pool)
-    .await
-    ?;
+    let ids = projections::staff::registrations_holding(pool, person).await?;
     let mut out = Vec::new();
     for id in ids {
         let events = handler
@@ -81,14 +75,7 @@ pub async fn held_for(
         }
     }
     let acted = match subject {
-        Some(s) => {
-            sqlx::query_scalar(
-                "select count(*) from events where metadata->'actor'->>'subject' = $1",
-            )
-            .bind(s)
-            .fetch_one(pool)
-            .await?
-        }
+        Some(s) => handler.store().count_acted_by(s).await?,
         None => 0,
     };
     Ok((out, acted))
@@ -117,13 +104,7 @@ pub async fn retention_plan(
     years: i64,
 ) -> Result<Vec<RetentionCandidate>, HandleError> {
     let cutoff = as_of - Duration::days(years * 365 + years / 4);
-    let rows: Vec<(Uuid, Vec<Uuid>, bool)> = sqlx::query_as(
-        "select id, persons, (status in ('withdrawn', 'rejected') and updated_at < $1) as expired \
-         from read_models.registrations",
-    )
-    .bind(cutoff)
-    .fetch_all(pool)
-    .await?;
+    let rows = projections::staff::retention_rows(pool, cutoff).await?;
     let mut held_elsewhere = BTreeSet::new();
     let mut expired: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
     for (id, persons, is_expired) in rows {
@@ -135,13 +116,7 @@ pub async fn retention_plan(
             }
         }
     }
-    let recent_actors: Vec<String> = sqlx::query_scalar(
-        "select distinct metadata->'actor'->>'subject' from events \
-         where recorded_at >= $1 and metadata->'actor'->>'subject' is not null",
-    )
-    .bind(cutoff)
-    .fetch_all(pool)
-    .await?;
+    let recent_actors = handler.store().actors_since(cutoff).await?;
     let active: BTreeSet<Uuid> = recent_actors
         .iter()
         .map(|s| domain::personal::staff_person(s))

@@ -26,6 +26,42 @@ pub fn may_read(actor: &Actor, r: &Registration) -> bool {
         || involved(actor, r)
 }
 
+/// Which registrations `actor` may list, in a form a read model can filter
+/// by (the same rule as [`may_read`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadScope {
+    /// Every registration.
+    All,
+    /// Those they submitted or are named on, and every level-2
+    /// registration when `consultations` (the consultation team).
+    Involved {
+        /// Their staff id.
+        subject: String,
+        /// They also read every level-2 registration.
+        consultations: bool,
+    },
+}
+
+/// What `actor` may list.
+pub fn read_scope(actor: &Actor) -> ReadScope {
+    if READ_ALL.iter().any(|role| actor.has(*role)) {
+        ReadScope::All
+    } else {
+        ReadScope::Involved {
+            subject: actor.subject.clone(),
+            consultations: actor.has(Role::Consultation),
+        }
+    }
+}
+
+/// True when `actor`, reading the queue of `role`, sees only what waits for
+/// them by name (line managers, senior officers and staff; auditors see
+/// every queue whole).
+pub fn queue_named_only(actor: &Actor, role: Role) -> bool {
+    matches!(role, Role::LineManager | Role::SeniorOfficer | Role::Staff)
+        && !actor.has(Role::Auditor)
+}
+
 /// True when `actor` submitted `r` or is named on it.
 pub fn involved(actor: &Actor, r: &Registration) -> bool {
     r.applicant == actor.subject || r.form.named_subjects().contains(actor.subject.as_str())

@@ -191,6 +191,15 @@ impl EventStore {
         Ok(signed)
     }
 
+    /// When the newest signed head was signed (none yet: `None`).
+    pub async fn newest_signed_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(
+            sqlx::query_scalar("select max(signed_at) from signed_heads")
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
     /// Stored signed heads, newest first.
     pub async fn signed_heads(&self, limit: i64) -> Result<Vec<SignedHead>, StoreError> {
         let rows = sqlx::query(

@@ -343,6 +343,28 @@ impl EventStore {
         rows.iter().map(decode_row).collect()
     }
 
+    /// How many events name `subject` as the actor (subject access).
+    pub async fn count_acted_by(&self, subject: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "select count(*) from events where metadata->'actor'->>'subject' = $1",
+        )
+        .bind(subject)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Every actor recorded at or after `since` (the retention rule spares
+    /// people who still act).
+    pub async fn actors_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "select distinct metadata->'actor'->>'subject' from events \
+             where recorded_at >= $1 and metadata->'actor'->>'subject' is not null",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The newest position and its hash.
     #[instrument(name = "event_store.head", level = "debug", skip(self))]
     pub async fn head(&self) -> Result<LogHead, StoreError> {

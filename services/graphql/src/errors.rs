@@ -70,7 +70,8 @@ internal_from!(
     sqlx::Error,
     domain::codec::DecodeError,
     projections::columns::UnknownValue,
-    projections::public::PublicError
+    projections::public::PublicError,
+    projections::staff::ReadError
 );
 
 /// The client-facing error codes of DESIGN.md.
@@ -184,6 +185,7 @@ fn from_handle(error: HandleError) -> async_graphql::Error {
         HandleError::Store(e) => from_store(e),
         HandleError::Vault(e) => internal(&e),
         HandleError::Decode(e) => internal(&e),
+        HandleError::ReadModel(e) => internal(&e),
         HandleError::UnknownPerson => {
             coded_error(Code::NotFound, HandleError::UnknownPerson.to_string())
         }

@@ -226,11 +226,7 @@ pub(crate) async fn wait_for_position(ctx: &Context<'_>, position: Option<i64>) 
     }
     let deadline = tokio::time::Instant::now() + settings(ctx).read_wait;
     loop {
-        let reached: Option<i64> =
-            sqlx::query_scalar("select min(position) from read_models.checkpoints")
-                .fetch_one(&app.pool)
-                .await?;
-        let reached = reached.unwrap_or(0);
+        let reached = projections::staff::projected_position(&app.pool).await?;
         if reached >= position {
             return Ok(());
         }

@@ -12,7 +12,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::platform;
 use domain::registration::{Registration, Status};
 use domain::Role;
-use sqlx::Row;
 use uuid::Uuid;
 
 use super::inputs::{DirectoryFilter, EventFilter, RegistrationFilter};
@@ -63,23 +62,7 @@ fn cursor<T: serde::de::DeserializeOwned + serde::Serialize>(
     }
 }
 
-use projections::columns::{self, UnknownValue};
-
-fn status_from(code: &str) -> Result<types::RegistrationStatus, UnknownValue> {
-    columns::status("status", code).map(Into::into)
-}
-
-fn level_from(n: i16) -> Result<types::Level, UnknownValue> {
-    columns::level("level", n).map(Into::into)
-}
-
-fn level_number(l: types::Level) -> i16 {
-    i16::from(domain::Level::from(l).number())
-}
-
-fn platform_from(code: &str) -> Result<types::Platform, UnknownValue> {
-    columns::platform("platform", code).map(Into::into)
-}
+use projections::staff;
 
 /// Fold the registrations with these ids from the log, each up to the
 /// position its read model row reflects (so a page is consistent with the
@@ -207,52 +190,15 @@ impl RegistryQuery {
         wait_for_position(ctx, at_least_position).await?;
         let limit = page_size(first)?;
         let after: Option<(DateTime<Utc>, Uuid)> = cursor(after)?;
-        let filter = filter.unwrap_or_default();
-        let actor = &viewer.actor;
-        let sees_all = domain::access::READ_ALL.iter().any(|r| actor.has(*r));
-        let statuses: Option<Vec<String>> = filter.status.map(|list| {
-            list.into_iter()
-                .map(|s| projections::models::status_name(s.into()).to_owned())
-                .collect()
-        });
-        let rows = sqlx::query(
-            "select id, last_position, submitted_at from read_models.registrations r \
-             where ($1 or r.applicant = $2 or r.named_subjects @> array[$2] or ($3 and r.level = 2)) \
-               and ($4::text[] is null or r.status = any($4)) \
-               and ($5::smallint is null or r.level = $5) \
-               and ($6::text is null or r.platform = $6) \
-               and ($7::text is null or r.service_area = $7) \
-               and ($8::text is null or r.named_subjects @> array[$8]) \
-               and ($9::text is null or r.applicant = $9) \
-               and ($10::timestamptz is null or (r.submitted_at, r.id) < ($10, $11)) \
-               and ($13::text is null or lower(r.account_key) like $13 or lower(r.account_input) like $13 \
-                    or lower(r.service_area) like $13 or exists (select 1 from read_models.org_units u \
-                      where u.code = r.service_area and lower(u.name) like $13)) \
-             order by r.submitted_at desc, r.id desc limit $12",
-        )
-        .bind(sees_all)
-        .bind(&actor.subject)
-        .bind(actor.has(Role::Consultation))
-        .bind(statuses)
-        .bind(filter.level.map(level_number))
-        .bind(filter.platform.map(|p| platform::Platform::from(p).code()))
-        .bind(filter.service_area)
-        .bind(filter.named_subject)
-        .bind(filter.applicant)
-        .bind(after.map(|a| a.0))
-        .bind(after.map(|a| a.1))
-        .bind(limit + 1)
-        .bind(projections::public::like_pattern(filter.search.as_deref()))
-        .fetch_all(&app(ctx)?.pool)
-        .await?;
+        let filter = domain::registration::Filter::from(filter.unwrap_or_default());
+        let scope = domain::access::read_scope(&viewer.actor);
+        let rows = staff::registrations(&app(ctx)?.pool, &scope, &filter, after, limit + 1).await?;
         let has_next = rows.len() as i64 > limit;
-        let mut keys = Vec::new();
-        for row in rows.iter().take(limit as usize) {
-            let id: Uuid = row.get("id");
-            let upto: i64 = row.get("last_position");
-            let at: DateTime<Utc> = row.get("submitted_at");
-            keys.push((id, upto, at));
-        }
+        let keys: Vec<_> = rows
+            .iter()
+            .take(limit as usize)
+            .map(|r| (r.id, r.last_position, r.submitted_at))
+            .collect();
         let ids: Vec<(Uuid, i64)> = keys.iter().map(|(id, upto, _)| (*id, *upto)).collect();
         let mut states = fold_upto(ctx, &ids).await?;
         let mut connection = Connection::new(after.is_some(), has_next);
@@ -407,31 +353,25 @@ impl RegistryQuery {
         wait_for_position(ctx, at_least_position).await?;
         let limit = page_size(first)?;
         let after: Option<(NaiveDate, Uuid)> = cursor(after)?;
-        let rows = sqlx::query(
-            "select registration_id, account_key, platform, service_area, topic, opens_on, closes_on, \
-               finder_reference, status from read_models.consultations \
-             where (not $1 or finder_reference is null) \
-               and ($2::date is null or (closes_on, registration_id) > ($2, $3)) \
-             order by closes_on, registration_id limit $4",
+        let rows = staff::consultations(
+            &app(ctx)?.pool,
+            unlisted_only.unwrap_or(false),
+            after,
+            limit + 1,
         )
-        .bind(unlisted_only.unwrap_or(false))
-        .bind(after.map(|a| a.0))
-        .bind(after.map(|a| a.1))
-        .bind(limit + 1)
-        .fetch_all(&app(ctx)?.pool)
         .await?;
         let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
-        for row in rows.iter().take(limit as usize) {
+        for row in rows.into_iter().take(limit as usize) {
             let c = Consultation {
-                registration_id: row.get("registration_id"),
-                account_key: row.get("account_key"),
-                platform: platform_from(row.get("platform"))?,
-                service_area: row.get("service_area"),
-                topic: row.get("topic"),
-                opens_on: row.get("opens_on"),
-                closes_on: row.get("closes_on"),
-                finder_reference: row.get("finder_reference"),
-                status: status_from(row.get("status"))?,
+                registration_id: row.registration_id,
+                account_key: row.account_key,
+                platform: row.platform.into(),
+                service_area: row.service_area,
+                topic: row.topic,
+                opens_on: row.opens_on,
+                closes_on: row.closes_on,
+                finder_reference: row.finder_reference,
+                status: row.status.into(),
             };
             connection
                 .edges
@@ -461,27 +401,19 @@ impl RegistryQuery {
         wait_for_position(ctx, at_least_position).await?;
         let limit = page_size(first)?;
         let after: Option<(DateTime<Utc>, Uuid, String)> = cursor(after)?;
-        let named_only = matches!(role, Role::LineManager | Role::SeniorOfficer | Role::Staff)
-            && !viewer.actor.has(Role::Auditor);
-        let rows = sqlx::query(
-            "select q.registration_id, q.role, q.step, q.assignee, q.level, q.account_key, q.service_area, q.waiting_since \
-             from read_models.approval_queue q \
-             where q.role = $1 and (not $2 or q.assignee = $3) \
-               and ($4::timestamptz is null or (q.waiting_since, q.registration_id, q.step) > ($4, $5, $6)) \
-             order by q.waiting_since, q.registration_id, q.step limit $7",
+        let named_only = domain::access::queue_named_only(&viewer.actor, role);
+        let rows = staff::approval_queue(
+            &app(ctx)?.pool,
+            role,
+            named_only,
+            &viewer.actor.subject,
+            after.as_ref(),
+            limit + 1,
         )
-        .bind(role.code())
-        .bind(named_only)
-        .bind(&viewer.actor.subject)
-        .bind(after.as_ref().map(|a| a.0))
-        .bind(after.as_ref().map(|a| a.1))
-        .bind(after.as_ref().map(|a| a.2.clone()))
-        .bind(limit + 1)
-        .fetch_all(&app(ctx)?.pool)
         .await?;
         let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
-        for row in rows.iter().take(limit as usize) {
-            let item = approval_item(row)?;
+        for row in rows.into_iter().take(limit as usize) {
+            let item = ApprovalItem::from(row);
             connection.edges.push(Edge::new(
                 encode(&(item.waiting_since, item.registration_id, item.step.clone())),
                 item,
@@ -501,19 +433,9 @@ impl RegistryQuery {
         let _turn = super::pool_turn(ctx).await;
         let viewer = signed_in(ctx)?;
         wait_for_position(ctx, at_least_position).await?;
-        let roles: Vec<&str> = viewer.actor.roles.iter().map(|r| r.code()).collect();
-        let rows = sqlx::query(
-            "select q.registration_id, q.role, q.step, q.assignee, q.level, q.account_key, q.service_area, q.waiting_since \
-             from read_models.approval_queue q left join read_models.registrations r on r.id = q.registration_id \
-             where (q.assignee = $1 and (q.role = 'staff' or q.role = any($2))) \
-                or (q.assignee is null and q.role = any($2) and r.applicant is distinct from $1) \
-             order by q.waiting_since, q.registration_id, q.step limit 200",
-        )
-        .bind(&viewer.actor.subject)
-        .bind(&roles)
-        .fetch_all(&app(ctx)?.pool)
-        .await?;
-        Ok(rows.iter().map(approval_item).collect::<Result<_, _>>()?)
+        let roles: Vec<Role> = viewer.actor.roles.iter().copied().collect();
+        let rows = staff::waiting_for(&app(ctx)?.pool, &viewer.actor.subject, &roles).await?;
+        Ok(rows.into_iter().map(ApprovalItem::from).collect())
     }
 
     /// Published registrations by review date, soonest first
@@ -534,32 +456,20 @@ impl RegistryQuery {
         let limit = page_size(first)?;
         let after: Option<(NaiveDate, Uuid)> = cursor(after)?;
         let today = Utc::now().date_naive();
-        let rows = sqlx::query(
-            "select registration_id, account_key, platform, service_area, contact_subject, last_validated_at, due_on \
-             from read_models.revalidation_due \
-             where ($1 or contact_subject = $2) and (not $3 or due_on <= $4) \
-               and ($5::date is null or (due_on, registration_id) > ($5, $6)) \
-             order by due_on, registration_id limit $7",
-        )
-        .bind(sees_all)
-        .bind(&viewer.actor.subject)
-        .bind(overdue_only.unwrap_or(false))
-        .bind(today)
-        .bind(after.map(|a| a.0))
-        .bind(after.map(|a| a.1))
-        .bind(limit + 1)
-        .fetch_all(&app(ctx)?.pool)
-        .await?;
+        let contact = (!sees_all).then_some(viewer.actor.subject.as_str());
+        let due_by = overdue_only.unwrap_or(false).then_some(today);
+        let rows =
+            staff::revalidation_due(&app(ctx)?.pool, contact, due_by, after, limit + 1).await?;
         let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
-        for row in rows.iter().take(limit as usize) {
-            let due_on: NaiveDate = row.get("due_on");
+        for row in rows.into_iter().take(limit as usize) {
+            let due_on = row.due_on;
             let item = RevalidationItem {
-                registration_id: row.get("registration_id"),
-                account_key: row.get("account_key"),
-                platform: platform_from(row.get("platform"))?,
-                service_area: row.get("service_area"),
-                contact_subject: row.get("contact_subject"),
-                last_validated_at: row.get("last_validated_at"),
+                registration_id: row.registration_id,
+                account_key: row.account_key,
+                platform: row.platform.into(),
+                service_area: row.service_area,
+                contact_subject: row.contact_subject,
+                last_validated_at: row.last_validated_at,
                 due_on,
                 overdue: due_on <= today,
             };
@@ -577,18 +487,13 @@ impl RegistryQuery {
         #[graphql(desc = "Also those taken off the list.")] include_withdrawn: Option<bool>,
     ) -> Result<Vec<JobRole>> {
         let _turn = super::pool_turn(ctx).await;
-        let rows: Vec<(String, String, bool)> = sqlx::query_as(
-            "select code, title, accepted from read_models.job_roles where accepted or $1 order by title",
-        )
-        .bind(include_withdrawn.unwrap_or(false))
-        .fetch_all(&app(ctx)?.pool)
-        .await?;
+        let rows = staff::job_roles(&app(ctx)?.pool, include_withdrawn.unwrap_or(false)).await?;
         Ok(rows
             .into_iter()
-            .map(|(code, title, accepted)| JobRole {
-                code,
-                title,
-                accepted,
+            .map(|r| JobRole {
+                code: r.code,
+                title: r.title,
+                accepted: r.accepted,
             })
             .collect())
     }
@@ -600,18 +505,13 @@ impl RegistryQuery {
         #[graphql(desc = "Also retired units.")] include_retired: Option<bool>,
     ) -> Result<Vec<OrganisationalUnit>> {
         let _turn = super::pool_turn(ctx).await;
-        let rows: Vec<(String, String, bool)> = sqlx::query_as(
-            "select code, name, retired from read_models.org_units where not retired or $1 order by name",
-        )
-        .bind(include_retired.unwrap_or(false))
-        .fetch_all(&app(ctx)?.pool)
-        .await?;
+        let rows = staff::org_units(&app(ctx)?.pool, include_retired.unwrap_or(false)).await?;
         Ok(rows
             .into_iter()
-            .map(|(code, name, retired)| OrganisationalUnit {
-                code,
-                name,
-                retired,
+            .map(|r| OrganisationalUnit {
+                code: r.code,
+                name: r.name,
+                retired: r.retired,
             })
             .collect())
     }
@@ -748,21 +648,19 @@ impl RegistryQuery {
     }
 }
 
-fn approval_item(row: &sqlx::postgres::PgRow) -> Result<ApprovalItem, UnknownValue> {
-    let role: String = row.get("role");
-    Ok(ApprovalItem {
-        registration_id: row.get("registration_id"),
-        role: columns::role("approval_queue.role", &role)?.into(),
-        step: row.get("step"),
-        assignee: row.get("assignee"),
-        level: Some(row.get::<i16, _>("level"))
-            .filter(|l| *l > 0)
-            .map(level_from)
-            .transpose()?,
-        account_key: row.get("account_key"),
-        service_area: row.get("service_area"),
-        waiting_since: row.get("waiting_since"),
-    })
+impl From<staff::QueueRow> for ApprovalItem {
+    fn from(row: staff::QueueRow) -> Self {
+        ApprovalItem {
+            registration_id: row.registration_id,
+            role: row.role.into(),
+            step: row.step,
+            assignee: row.assignee,
+            level: row.level.map(Into::into),
+            account_key: row.account_key,
+            service_area: row.service_area,
+            waiting_since: row.waiting_since,
+        }
+    }
 }
 
 /// A cursor as `OpaqueCursor` decodes it: base64url of the JSON sort key.

@@ -5,7 +5,6 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::Role;
-use sqlx::Row;
 use uuid::Uuid;
 
 use super::{app, with_role};
@@ -87,34 +86,26 @@ impl ReportsQuery {
                 .map_err(|_| errors::bad_input("after", "is not a cursor this API returned"))?,
             ),
         };
-        let rows = sqlx::query(
-            "select id, reference, account, account_keys, details, details_sealed, reported_at, closed_at, closed_by, outcome \
-             from read_models.fake_reports where (not $1 or closed_at is null) \
-               and ($2::timestamptz is null or (reported_at, id) > ($2, $3)) \
-             order by reported_at, id limit $4",
+        let rows = projections::staff::fake_reports(
+            &app(ctx)?.pool,
+            open_only.unwrap_or(false),
+            after,
+            i64::from(n) + 1,
         )
-        .bind(open_only.unwrap_or(false))
-        .bind(after.map(|a| a.0))
-        .bind(after.map(|a| a.1))
-        .bind(i64::from(n) + 1)
-        .fetch_all(&app(ctx)?.pool)
         .await?;
         let mut connection = Connection::new(after.is_some(), rows.len() > n as usize);
-        for row in rows.iter().take(n as usize) {
+        for row in rows.into_iter().take(n as usize) {
             let r = FakeAccountReport {
-                id: row.get("id"),
-                reference: row.get("reference"),
-                account: row.get("account"),
-                account_keys: row.get("account_keys"),
-                legacy_details: row.get("details"),
-                sealed_details: row
-                    .get::<Option<serde_json::Value>, _>("details_sealed")
-                    .map(serde_json::from_value)
-                    .transpose()?,
-                reported_at: row.get("reported_at"),
-                closed_at: row.get("closed_at"),
-                closed_by: row.get("closed_by"),
-                outcome: row.get("outcome"),
+                id: row.id,
+                reference: row.reference,
+                account: row.account,
+                account_keys: row.account_keys,
+                legacy_details: row.legacy_details,
+                sealed_details: row.sealed_details.map(serde_json::from_value).transpose()?,
+                reported_at: row.reported_at,
+                closed_at: row.closed_at,
+                closed_by: row.closed_by,
+                outcome: row.outcome,
             };
             let cursor = base64::Engine::encode(
                 &base64::engine::general_purpose::URL_SAFE_NO_PAD,

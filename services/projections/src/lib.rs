@@ -18,6 +18,7 @@ mod projector;
 pub mod public;
 pub mod rebuild;
 pub mod scrub;
+pub mod staff;
 mod status;
 
 pub use batch::{run_batch, run_batch_cached, BatchOutcome, ProjectionError};

@@ -121,11 +121,7 @@ pub async fn refresh(state: &app::state::AppState) {
     if let Ok(head) = state.store.head().await {
         gauge!("log_head_position").set(head.position as f64);
     }
-    let newest: Result<Option<chrono::DateTime<chrono::Utc>>, _> =
-        sqlx::query_scalar("select max(signed_at) from signed_heads")
-            .fetch_one(pool)
-            .await;
-    if let Ok(Some(at)) = newest {
+    if let Ok(Some(at)) = state.store.newest_signed_at().await {
         let age = (chrono::Utc::now() - at).num_milliseconds() as f64 / 1000.0;
         gauge!("signed_head_age_seconds").set(age.max(0.0));
     }

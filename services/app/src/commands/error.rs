@@ -25,6 +25,9 @@ pub enum HandleError {
     /// sealed for them (a typo, or someone who never existed here).
     #[error("no personal data is held for this person; check the id or name")]
     UnknownPerson,
+    /// A read model could not be read.
+    #[error(transparent)]
+    ReadModel(#[from] projections::staff::ReadError),
     /// A stored event could not be read.
     #[error(transparent)]
     Decode(#[from] DecodeError),
