@@ -6,6 +6,7 @@
 pub mod access;
 pub mod actor;
 pub mod aggregate;
+mod checks;
 pub mod claims;
 pub mod codec;
 pub mod error;

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::actor::{Actor, Role};
+use crate::checks::text;
 use crate::error::DomainError;
-use crate::form::text;
 
 /// The event type of an erasure.
 pub const ERASED_EVENT_TYPE: &str = "PersonalDataErased";

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::actor::{Actor, Role};
+use crate::checks::{code, code_like, text};
 use crate::error::DomainError;
-use crate::form::{code, code_like, text};
 use crate::platform::Platform;
 
 /// The stream of each kind of reference data.

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::actor::{Actor, Role};
+use crate::checks::text;
 use crate::error::DomainError;
-use crate::form::text;
 
 /// The stream of one report.
 pub fn stream_id(id: Uuid) -> String {

@@ -13,6 +13,7 @@ mod inputs;
 mod limits;
 pub mod metrics;
 mod mutation;
+mod pool_share;
 mod query;
 mod reports;
 mod subscription;
@@ -138,9 +139,9 @@ pub(crate) fn app<'a>(ctx: &Context<'a>) -> Result<&'a AppState> {
 }
 
 /// Wait for this request's turn at the database pool (see
-/// [`limits::PoolShare`]); hold the permit while using a connection.
+/// [`pool_share::PoolShare`]); hold the permit while using a connection.
 pub(crate) async fn pool_turn(ctx: &Context<'_>) -> Option<tokio::sync::OwnedSemaphorePermit> {
-    match ctx.data_opt::<limits::PoolShare>() {
+    match ctx.data_opt::<pool_share::PoolShare>() {
         Some(share) => Some(share.acquire().await),
         None => None,
     }

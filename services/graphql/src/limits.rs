@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::pool_share::PoolShare;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
     NextRequest, NextSubscribe, NextValidation,
@@ -29,7 +30,7 @@ use async_graphql::{
 };
 use async_graphql_value::{ConstValue, Value};
 use futures::stream::BoxStream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 use tracing::Instrument;
 
 use super::{ApiSettings, DEFAULT_PAGE};
@@ -260,27 +261,6 @@ impl Extension for CostExtension {
             ));
         }
         Ok(document)
-    }
-}
-
-/// The request's share of the database pool: resolvers hold a permit while
-/// they use a connection, so one request never holds more than its share.
-#[derive(Clone)]
-pub struct PoolShare(Arc<Semaphore>);
-
-impl PoolShare {
-    /// A share of `n` connections.
-    pub fn new(n: usize) -> Self {
-        PoolShare(Arc::new(Semaphore::new(n.max(1))))
-    }
-
-    /// Wait for a turn.
-    pub async fn acquire(&self) -> OwnedSemaphorePermit {
-        self.0
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the pool share is never closed")
     }
 }
 

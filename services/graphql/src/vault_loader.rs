@@ -11,7 +11,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use event_store::vault::{KeyState, Vault, VaultError};
 use uuid::Uuid;
 
-use super::limits::PoolShare;
+use super::pool_share::PoolShare;
 
 /// The keys of the people a request opens values of.
 pub struct VaultKeys {

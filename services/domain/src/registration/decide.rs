@@ -1,6 +1,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::actor::{Actor, Role};
+use crate::checks;
 use crate::error::DomainError;
 use crate::form::{self, Form, LevelDetails};
 use crate::level::Level;
@@ -8,8 +9,9 @@ use crate::personal::{PersonalKind, PersonalValue, Sealed};
 use crate::reference::ReferenceData;
 
 use super::command::{Command, RiskAssessmentInput};
+use super::event::Step;
 use super::event::{RegistrationEvent, RiskAssessment, SignOff};
-use super::state::{Registration, Status, Step};
+use super::state::{Registration, Status};
 
 /// What a decision may consult besides the registration itself.
 #[derive(Debug, Clone, Copy)]
@@ -76,7 +78,7 @@ pub fn decide(
         Command::Approve => approve(s, ctx)?,
         Command::RequestChanges { reason } => {
             let role = approver_role(s, ctx, command)?;
-            form::text("reason", reason, form::MAX_TEXT)?;
+            checks::text("reason", reason, form::MAX_TEXT)?;
             RegistrationEvent::ChangesRequested {
                 reason: reason.trim().to_owned(),
                 role,
@@ -85,7 +87,7 @@ pub fn decide(
         }
         Command::Reject { reason } => {
             let role = approver_role(s, ctx, command)?;
-            form::text("reason", reason, form::MAX_TEXT)?;
+            checks::text("reason", reason, form::MAX_TEXT)?;
             RegistrationEvent::RegistrationRejected {
                 reason: reason.trim().to_owned(),
                 role,
@@ -108,7 +110,7 @@ pub fn decide(
                     Status::Published,
                 ],
             )?;
-            form::text("reason", reason, form::MAX_TEXT)?;
+            checks::text("reason", reason, form::MAX_TEXT)?;
             RegistrationEvent::RegistrationWithdrawn {
                 reason: reason.trim().to_owned(),
                 sign_off: ctx.sign_off(),
@@ -271,7 +273,7 @@ fn record_risk_assessment(
         .assessor
         .check(PersonalKind::Name)
         .map_err(|p| DomainError::invalid("assessor", p))?;
-    form::code_like("assessorSubject", &input.assessor_subject)?;
+    checks::code_like("assessorSubject", &input.assessor_subject)?;
     if input.assessed_on > ctx.now.date_naive() {
         return Err(DomainError::invalid(
             "assessedOn",
@@ -285,14 +287,14 @@ fn record_risk_assessment(
         ));
     }
     for (i, r) in input.risks.iter().enumerate() {
-        form::text(&format!("risks[{i}].risk"), &r.risk, form::MAX_TEXT)?;
-        form::text(
+        checks::text(&format!("risks[{i}].risk"), &r.risk, form::MAX_TEXT)?;
+        checks::text(
             &format!("risks[{i}].mitigation"),
             &r.mitigation,
             form::MAX_TEXT,
         )?;
     }
-    form::text("documentReference", &input.document_reference, 300)?;
+    checks::text("documentReference", &input.document_reference, 300)?;
     let voided = [Step::RiskAssessmentSignature, Step::CommunicationsApproval]
         .into_iter()
         .filter(|step| s.is_done(step))
@@ -370,7 +372,7 @@ fn consultation_listing(
         },
         &[Status::Submitted],
     )?;
-    form::text("finderReference", reference, 100)?;
+    checks::text("finderReference", reference, 100)?;
     if s.consultation_listing.is_some() {
         return Err(DomainError::AlreadyDone(Step::ConsultationListing));
     }

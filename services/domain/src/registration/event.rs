@@ -7,8 +7,6 @@ use crate::form::Form;
 use crate::personal::Sealed;
 use crate::platform::AccountKey;
 
-use super::state::Step;
-
 /// The payload schema version of every registration event type today.
 pub const EVENT_SCHEMA_VERSION: i32 = 1;
 
@@ -175,4 +173,22 @@ impl RegistrationEvent {
             RegistrationEvent::RegistrationRevalidated(_) => "RegistrationRevalidated",
         }
     }
+}
+
+/// A sign-off or other step a registration may need.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "step", content = "assetId", rename_all = "snake_case")]
+pub enum Step {
+    /// Level 3: the risk assessment is recorded.
+    RiskAssessment,
+    /// Level 3: the named line manager signed it.
+    RiskAssessmentSignature,
+    /// Level 4: the named senior officer signed off.
+    SeniorOfficerSignOff,
+    /// Level 2: listed in Consultation Finder.
+    ConsultationListing,
+    /// An additional branding asset approved by communications.
+    BrandingApproval(String),
+    /// Communications approved the registration.
+    CommunicationsApproval,
 }

@@ -9,7 +9,7 @@ use crate::level::Level;
 use crate::personal::{PersonalKind, Sealed};
 use crate::platform::AccountKey;
 
-use super::event::{RegistrationEvent, RiskAssessment, SignOff};
+use super::event::{RegistrationEvent, RiskAssessment, SignOff, Step};
 
 /// Where a registration is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -34,24 +34,6 @@ impl Status {
     pub fn is_terminal(self) -> bool {
         matches!(self, Status::Withdrawn | Status::Rejected)
     }
-}
-
-/// A sign-off or other step a registration may need.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "step", content = "assetId", rename_all = "snake_case")]
-pub enum Step {
-    /// Level 3: the risk assessment is recorded.
-    RiskAssessment,
-    /// Level 3: the named line manager signed it.
-    RiskAssessmentSignature,
-    /// Level 4: the named senior officer signed off.
-    SeniorOfficerSignOff,
-    /// Level 2: listed in Consultation Finder.
-    ConsultationListing,
-    /// An additional branding asset approved by communications.
-    BrandingApproval(String),
-    /// Communications approved the registration.
-    CommunicationsApproval,
 }
 
 /// The state of one registration, folded from its events.
