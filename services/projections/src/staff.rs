@@ -198,7 +198,8 @@ pub async fn approval_queue(
     after: Option<&QueueCursor>,
     limit: i64,
 ) -> Result<Vec<QueueRow>, ReadError> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        RawQueueRow,
         r#"select registration_id, role, step, assignee, level, account_key, service_area, waiting_since
            from read_models.approval_queue
            where role = $1 and (not $2 or assignee = $3)
@@ -214,20 +215,7 @@ pub async fn approval_queue(
     )
     .fetch_all(pool)
     .await?;
-    rows.into_iter()
-        .map(|r| {
-            queue_row(
-                r.registration_id,
-                &r.role,
-                r.step,
-                r.assignee,
-                r.level,
-                r.account_key,
-                r.service_area,
-                r.waiting_since,
-            )
-        })
-        .collect()
+    rows.into_iter().map(QueueRow::try_from).collect()
 }
 
 /// Everything waiting for `subject`: by name, or for one of `roles` when no
@@ -238,7 +226,8 @@ pub async fn waiting_for(
     roles: &[Role],
 ) -> Result<Vec<QueueRow>, ReadError> {
     let roles: Vec<String> = roles.iter().map(|r| r.code().to_owned()).collect();
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        RawQueueRow,
         r#"select q.registration_id, q.role, q.step, q.assignee, q.level, q.account_key, q.service_area, q.waiting_since
            from read_models.approval_queue q left join read_models.registrations r on r.id = q.registration_id
            where (q.assignee = $1 and (q.role = 'staff' or q.role = any($2)))
@@ -249,45 +238,38 @@ pub async fn waiting_for(
     )
     .fetch_all(pool)
     .await?;
-    rows.into_iter()
-        .map(|r| {
-            queue_row(
-                r.registration_id,
-                &r.role,
-                r.step,
-                r.assignee,
-                r.level,
-                r.account_key,
-                r.service_area,
-                r.waiting_since,
-            )
-        })
-        .collect()
+    rows.into_iter().map(QueueRow::try_from).collect()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn queue_row(
+/// An approval-queue row as stored.
+struct RawQueueRow {
     registration_id: Uuid,
-    role: &str,
+    role: String,
     step: String,
     assignee: Option<String>,
     level: i16,
     account_key: String,
     service_area: String,
     waiting_since: DateTime<Utc>,
-) -> Result<QueueRow, ReadError> {
-    Ok(QueueRow {
-        registration_id,
-        role: columns::role("approval_queue.role", role)?,
-        step,
-        assignee,
-        level: (level != 0)
-            .then(|| columns::level("approval_queue.level", level))
-            .transpose()?,
-        account_key,
-        service_area,
-        waiting_since,
-    })
+}
+
+impl TryFrom<RawQueueRow> for QueueRow {
+    type Error = ReadError;
+
+    fn try_from(r: RawQueueRow) -> Result<Self, ReadError> {
+        Ok(QueueRow {
+            registration_id: r.registration_id,
+            role: columns::role("approval_queue.role", &r.role)?,
+            step: r.step,
+            assignee: r.assignee,
+            level: (r.level != 0)
+                .then(|| columns::level("approval_queue.level", r.level))
+                .transpose()?,
+            account_key: r.account_key,
+            service_area: r.service_area,
+            waiting_since: r.waiting_since,
+        })
+    }
 }
 
 /// A published registration and when its review falls due.
