@@ -1,13 +1,15 @@
 //! The application layer between the transports (GraphQL, pages, the
 //! command line) and the core (`domain`, `event-store`): every command goes
 //! through one pipeline in [`commands`]; [`context`] is who asks and how to
-//! trace it; [`audit`], [`privacy`], [`jobs`] and [`demo`] are the
-//! operations built on it. No HTTP and no GraphQL here.
+//! trace it; [`live`] is the process's one log tail for subscribers;
+//! [`audit`], [`privacy`], [`jobs`] and [`demo`] are the operations built
+//! on it. No HTTP and no GraphQL here.
 
 pub mod audit;
 pub mod commands;
 pub mod context;
 pub mod demo;
 pub mod jobs;
+pub mod live;
 pub mod privacy;
 pub mod state;

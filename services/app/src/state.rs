@@ -18,6 +18,8 @@ pub struct AppState {
     pub vault: Vault,
     /// The process-wide log listener.
     pub notifier: Arc<LogNotifier>,
+    /// The process's one log tail, which every live subscriber reads.
+    pub live: Arc<crate::live::Live>,
     /// Signs log heads.
     pub signer: HeadSigner,
 }

@@ -114,7 +114,12 @@ impl Wake {
 
     /// Wait for a notification newer than the last mark, or the poll interval.
     pub async fn wait(&mut self) {
-        let _ = tokio::time::timeout(self.poll, self.rx.changed()).await;
+        self.wait_at_most(self.poll).await;
+    }
+
+    /// Wait for a notification newer than the last mark, or `limit`.
+    pub async fn wait_at_most(&mut self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, self.rx.changed()).await;
     }
 }
 

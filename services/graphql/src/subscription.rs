@@ -1,14 +1,11 @@
 //! Live updates over `/graphql/ws` (graphql-transport-ws, and the legacy
-//! graphql-ws protocol). Each subscription reads the event log through the
-//! store's catch-up subscription: no gap and no duplicate, even across the
-//! seam between history and live events.
-
-use std::collections::HashMap;
-use std::sync::Arc;
+//! graphql-ws protocol). Every subscription reads the process's one log
+//! tail (`app::live`) and filters it in memory with the domain's access
+//! rules: no gap and no duplicate, even across the seam between history and
+//! live events, and no database work while nothing happens.
 
 use crate::errors::Result;
 use async_graphql::{Context, Subscription as SubscriptionObject};
-use domain::registration::Registration;
 use domain::Role;
 use futures::{Stream, StreamExt};
 use uuid::Uuid;
@@ -16,17 +13,10 @@ use uuid::Uuid;
 use super::types::{self, ApprovalActivity, LoggedEvent, RegistrationNode};
 use super::{app, signed_in, with_role};
 use crate::errors;
-use app::commands::{apply_event, load_registration};
+use app::commands::load_registration;
 
 /// Live streams. All need a sign-in.
 pub struct Subscription;
-
-use domain::streams::registration_id;
-
-/// Registration states kept per subscription, so most events fold in
-/// without reading their stream again.
-#[derive(Default)]
-struct States(HashMap<Uuid, Registration>);
 
 /// Where a live subscription starts: after `from_position` when given (so a
 /// client that read at a position misses nothing after it), else at the head.
@@ -39,35 +29,6 @@ async fn start(app: &app::state::AppState, from_position: Option<i64>) -> Result
             "fromPosition",
             format!("must be between 0 and the head of the log, {head}"),
         )),
-    }
-}
-
-impl States {
-    async fn after(
-        &mut self,
-        store: &event_store::EventStore,
-        id: Uuid,
-        event: &event_store::RecordedEvent,
-    ) -> Result<Option<Registration>, app::commands::HandleError> {
-        let cached = self.0.remove(&id);
-        let next = match cached {
-            Some(state) if state.version + 1 == event.stream_version => {
-                apply_event(Some(state), event)?
-            }
-            _ => {
-                let events = store
-                    .read_stream(&event.stream_id, Some(event.stream_version))
-                    .await?;
-                app::commands::fold_events(&events)?
-            }
-        };
-        if let Some(state) = &next {
-            if self.0.len() > 10_000 {
-                self.0.clear();
-            }
-            self.0.insert(id, state.clone());
-        }
-        Ok(next)
     }
 }
 
@@ -97,26 +58,21 @@ impl Subscription {
         }
         let app = app(ctx)?.clone();
         let after = start(&app, from_position).await?;
-        let events = app.store.subscribe(after, app.notifier.wake());
-        let store = app.store.clone();
+        let events = app.live.subscribe(after);
         Ok(async_stream::stream! {
             let _active = crate::metrics::ActiveSubscription::open("approvalActivity");
-            let mut states = States::default();
             futures::pin_mut!(events);
             while let Some(next) = events.next().await {
-                let event = match next {
+                let live = match next {
                     Ok(e) => e,
                     Err(e) => { yield Err(errors::ApiError::from(e)); return; }
                 };
-                let Some(id) = registration_id(&event.stream_id) else { continue };
-                let state = match states.after(&store, id, &event).await {
-                    Ok(Some(s)) => s,
-                    Ok(None) => continue,
-                    Err(e) => { yield Err(errors::ApiError::from(e)); return; }
-                };
-                if !domain::access::activity_visible(&viewer.actor, role, &state) {
+                let Some(state) = live.registration.as_deref() else { continue };
+                if !domain::access::activity_visible(&viewer.actor, role, state) {
                     continue;
                 }
+                let event = &live.event;
+                let id = state.id;
                 yield Ok(ApprovalActivity {
                     position: event.position,
                     registration_id: id,
@@ -154,32 +110,24 @@ impl Subscription {
             ));
         }
         let stream_id = domain::registration::stream_id(id);
-        let events = app.store.subscribe(after, app.notifier.wake());
-        let store = app.store.clone();
+        let events = app.live.subscribe(after);
+        drop(state);
         Ok(async_stream::stream! {
             let _active = crate::metrics::ActiveSubscription::open("registrationChanged");
-            let mut states = States::default();
-            if from_position.is_none() {
-                states.0.insert(id, state);
-            }
             futures::pin_mut!(events);
             while let Some(next) = events.next().await {
-                let event = match next {
+                let live = match next {
                     Ok(e) => e,
                     Err(e) => { yield Err(errors::ApiError::from(e)); return; }
                 };
-                if event.stream_id != stream_id {
+                if live.event.stream_id != stream_id {
                     continue;
                 }
-                let state = match states.after(&store, id, &event).await {
-                    Ok(Some(s)) => s,
-                    Ok(None) => continue,
-                    Err(e) => { yield Err(errors::ApiError::from(e)); return; }
-                };
+                let Some(state) = live.registration.clone() else { continue };
                 if !domain::access::may_read(&viewer.actor, &state) {
                     return;
                 }
-                yield Ok(RegistrationNode(Arc::new(state)));
+                yield Ok(RegistrationNode(state));
             }
         })
     }
@@ -198,13 +146,13 @@ impl Subscription {
             return Err(errors::bad_input("fromPosition", "must not be negative"));
         }
         let app = app(ctx)?.clone();
-        let events = app.store.subscribe(from_position, app.notifier.wake());
+        let events = app.live.subscribe(from_position);
         Ok(async_stream::stream! {
             let _active = crate::metrics::ActiveSubscription::open("events");
             futures::pin_mut!(events);
             while let Some(next) = events.next().await {
                 match next {
-                    Ok(e) => yield Ok(LoggedEvent::from(e)),
+                    Ok(e) => yield Ok(LoggedEvent::from(e.event.clone())),
                     Err(e) => { yield Err(errors::ApiError::from(e)); return; }
                 }
             }

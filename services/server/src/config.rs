@@ -74,8 +74,13 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `REGISTRY_SHUTDOWN_GRACE_SECONDS` (default 20).
     pub shutdown_grace: Duration,
-    /// `REGISTRY_POLL_INTERVAL_MS`: subscribers re-read at least this often (default 1000).
+    /// `REGISTRY_POLL_INTERVAL_MS`: the projector looks for new events at
+    /// least this often without a notification (default 1000).
     pub poll_interval: Duration,
+    /// `REGISTRY_LIVE_BUFFER`: how many recent events the process's log tail
+    /// keeps for live subscribers that are behind (default 4096); one
+    /// further behind reads the log instead.
+    pub live_buffer: usize,
     /// `REGISTRY_MAX_BODY_BYTES`: largest request body (default 1 MiB).
     pub max_body_bytes: usize,
     /// `REGISTRY_REVIEW_PERIOD_DAYS`: how long a published registration stays
@@ -226,6 +231,10 @@ impl Settings {
                 "REGISTRY_POLL_INTERVAL_MS",
                 1000,
             )?),
+            live_buffer: positive(
+                number(&value, "REGISTRY_LIVE_BUFFER", 4096)?,
+                "REGISTRY_LIVE_BUFFER",
+            )? as usize,
             max_body_bytes: number(&value, "REGISTRY_MAX_BODY_BYTES", 1024 * 1024)?,
             run_projector: flag(&value, "REGISTRY_PROJECTOR", true)?,
             rebuild_batch: positive(

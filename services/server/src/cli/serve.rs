@@ -48,11 +48,22 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         });
         handle
     });
+    let store = EventStore::new(pool.clone());
+    // Every live subscriber of this process reads this one tail. The
+    // listener wakes it on every commit and again after a reconnect; the
+    // fallback poll only covers a notification the database never sent.
+    let live = app::live::Live::start(
+        store.clone(),
+        notifier.wake(),
+        settings.live_buffer,
+        std::time::Duration::from_secs(30),
+    );
     let state = AppState {
         pool: pool.clone(),
-        store: EventStore::new(pool.clone()),
+        store,
         vault,
         notifier: Arc::new(notifier),
+        live: Arc::new(live),
         signer: settings.head_signer()?,
     };
     let background = app::jobs::spawn(
