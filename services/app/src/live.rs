@@ -74,7 +74,7 @@ impl Live {
     /// subscribers that are behind); `fallback_poll` is how often the tail
     /// looks without a notification.
     pub fn start(store: EventStore, wake: Wake, capacity: usize, fallback_poll: Duration) -> Live {
-        let (tx, _) = broadcast::channel(capacity.max(16));
+        let (tx, _) = broadcast::channel(capacity.max(1));
         let (published_tx, published) = watch::channel(0);
         let states = Arc::new(States::default());
         let task = tokio::spawn(tail(

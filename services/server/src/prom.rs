@@ -97,6 +97,14 @@ fn describe() {
         "Age of the newest signed log head."
     );
     describe_gauge!("log_head_position", "Newest position of the event log.");
+    describe_gauge!(
+        "live_tail_position",
+        "Last log position this instance's log tail published to live subscribers."
+    );
+    describe_counter!(
+        "live_subscriber_lagged_total",
+        "Times a live subscriber fell behind the tail's buffer and read the log instead."
+    );
 }
 
 /// Everything recorded, in the Prometheus text format.

@@ -10,6 +10,7 @@ mod demo;
 mod errors;
 mod hardening;
 mod lifecycle;
+mod live;
 mod operations;
 mod privacy;
 mod public_pages;
