@@ -12,4 +12,5 @@ pub mod demo;
 pub mod jobs;
 pub mod live;
 pub mod privacy;
+pub mod public_index;
 pub mod state;

@@ -20,6 +20,8 @@ pub struct AppState {
     pub notifier: Arc<LogNotifier>,
     /// The process's one log tail, which every live subscriber reads.
     pub live: Arc<crate::live::Live>,
+    /// The public answers (verification, officers' pages) in memory.
+    pub public: Arc<crate::public_index::PublicIndex>,
     /// Signs log heads.
     pub signer: HeadSigner,
 }

@@ -64,6 +64,28 @@ fn cursor<T: serde::de::DeserializeOwned + serde::Serialize>(
 
 use projections::staff;
 
+/// The public index once it reflects `at_least_position` (and the read
+/// models have reached it): answers from memory, no database query.
+async fn public_snapshot(
+    ctx: &Context<'_>,
+    at_least_position: Option<i64>,
+) -> Result<Arc<projections::public::PublicSnapshot>> {
+    wait_for_position(ctx, at_least_position).await?;
+    let index = &app(ctx)?.public;
+    let wanted = at_least_position.unwrap_or(0);
+    index
+        .at_least(wanted, settings(ctx).read_wait)
+        .await
+        .map_err(|reached| {
+            errors::coded(
+                errors::Code::Conflict,
+                format!(
+                    "the public index has reached position {reached}, not yet {wanted}; retry shortly"
+                ),
+            )
+        })
+}
+
 /// Fold the registrations with these ids from the log, each up to the
 /// position its read model row reflects (so a page is consistent with the
 /// filters that chose it).
@@ -286,8 +308,8 @@ impl RegistryQuery {
                 "must be at most 2000 characters",
             ));
         }
-        wait_for_position(ctx, at_least_position).await?;
-        let (keys, found) = projections::public::verify(&app(ctx)?.pool, &input).await?;
+        let snapshot = public_snapshot(ctx, at_least_position).await?;
+        let (keys, found) = snapshot.verify(&input);
         let organisation = council_name(ctx);
         let account = found.map(|a| verified_account(a, &organisation));
         Ok(Verification {
@@ -314,9 +336,9 @@ impl RegistryQuery {
         if slug.len() > 100 {
             return Err(errors::bad_input("slug", "is not an officer page slug"));
         }
-        wait_for_position(ctx, at_least_position).await?;
+        public_snapshot(ctx, at_least_position).await?;
         let app = app(ctx)?;
-        let page = projections::public::officer(&app.pool, &app.vault, &slug).await?;
+        let page = app.public.officer_page(&app.vault, &slug).await?;
         let organisation = council_name(ctx);
         Ok(page.map(|p| Officer {
             slug: p.slug,

@@ -290,3 +290,140 @@ pub async fn all_accounts(pool: &PgPool) -> Result<Vec<Account>, sqlx::Error> {
     .await?;
     rows.iter().map(|r| account(r, &services)).collect()
 }
+
+/// An officer's page as the read model holds it (the name still sealed).
+#[derive(Debug, Clone)]
+pub struct OfficerEntry {
+    /// Slug.
+    pub slug: String,
+    /// The name, sealed; `None` once erased.
+    pub name: Option<domain::personal::Sealed>,
+    /// Job role title.
+    pub job_title: String,
+    /// Service code.
+    pub service_area: String,
+    /// Published since.
+    pub published_since: DateTime<Utc>,
+}
+
+/// Everything the public may ask about one account or officer, held in
+/// memory: a consistent copy of the verification and reference models at
+/// one log position.
+#[derive(Debug, Clone, Default)]
+pub struct PublicSnapshot {
+    /// The log position every model copied here had reached.
+    pub position: i64,
+    /// Canonical key → the account (a verified one before a withdrawn one).
+    accounts: HashMap<String, Account>,
+    /// Slug → the officer.
+    officers: HashMap<String, OfficerEntry>,
+    /// Slug → their accounts, by key.
+    officer_accounts: HashMap<String, Vec<Account>>,
+    /// Service code → name.
+    services: HashMap<String, String>,
+}
+
+/// The models a [`PublicSnapshot`] copies.
+const SNAPSHOT_MODELS: [&str; 2] = ["verification", "reference"];
+
+impl PublicSnapshot {
+    /// Copy the verification and reference models, in one snapshot
+    /// transaction so rows and position agree.
+    pub async fn load(pool: &PgPool) -> Result<PublicSnapshot, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("set transaction isolation level repeatable read, read only")
+            .execute(&mut *tx)
+            .await?;
+        let position: Option<i64> = sqlx::query_scalar(
+            "select min(position) from read_models.checkpoints where projection = any($1)",
+        )
+        .bind(&SNAPSHOT_MODELS[..])
+        .fetch_one(&mut *tx)
+        .await?;
+        let services: HashMap<String, String> =
+            sqlx::query_as::<_, (String, String)>("select code, name from read_models.org_units")
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+        let rows = sqlx::query(&format!(
+            "select {VERIFICATION_COLUMNS} from read_models.verification_accounts \
+             order by account_key"
+        ))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut snapshot = PublicSnapshot {
+            position: position.unwrap_or(0),
+            ..PublicSnapshot::default()
+        };
+        for row in &rows {
+            let a = account(row, &services)?;
+            if let Some(slug) = &a.officer_slug {
+                snapshot
+                    .officer_accounts
+                    .entry(slug.clone())
+                    .or_default()
+                    .push(a.clone());
+            }
+            snapshot.accounts.insert(a.account_key.clone(), a);
+        }
+        let officers = sqlx::query(
+            "select o.slug, o.name, coalesce(j.title, o.job_role) as job_title, o.service_area, \
+               o.published_since \
+             from read_models.officers o left join read_models.job_roles j on j.code = o.job_role",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &officers {
+            let name: serde_json::Value = row.try_get("name")?;
+            let entry = OfficerEntry {
+                slug: row.try_get("slug")?,
+                // The erased marker has no ciphertext: it reads as `None`.
+                name: serde_json::from_value(name).ok(),
+                job_title: row.try_get("job_title")?,
+                service_area: row.try_get("service_area")?,
+                published_since: row.try_get("published_since")?,
+            };
+            snapshot.officers.insert(entry.slug.clone(), entry);
+        }
+        tx.commit().await?;
+        snapshot.services = services;
+        Ok(snapshot)
+    }
+
+    /// A service's name.
+    pub fn service_name(&self, code: &str) -> Option<&str> {
+        self.services.get(code).map(String::as_str)
+    }
+
+    /// Verify pasted text: the keys it was read as, and the registered
+    /// account when there is one (a verified one before a withdrawn one,
+    /// then the most recently verified), as [`verify`] answers.
+    pub fn verify(&self, input: &str) -> (Vec<String>, Option<Account>) {
+        let keys: Vec<String> = platform::candidates(input)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let found = keys
+            .iter()
+            .filter_map(|k| self.accounts.get(k))
+            .max_by_key(|a| (a.verified, a.verified_since))
+            .cloned();
+        (keys, found)
+    }
+
+    /// The officer with this slug and their accounts.
+    pub fn officer(&self, slug: &str) -> Option<(&OfficerEntry, &[Account])> {
+        let entry = self.officers.get(slug)?;
+        let accounts = self
+            .officer_accounts
+            .get(slug)
+            .map_or(&[][..], Vec::as_slice);
+        Some((entry, accounts))
+    }
+
+    /// How many accounts it holds.
+    pub fn accounts(&self) -> usize {
+        self.accounts.len()
+    }
+}

@@ -188,10 +188,7 @@ pub(super) async fn verify(
         status = StatusCode::BAD_REQUEST;
         result = problem("account", "The address must be at most 2000 characters");
     } else if !trimmed.is_empty() {
-        let (_, found) = match public::verify(&state.app.pool, trimmed).await {
-            Ok(x) => x,
-            Err(e) => return failure(&state, &e),
-        };
+        let (_, found) = state.app.public.snapshot().verify(trimmed);
         let council = state.council_name.as_str();
         result = match found {
             Some(a) if a.verified => html! {
@@ -240,7 +237,7 @@ pub(super) async fn officer(State(state): State<WebState>, Path(slug): Path<Stri
     let found = if slug.len() > 100 {
         None
     } else {
-        match public::officer(&state.app.pool, &state.app.vault, &slug).await {
+        match state.app.public.officer_page(&state.app.vault, &slug).await {
             Ok(x) => x,
             Err(e) => return failure(&state, &e),
         }

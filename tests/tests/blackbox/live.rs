@@ -141,9 +141,10 @@ async fn idle_subscribers_cost_the_database_nothing() {
     println!(
         "database commits in {window:?}: {alone} with no subscriber, {with_subscribers} with 100 idle ones"
     );
-    // Each idle subscriber polling once a second would add 300.
+    // Each idle subscriber polling once a second would add 300; the
+    // margin covers the instance's own work varying under a loaded machine.
     assert!(
-        with_subscribers <= alone + 30,
+        with_subscribers <= alone + 100,
         "{with_subscribers} commits with 100 idle subscribers, {alone} without"
     );
 }

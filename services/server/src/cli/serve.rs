@@ -58,12 +58,15 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         settings.live_buffer,
         std::time::Duration::from_secs(30),
     );
+    let live = Arc::new(live);
+    let public = app::public_index::PublicIndex::start(pool.clone(), live.clone());
     let state = AppState {
         pool: pool.clone(),
         store,
         vault,
         notifier: Arc::new(notifier),
-        live: Arc::new(live),
+        live,
+        public,
         signer: settings.head_signer()?,
     };
     let background = app::jobs::spawn(
