@@ -616,7 +616,7 @@ pub(crate) fn decode_row(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, S
 /// Store the keys made while sealing and carry out erasures, under the
 /// same per-person lock [`crate::vault::Vault::erase`] takes: an erasure
 /// that commits first wins, and no key is stored after it.
-async fn apply_vault_changes(
+pub(crate) async fn apply_vault_changes(
     tx: &mut Transaction<'_, Postgres>,
     changes: &[VaultChange],
 ) -> Result<(), StoreError> {

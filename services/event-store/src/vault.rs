@@ -275,8 +275,23 @@ impl Vault {
     /// [`Sealer`], which stores new keys with the events). Refused for an
     /// erased person.
     pub async fn seal(&self, person: Uuid, plaintext: &str) -> Result<Sealed, VaultError> {
-        let key = self.data_key_for_sealing(person).await?;
-        Ok(encrypt(&key, person, plaintext))
+        loop {
+            let mut sealer = self.sealer();
+            let sealed = sealer.seal(person, plaintext).await?;
+            let (changes, _) = sealer.finish();
+            if changes.is_empty() {
+                return Ok(sealed);
+            }
+            self.apply(&changes).await?;
+            // Sealed under the key stored just now, or, when another stored
+            // one first, seal again under theirs.
+            if let Some(KeyState::Key(_)) = self.data_keys(&[person]).await?.get(&person) {
+                let opened = self.open(&sealed).await;
+                if matches!(opened, Ok(Revealed::Value(_))) {
+                    return Ok(sealed);
+                }
+            }
+        }
     }
 
     /// Decrypt a sealed value; [`Revealed::Erased`] when the person was erased.
@@ -346,29 +361,29 @@ impl Vault {
     }
 
     /// Erase a person: delete their key and record when. Returns false when
-    /// they had already been erased. Idempotent.
+    /// they had already been erased. Idempotent. (Commands erase with their
+    /// event, through [`Sealer::erase`].)
     pub async fn erase(&self, person: Uuid) -> Result<bool, VaultError> {
+        let already = self.was_erased(person).await?;
+        self.apply(&[VaultChange::Erase(person)]).await?;
+        Ok(!already)
+    }
+
+    /// Make `changes` in a transaction of their own.
+    async fn apply(&self, changes: &[VaultChange]) -> Result<(), VaultError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(crate::db::DURABLE_COMMIT)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 0))")
-            .bind(person)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("delete from vault_keys where person_id = $1")
-            .bind(person)
-            .execute(&mut *tx)
-            .await?;
-        let inserted = sqlx::query(
-            "insert into vault_erasures (person_id) values ($1) on conflict (person_id) do nothing",
-        )
-        .bind(person)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        match crate::store::apply_vault_changes(&mut tx, changes).await {
+            Ok(()) => {}
+            Err(crate::StoreError::Vault(e)) => return Err(e),
+            Err(crate::StoreError::Database(e)) => return Err(e.into()),
+            // A key made meanwhile by someone else: theirs stands.
+            Err(_) => return Ok(()),
+        }
         tx.commit().await?;
-        Ok(inserted == 1)
+        Ok(())
     }
 
     /// Everyone erased so far.
@@ -395,46 +410,6 @@ impl Vault {
                 .fetch_optional(&self.pool)
                 .await?;
         wrapped.map(|w| self.unwrap_key(person, &w)).transpose()
-    }
-
-    async fn data_key_for_sealing(&self, person: Uuid) -> Result<Key, VaultError> {
-        if let Some(key) = self.data_key(person).await? {
-            return Ok(key);
-        }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(crate::db::DURABLE_COMMIT)
-            .execute(&mut *tx)
-            .await?;
-        // Serialise with erase() for this person: an erasure that commits
-        // first wins, and no key is made after it.
-        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 0))")
-            .bind(person)
-            .execute(&mut *tx)
-            .await?;
-        let erased: Option<i32> =
-            sqlx::query_scalar("select 1 from vault_erasures where person_id = $1")
-                .bind(person)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if erased.is_some() {
-            return Err(VaultError::PersonErased(person));
-        }
-        let fresh = ChaCha20Poly1305::generate_key(&mut OsRng);
-        sqlx::query(
-            "insert into vault_keys (person_id, wrapped_key) values ($1, $2) \
-             on conflict (person_id) do nothing",
-        )
-        .bind(person)
-        .bind(self.wrap_key(person, &fresh))
-        .execute(&mut *tx)
-        .await?;
-        let wrapped: Vec<u8> =
-            sqlx::query_scalar("select wrapped_key from vault_keys where person_id = $1")
-                .bind(person)
-                .fetch_one(&mut *tx)
-                .await?;
-        tx.commit().await?;
-        self.unwrap_key(person, &wrapped)
     }
 
     fn wrap_key(&self, person: Uuid, key: &Key) -> Vec<u8> {

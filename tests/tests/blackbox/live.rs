@@ -15,13 +15,6 @@ const PATIENCE: Duration = Duration::from_secs(20);
 const EVENTS: &str =
     "subscription($p: Int!) { events(fromPosition: $p) { position streamId eventType } }";
 
-async fn head(api: &Api) -> i64 {
-    api.ok(Some(&as_(AUDITOR)), "{ logHead { position } }", json!({}))
-        .await["logHead"]["position"]
-        .as_i64()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribers_that_fall_behind_the_tails_buffer_read_the_log_and_miss_nothing() {
     let db = TestDatabase::new().await;
@@ -29,7 +22,7 @@ async fn subscribers_that_fall_behind_the_tails_buffer_read_the_log_and_miss_not
     let service = Service::start(&db.url(), &[("REGISTRY_LIVE_BUFFER", "1")]);
     let api = Api::new(&service);
     council::reference_data(&api).await;
-    let from = head(&api).await;
+    let from = api.position().await;
     let auditor = as_(AUDITOR);
     let mut watchers = Vec::new();
     for _ in 0..3 {
@@ -60,7 +53,7 @@ async fn subscribers_that_fall_behind_the_tails_buffer_read_the_log_and_miss_not
     for w in writers {
         w.await.unwrap();
     }
-    let end = head(&api).await;
+    let end = api.position().await;
     assert!(
         end - from >= 120,
         "the writers appended ({} events)",
@@ -114,7 +107,7 @@ async fn idle_subscribers_cost_the_database_nothing() {
     let alone = commits(&db).await - before;
 
     // The same with 100 subscribers, each proven live by one event.
-    let from = head(&api).await;
+    let from = api.position().await;
     let mut watchers = Vec::new();
     for i in 0..100 {
         let mut ws = Ws::connect(&service.base_url, Some(&as_(AUDITOR)), false)

@@ -174,13 +174,6 @@ async fn a_websocket_with_a_bad_token_is_not_acknowledged() {
 const EVENTS: &str =
     "subscription($p: Int!) { events(fromPosition: $p) { position streamId eventType } }";
 
-async fn head(api: &Api) -> i64 {
-    api.ok(Some(&as_(AUDITOR)), "{ logHead { position } }", json!({}))
-        .await["logHead"]["position"]
-        .as_i64()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_stream_replays_from_a_position_continues_live_and_resumes_after_a_dropped_connection_without_gap_or_duplicate(
 ) {
@@ -191,7 +184,7 @@ async fn the_event_stream_replays_from_a_position_continues_live_and_resumes_aft
     for i in 0..5 {
         submit(&api, council::form(1, "X", &format!("@NorthBefore{i}"))).await;
     }
-    let from = head(&api).await - 3; // mid-stream: three events to replay
+    let from = api.position().await - 3; // mid-stream: three events to replay
 
     // Other clients keep mutating while the auditor reads.
     let writers = {
@@ -230,7 +223,7 @@ async fn the_event_stream_replays_from_a_position_continues_live_and_resumes_aft
         .unwrap();
     ws.subscribe("e", EVENTS, json!({"p": last})).await;
     writers.await.unwrap();
-    let end = head(&api).await;
+    let end = api.position().await;
     while *received.last().unwrap() < end {
         let got = ws.next(PATIENCE).await.expect("an event");
         received.push(got["data"]["events"]["position"].as_i64().unwrap());
