@@ -141,3 +141,59 @@ async fn idle_subscribers_cost_the_database_nothing() {
         "{with_subscribers} commits with 100 idle subscribers, {alone} without"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_tail_survives_the_database_dropping_every_connection_and_subscribers_miss_nothing()
+{
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let from = api.position().await;
+    let mut ws = Ws::connect(&service.base_url, Some(&as_(AUDITOR)), false)
+        .await
+        .unwrap();
+    ws.subscribe("e", EVENTS, json!({"p": from})).await;
+    for i in 0..5 {
+        submit(&api, council::form(1, "X", &format!("@NorthDrop{i}"))).await;
+    }
+    // Every connection of the service, the listener's included, is cut.
+    let cut: i64 = sqlx::query_scalar(
+        "select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity \
+         where datname = current_database() and pid <> pg_backend_pid()) t",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert!(cut >= 2, "the service's connections were cut ({cut})");
+    // Writes go on once the pool has reconnected (a request may fail while
+    // it does; the client retries).
+    for i in 0..5 {
+        let query =
+            "mutation($f: RegistrationFormInput!) { submitRegistration(form: $f) { position } }";
+        let variables = json!({"f": council::form(1, "X", &format!("@NorthAfter{i}"))});
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let response = api
+                .post(Some(&as_(APPLICANT)), query, variables.clone())
+                .await;
+            if response["errors"].is_null() {
+                break;
+            }
+            assert!(tries < 50, "the service did not recover: {response}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let end = api.position().await;
+    let mut received = Vec::new();
+    while received.last().is_none_or(|last| *last < end) {
+        let got = ws.next(PATIENCE).await.expect("an event");
+        received.push(got["data"]["events"]["position"].as_i64().unwrap());
+    }
+    let expected: Vec<i64> = (from + 1..=end).collect();
+    assert_eq!(
+        received, expected,
+        "every event after {from}, once, in order"
+    );
+}
