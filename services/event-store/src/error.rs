@@ -1,5 +1,4 @@
 use thiserror::Error;
-use uuid::Uuid;
 
 /// Everything an event store operation can fail with.
 #[derive(Debug, Error)]
@@ -33,10 +32,6 @@ pub enum StoreError {
     /// A vault operation failed (bad master key, corrupt ciphertext, erased person).
     #[error(transparent)]
     Vault(#[from] crate::vault::VaultError),
-    /// Another command stored a key for this person after this one sealed
-    /// under a key of its own: nothing was written; decide and seal again.
-    #[error("a data key for person {0} was stored by another command meanwhile; retry")]
-    KeyMadeConcurrently(Uuid),
     /// A stored row could not be decoded.
     #[error("stored event at position {position} is malformed: {problem}")]
     Corrupt {

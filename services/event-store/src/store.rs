@@ -179,7 +179,7 @@ impl EventStore {
             }
             rows.extend(batch_rows);
         }
-        apply_vault_changes(&mut tx, vault_changes).await?;
+        crate::vault::apply_changes(&mut tx, vault_changes).await?;
         insert_rows(&mut tx, &rows).await?;
         let outcome = AppendOutcome {
             stream_id: primary.stream_id.to_owned(),
@@ -611,68 +611,4 @@ pub(crate) fn decode_row(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, S
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
     })
-}
-
-/// Store the keys made while sealing and carry out erasures, under the
-/// same per-person lock [`crate::vault::Vault::erase`] takes: an erasure
-/// that commits first wins, and no key is stored after it.
-pub(crate) async fn apply_vault_changes(
-    tx: &mut Transaction<'_, Postgres>,
-    changes: &[VaultChange],
-) -> Result<(), StoreError> {
-    let mut persons: Vec<Uuid> = changes
-        .iter()
-        .map(|c| match c {
-            VaultChange::Add(k) => k.person,
-            VaultChange::Erase(p) => *p,
-        })
-        .collect();
-    persons.sort();
-    persons.dedup();
-    for person in &persons {
-        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 0))")
-            .bind(person)
-            .execute(&mut **tx)
-            .await?;
-    }
-    for change in changes {
-        match change {
-            VaultChange::Add(key) => {
-                let erased: Option<i32> =
-                    sqlx::query_scalar("select 1 from vault_erasures where person_id = $1")
-                        .bind(key.person)
-                        .fetch_optional(&mut **tx)
-                        .await?;
-                if erased.is_some() {
-                    return Err(crate::vault::VaultError::PersonErased(key.person).into());
-                }
-                let stored = sqlx::query(
-                    "insert into vault_keys (person_id, wrapped_key) values ($1, $2) \
-                     on conflict (person_id) do nothing",
-                )
-                .bind(key.person)
-                .bind(&key.wrapped)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
-                if stored == 0 {
-                    return Err(StoreError::KeyMadeConcurrently(key.person));
-                }
-            }
-            VaultChange::Erase(person) => {
-                sqlx::query("delete from vault_keys where person_id = $1")
-                    .bind(person)
-                    .execute(&mut **tx)
-                    .await?;
-                sqlx::query(
-                    "insert into vault_erasures (person_id) values ($1) \
-                     on conflict (person_id) do nothing",
-                )
-                .bind(person)
-                .execute(&mut **tx)
-                .await?;
-            }
-        }
-    }
-    Ok(())
 }

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -66,6 +66,10 @@ pub enum VaultError {
     /// No key and no erasure: the vault and the log disagree.
     #[error("no data key for person {0}, and no record of their erasure")]
     KeyMissing(Uuid),
+    /// Another command stored a key for this person after this one sealed
+    /// under a key of its own: nothing was written; seal again.
+    #[error("a data key for person {0} was stored by another command meanwhile; retry")]
+    KeyMadeConcurrently(Uuid),
     /// The person was erased; nothing new may be sealed for them.
     #[error("person {0} has been erased; no new personal data can be stored for them")]
     PersonErased(Uuid),
@@ -375,12 +379,11 @@ impl Vault {
         sqlx::query(crate::db::DURABLE_COMMIT)
             .execute(&mut *tx)
             .await?;
-        match crate::store::apply_vault_changes(&mut tx, changes).await {
+        match apply_changes(&mut tx, changes).await {
             Ok(()) => {}
-            Err(crate::StoreError::Vault(e)) => return Err(e),
-            Err(crate::StoreError::Database(e)) => return Err(e.into()),
             // A key made meanwhile by someone else: theirs stands.
-            Err(_) => return Ok(()),
+            Err(VaultError::KeyMadeConcurrently(_)) => return Ok(()),
+            Err(e) => return Err(e),
         }
         tx.commit().await?;
         Ok(())
@@ -441,4 +444,68 @@ impl Vault {
             .map_err(|_| VaultError::WrongMasterKey(person))?;
         Ok(bytes.into())
     }
+}
+
+/// Store the keys made while sealing and carry out erasures, under the
+/// same per-person lock [`Vault::erase`] takes: an erasure
+/// that commits first wins, and no key is stored after it.
+pub(crate) async fn apply_changes(
+    tx: &mut Transaction<'_, Postgres>,
+    changes: &[VaultChange],
+) -> Result<(), VaultError> {
+    let mut persons: Vec<Uuid> = changes
+        .iter()
+        .map(|c| match c {
+            VaultChange::Add(k) => k.person,
+            VaultChange::Erase(p) => *p,
+        })
+        .collect();
+    persons.sort();
+    persons.dedup();
+    for person in &persons {
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+            .bind(person)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for change in changes {
+        match change {
+            VaultChange::Add(key) => {
+                let erased: Option<i32> =
+                    sqlx::query_scalar("select 1 from vault_erasures where person_id = $1")
+                        .bind(key.person)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                if erased.is_some() {
+                    return Err(VaultError::PersonErased(key.person));
+                }
+                let stored = sqlx::query(
+                    "insert into vault_keys (person_id, wrapped_key) values ($1, $2) \
+                     on conflict (person_id) do nothing",
+                )
+                .bind(key.person)
+                .bind(&key.wrapped)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                if stored == 0 {
+                    return Err(VaultError::KeyMadeConcurrently(key.person));
+                }
+            }
+            VaultChange::Erase(person) => {
+                sqlx::query("delete from vault_keys where person_id = $1")
+                    .bind(person)
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query(
+                    "insert into vault_erasures (person_id) values ($1) \
+                     on conflict (person_id) do nothing",
+                )
+                .bind(person)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -53,6 +53,6 @@ impl HandleError {
     /// True when the command may simply be run again: another command
     /// stored a data key it had sealed under meanwhile.
     pub(crate) fn is_key_race(&self) -> bool {
-        matches!(self, HandleError::Store(StoreError::KeyMadeConcurrently(_)))
+        matches!(self, HandleError::Vault(VaultError::KeyMadeConcurrently(_)))
     }
 }
