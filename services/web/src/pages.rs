@@ -172,10 +172,15 @@ fn account_facts(state: &WebState, a: &Account) -> Markup {
 
 pub(super) async fn verify(
     State(state): State<WebState>,
+    headers: HeaderMap,
     Query(params): Query<VerifyParams>,
 ) -> Response {
     if let Some(refused) = super::refuse_nul(&state, &[("account", params.account.as_deref())]) {
         return refused;
+    }
+    let version = IndexVersion::now(&state);
+    if version.matches(&headers) {
+        return version.not_modified();
     }
     let input = params.account.clone().unwrap_or_default();
     let trimmed = input.trim();
@@ -227,12 +232,20 @@ pub(super) async fn verify(
         }
         (result)
     };
-    page(&state, status, "Is this account genuine?", body)
+    version.tag(page(&state, status, "Is this account genuine?", body))
 }
 
-pub(super) async fn officer(State(state): State<WebState>, Path(slug): Path<String>) -> Response {
+pub(super) async fn officer(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> Response {
     if let Some(refused) = super::refuse_nul(&state, &[("slug", Some(&slug))]) {
         return refused;
+    }
+    let version = IndexVersion::now(&state);
+    if version.matches(&headers) {
+        return version.not_modified();
     }
     let found = if slug.len() > 100 {
         None
@@ -277,7 +290,7 @@ pub(super) async fn officer(State(state): State<WebState>, Path(slug): Path<Stri
             }
         }
     };
-    page(&state, StatusCode::OK, &name, body)
+    version.tag(page(&state, StatusCode::OK, &name, body))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -464,4 +477,41 @@ pub(super) async fn dashboard(State(state): State<WebState>) -> Response {
         script src="/assets/dashboard.js" defer {}
     };
     page(&state, StatusCode::OK, "Approvals dashboard", body)
+}
+
+/// The version of the public answers a page shows: the log position the
+/// in-memory index reflects. A page is the same while it is, so a browser
+/// (or a proxy) that revalidates gets `304 Not Modified` without a render.
+struct IndexVersion(String);
+
+impl IndexVersion {
+    fn now(state: &WebState) -> Self {
+        IndexVersion(format!("\"index-{}\"", state.app.public.position()))
+    }
+
+    fn matches(&self, headers: &HeaderMap) -> bool {
+        headers
+            .get(axum::http::header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == self.0))
+    }
+
+    fn not_modified(&self) -> Response {
+        self.tag(axum::response::IntoResponse::into_response(
+            StatusCode::NOT_MODIFIED,
+        ))
+    }
+
+    /// ETag it, and ask caches to revalidate each time (answers change
+    /// when the registry does).
+    fn tag(&self, mut response: Response) -> Response {
+        use axum::http::{header, HeaderValue};
+        if let Ok(v) = HeaderValue::from_str(&self.0) {
+            response.headers_mut().insert(header::ETAG, v);
+        }
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        response
+    }
 }

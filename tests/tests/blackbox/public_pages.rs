@@ -51,6 +51,13 @@ async fn published_council(api: &Api) -> (String, i64) {
         json!({"p": position}),
     )
     .await;
+    // The pages answer from the in-memory index: wait for it too.
+    api.ok(
+        None,
+        "query($p: Int) { verifyAccount(input: \"x\", atLeastPosition: $p) { status } }",
+        json!({"p": position}),
+    )
+    .await;
     (id, position)
 }
 
@@ -442,3 +449,66 @@ async fn a_report_gets_a_reference_reaches_communications_and_is_rate_limited_an
 }
 
 const STAFF_ONLY: (&str, &[&str]) = ("u-staff-only", &["staff"]);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verification_page_answers_revalidation_with_304_until_the_registry_changes() {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    published_council(&api).await;
+    let path = "/verify?account=%40NorthYouthPub";
+    let first = get(&api, path).await;
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(first.headers()["cache-control"], "no-cache");
+    let revalidate = |tag: String| {
+        let api = api.clone();
+        async move {
+            api.client
+                .get(format!("{}{path}", api.base))
+                .header("if-none-match", tag)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let again = revalidate(etag.clone()).await;
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
+    assert!(again.text().await.unwrap().is_empty());
+
+    // Withdrawing the account changes the answer: a fresh page, a new tag.
+    let id = api
+        .ok(
+            Some(&as_(COMMS)),
+            "{ registrations(first: 10) { edges { node { id accountKey } } } }",
+            json!({}),
+        )
+        .await["registrations"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["accountKey"] == "x:northyouthpub")
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .expect("the published registration");
+    let last = act(
+        &api,
+        COMMS,
+        "withdrawRegistration",
+        &id,
+        r#", reason: "Service merged""#,
+    )
+    .await;
+    let position = last["position"].as_i64().unwrap();
+    api.ok(
+        None,
+        "query($p: Int) { verifyAccount(input: \"@NorthYouthPub\", atLeastPosition: $p) { status } }",
+        json!({"p": position}),
+    )
+    .await;
+    let changed = revalidate(etag.clone()).await;
+    assert_eq!(changed.status(), 200);
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
+    let html = changed.text().await.unwrap();
+    assert!(html.contains("data-status=\"withdrawn\""), "{html}");
+}
