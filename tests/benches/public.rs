@@ -115,15 +115,7 @@ async fn main() {
     let api = Api::new(&service);
     council::reference_data(&api).await;
     for i in 0..50 {
-        let id = council::submit(&api, council::form(1, "X", &format!("@NorthPub{i}"))).await;
-        act(
-            &api,
-            COMMS,
-            "approveBrandingAsset",
-            &id,
-            r#", assetId: "summer-logo""#,
-        )
-        .await;
+        let id = council::submit_and_approve_asset(&api, &format!("@NorthPub{i}")).await;
         act(&api, COMMS, "approveRegistration", &id, "").await;
         act(&api, COMMS, "publishRegistration", &id, "").await;
     }

@@ -125,5 +125,21 @@ pub async fn act(api: &Api, who: (&str, &[&str]), mutation: &str, id: &str, extr
     api.ok(Some(&as_(who)), &query, json!({"id": id})).await[mutation].clone()
 }
 
+/// Submit a level-1 registration of the X account `handle` and have
+/// communications approve its branding asset: two events, for tests that
+/// need the log to move. The registration's id.
+pub async fn submit_and_approve_asset(api: &Api, handle: &str) -> String {
+    let id = submit(api, form(1, "X", handle)).await;
+    act(
+        api,
+        people::COMMS,
+        "approveBrandingAsset",
+        &id,
+        r#", assetId: "summer-logo""#,
+    )
+    .await;
+    id
+}
+
 /// The risk assessment argument of `recordRiskAssessment`.
 pub const RISK_ASSESSMENT: &str = r#", assessment: {assessor: "Morgan Manager", assessorSubject: "u-manager", assessedOn: "2026-11-20", risks: [{risk: "Messages out of hours", mitigation: "Auto-reply with office hours"}], documentReference: "RA-2026-031"}"#;

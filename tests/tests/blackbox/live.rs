@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use blackbox_tests::council::{self, act, as_, people::*, submit};
+use blackbox_tests::council::{self, as_, people::*, submit};
 use blackbox_tests::{Api, Service, Ws};
 use event_store::testing::TestDatabase;
 use serde_json::json;
@@ -38,15 +38,7 @@ async fn subscribers_that_fall_behind_the_tails_buffer_read_the_log_and_miss_not
         let api = api.clone();
         writers.push(tokio::spawn(async move {
             for i in 0..10 {
-                let id = submit(&api, council::form(1, "X", &format!("@NorthLag{w}x{i}"))).await;
-                act(
-                    &api,
-                    COMMS,
-                    "approveBrandingAsset",
-                    &id,
-                    r#", assetId: "summer-logo""#,
-                )
-                .await;
+                council::submit_and_approve_asset(&api, &format!("@NorthLag{w}x{i}")).await;
             }
         }));
     }

@@ -191,15 +191,7 @@ async fn the_event_stream_replays_from_a_position_continues_live_and_resumes_aft
         let api = api.clone();
         tokio::spawn(async move {
             for i in 0..40 {
-                let id = submit(&api, council::form(1, "X", &format!("@NorthLive{i}"))).await;
-                act(
-                    &api,
-                    COMMS,
-                    "approveBrandingAsset",
-                    &id,
-                    r#", assetId: "summer-logo""#,
-                )
-                .await;
+                council::submit_and_approve_asset(&api, &format!("@NorthLive{i}")).await;
             }
         })
     };
