@@ -80,17 +80,26 @@ impl PublicIndex {
             let events = live.subscribe(at);
             futures::pin_mut!(events);
             let mut wanted: Option<i64> = None;
+            // The last position taken from the tail: every event up to it
+            // is reflected once the reload for `wanted` is done.
+            let mut seen = at;
+            // When the first event wanting a reload arrived: under a steady
+            // stream of events the reload still happens within 50 ms.
+            let mut since = tokio::time::Instant::now();
             loop {
-                // Take what the tail has; once it is quiet, reload once for
-                // all of it.
+                // Take what the tail has; once it is quiet (or 50 ms after
+                // the first change), reload once for all of it.
                 let next = match wanted {
                     Some(target) => {
-                        match tokio::time::timeout(Duration::from_millis(5), events.next()).await {
+                        let now = tokio::time::Instant::now();
+                        let until =
+                            (now + Duration::from_millis(5)).min(since + Duration::from_millis(50));
+                        match tokio::time::timeout_at(until, events.next()).await {
                             Ok(next) => next,
                             Err(_) => {
                                 wanted = None;
                                 let snapshot = reload_when_projected(&pool, target).await;
-                                at = snapshot.position.max(target);
+                                at = snapshot.position.max(seen);
                                 match weak.upgrade() {
                                     Some(index) => index.replace(snapshot),
                                     None => return,
@@ -105,7 +114,11 @@ impl PublicIndex {
                 match next {
                     Some(Ok(event)) => {
                         let position = event.event.position;
+                        seen = seen.max(position);
                         if changes_public_answers(&event) {
+                            if wanted.is_none() {
+                                since = tokio::time::Instant::now();
+                            }
                             wanted = Some(position);
                         } else if wanted.is_none() && position > at {
                             at = position;
