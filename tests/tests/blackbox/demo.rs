@@ -82,16 +82,18 @@ async fn seed_demo_loads_a_council_at_every_level_and_state_once_and_dev_token_s
     let withdrawn = api
         .ok(
             None,
-            "{ verifyAccount(input: \"@NorthRoads\") { status } }",
-            json!({}),
+            // Public answers come from the in-memory index: ask for the
+            // position read above, as a client reading its writes does.
+            "query($p: Int) { verifyAccount(input: \"@NorthRoads\", atLeastPosition: $p) { status } }",
+            json!({"p": head}),
         )
         .await;
     assert_eq!(withdrawn["verifyAccount"]["status"], "WITHDRAWN");
     let officer = api
         .ok(
             None,
-            "{ verifyAccount(input: \"x.com/northyouthwork\") { status account { officerSlug } } }",
-            json!({}),
+            "query($p: Int) { verifyAccount(input: \"x.com/northyouthwork\", atLeastPosition: $p) { status account { officerSlug } } }",
+            json!({"p": head}),
         )
         .await;
     let slug = officer["verifyAccount"]["account"]["officerSlug"]
