@@ -927,11 +927,23 @@ fn events_survive_their_stored_encoding_unchanged() {
         assert_eq!(event_type, e.event_type());
         let back: RegistrationEvent = domain::codec::decode(&event_type, 1, &payload, 1).unwrap();
         assert_eq!(&back, e);
+        // As the projector reads it: the payload's JSON text.
+        let text = payload.to_string();
+        let back: RegistrationEvent = domain::codec::decode_text(&event_type, 1, &text, 1).unwrap();
+        assert_eq!(&back, e);
     }
     let (t, p) = domain::codec::encode(&s.events[0]);
     assert!(
         domain::codec::decode::<RegistrationEvent>(&t, 2, &p, 1).is_err(),
         "a newer version is refused, not misread"
+    );
+    assert!(
+        domain::codec::decode_text::<RegistrationEvent>(&t, 2, &p.to_string(), 1).is_err(),
+        "a newer version is refused, not misread, from text too"
+    );
+    assert!(
+        domain::codec::decode_text::<RegistrationEvent>(&t, 1, "{\"id\": 1", 1).is_err(),
+        "malformed JSON text is an error"
     );
 }
 

@@ -26,7 +26,7 @@ mod validate;
 pub mod vault;
 
 pub use error::StoreError;
-pub use model::{AppendOutcome, ExpectedVersion, LogHead, NewEvent, RecordedEvent};
+pub use model::{AppendOutcome, ExpectedVersion, LogEvent, LogHead, NewEvent, RecordedEvent};
 pub use store::{EventStore, StreamAppend};
 pub use subscribe::{LogNotifier, Wake};
 pub use validate::Limits;

@@ -88,6 +88,27 @@ pub struct RecordedEvent {
     pub hash: Vec<u8>,
 }
 
+/// An event as a read model folds it: what it needs, without hashes or
+/// metadata, and the payload as PostgreSQL's JSON text (decoded straight
+/// into the domain's event type, with no JSON tree in between).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEvent {
+    /// Global position.
+    pub position: i64,
+    /// The stream it belongs to.
+    pub stream_id: String,
+    /// Its version within the stream.
+    pub stream_version: i64,
+    /// Past-tense name.
+    pub event_type: String,
+    /// Version of the payload's shape.
+    pub schema_version: i32,
+    /// The data, as JSON text.
+    pub payload: String,
+    /// When it was appended.
+    pub recorded_at: DateTime<Utc>,
+}
+
 /// The result of an append (or of a retry with a known idempotency key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendOutcome {

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::canonical::{chain_hash, EventFields, GENESIS_HASH};
 use crate::error::StoreError;
-use crate::model::{AppendOutcome, ExpectedVersion, LogHead, NewEvent, RecordedEvent};
+use crate::model::{AppendOutcome, ExpectedVersion, LogEvent, LogHead, NewEvent, RecordedEvent};
 use crate::validate::{self, Limits};
 use crate::vault::VaultChange;
 
@@ -322,6 +322,34 @@ impl EventStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(decode_row).collect()
+    }
+
+    /// Up to `limit` events after `after`, in order, as read models fold
+    /// them ([`LogEvent`]).
+    #[instrument(name = "event_store.read_log", level = "debug", skip(self))]
+    pub async fn read_log(&self, after: i64, limit: i64) -> Result<Vec<LogEvent>, StoreError> {
+        let rows = sqlx::query(
+            "select position, stream_id, stream_version, event_type, schema_version, \
+               payload::text as payload, recorded_at \
+             from events where position > $1 order by position limit $2",
+        )
+        .bind(after)
+        .bind(limit.clamp(1, 50_000))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(LogEvent {
+                    position: row.try_get("position")?,
+                    stream_id: row.try_get("stream_id")?,
+                    stream_version: row.try_get("stream_version")?,
+                    event_type: row.try_get("event_type")?,
+                    schema_version: row.try_get("schema_version")?,
+                    payload: row.try_get("payload")?,
+                    recorded_at: row.try_get("recorded_at")?,
+                })
+            })
+            .collect()
     }
 
     /// Events with positions in `from..=to`, in order, at most `limit` of them.

@@ -1,9 +1,14 @@
-//! Rebuild throughput: every read model rebuilt from position 0 over a
-//! generated history, against `\copy` of the same events to /dev/null (the
-//! floor: reading the log and nothing else). Prints both and their ratio.
+//! Read-model throughput over a generated history, against `\copy` of the
+//! same events to /dev/null (the floor: reading the log and nothing else):
+//!
+//! - the rebuild (`rebuild::fill`: the whole log folded in memory, every
+//!   model bulk-loaded with binary COPY), and its ratio to the `\copy`;
+//! - the live projector catching up from position 0 over the same log
+//!   (`run_batch`, batches of `BENCH_PROJECTOR_BATCH`), in events a second.
 //!
 //! BENCH_REBUILD_EVENTS: comma-separated sizes (default "100000,1000000").
-//! Run with `scripts/bench`.
+//! BENCH_PROJECTOR_BATCH: comma-separated batch sizes (default "500,5000").
+//! Run with `scripts/bench -p projections --bench rebuild`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -36,22 +41,46 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+fn list(var: &str, default: &str) -> Vec<i64> {
+    std::env::var(var)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Every projection's checkpoint back to 0 and every read-model row gone,
+/// so the live projector starts from the beginning of the log.
+async fn reset_live(db: &TestDatabase) {
+    for table in projections::models::all_tables() {
+        sqlx::query(&format!("truncate read_models.{table}"))
+            .execute(&db.owner)
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::main]
 async fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let sizes: Vec<usize> = std::env::var("BENCH_REBUILD_EVENTS")
-        .unwrap_or_else(|_| "100000,1000000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    let batch: i64 = std::env::var("BENCH_REBUILD_BATCH")
-        .ok()
-        .and_then(|b| b.parse().ok())
-        .unwrap_or(5000);
-    println!("rebuild batch size: {batch} events");
+    let sizes = list("BENCH_REBUILD_EVENTS", "100000,1000000");
+    let batches = list("BENCH_PROJECTOR_BATCH", "500,5000");
+    let page = 10_000;
+    println!("rebuild reads the log {page} events at a time");
     for target in sizes {
+        let target = target as usize;
         let db = TestDatabase::new().await;
         let store = EventStore::new(db.runtime.clone());
         let started = Instant::now();
@@ -76,17 +105,62 @@ async fn main() {
 
         let copies: Vec<f64> = (0..3).map(|_| copy_seconds(&db.url())).collect();
         let copy = median(copies.clone());
-        projections::rebuild::prepare(&db.owner).await.unwrap();
-        let report = projections::rebuild::fill(&db.owner, batch, 365, |_, _, _| {})
-            .await
-            .unwrap();
-        let rebuild = report.millis as f64 / 1000.0;
-        assert_eq!(report.position, head);
+        let mut rebuilds = Vec::new();
+        for _ in 0..3 {
+            projections::rebuild::prepare(&db.owner).await.unwrap();
+            let report = projections::rebuild::fill(&db.owner, page, 365, |_, _, _| {})
+                .await
+                .unwrap();
+            assert_eq!(report.position, head);
+            rebuilds.push(report.millis as f64 / 1000.0);
+        }
+        let rebuild = median(rebuilds.clone());
         println!(
-            "{head:>9} events: rebuild {rebuild:>7.1} s ({:>6.0} events/s); \\copy median {copy:.2} s (runs {}); rebuild / copy = {:.0}x",
+            "{head:>9} events: rebuild median {rebuild:.2} s (runs {}; {:.0} events/s); \\copy median {copy:.2} s (runs {}); rebuild / copy = {:.2}x; peak RSS {:.0} MiB",
+            rebuilds.iter().map(|c| format!("{c:.2}")).collect::<Vec<_>>().join(", "),
             head as f64 / rebuild,
             copies.iter().map(|c| format!("{c:.2}")).collect::<Vec<_>>().join(", "),
-            rebuild / copy
+            rebuild / copy,
+            rss_mib(),
         );
+        for &batch in &batches {
+            reset_live(&db).await;
+            let started = Instant::now();
+            let mut cache = projections::StateCache::default();
+            let mut batches_run = 0;
+            let mut per_model: std::collections::BTreeMap<&str, f64> = Default::default();
+            loop {
+                let outcome = projections::run_batch_cached(
+                    &db.runtime,
+                    projections::LIVE_SCHEMA,
+                    batch,
+                    365,
+                    &mut cache,
+                )
+                .await
+                .unwrap();
+                assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
+                if outcome.is_idle() {
+                    break;
+                }
+                for (model, took) in &outcome.timings {
+                    *per_model.entry(model).or_default() += took.as_secs_f64();
+                }
+                batches_run += 1;
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "{head:>9} events: live projector, batches of {batch}: {seconds:.1} s, {:.0} events/s ({batches_run} batches)",
+                head as f64 / seconds
+            );
+            let spent: Vec<String> = per_model
+                .iter()
+                .map(|(m, s)| format!("{m} {s:.1} s"))
+                .collect();
+            println!(
+                "          time in each model's writes: {}",
+                spent.join(", ")
+            );
+        }
     }
 }

@@ -2,15 +2,17 @@
 //! each read model in its own savepoint, move each checkpoint by
 //! compare-and-set, commit once.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet};
 
-use event_store::{EventStore, RecordedEvent, StoreError};
-use sqlx::{Acquire, PgPool};
+use event_store::{EventStore, LogEvent, StoreError};
+use sqlx::pool::PoolConnection;
+use sqlx::{Acquire, PgConnection, PgPool, Postgres};
 use uuid::Uuid;
 
+use crate::apply::{Item, ModelRun};
 use crate::decode::{Decoded, Decoder, StateCache};
-use crate::models::{apply_items, digest, Digest, Item, ReadModel};
+use crate::models::ReadModel;
+use crate::tables::Mode;
 
 /// Why a batch did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +95,7 @@ pub async fn run_batch_cached(
         return Ok(BatchOutcome::default());
     };
     let store = EventStore::new(pool.clone());
-    let events = store.read_all(from, batch_size).await?;
+    let events = store.read_log(from, batch_size).await?;
     tracing::Span::current().record("events", events.len());
     if events.is_empty() {
         return Ok(BatchOutcome {
@@ -108,14 +110,19 @@ pub async fn run_batch_cached(
     }
     let erased_before = erased_up_to(pool, from).await?;
 
-    let mut conn = pool.acquire().await?;
-    let mut tx = conn.begin().await?;
+    let mut conn = Guarded(Some(pool.acquire().await?));
+    let mut tx = conn.get().begin().await?;
+    // The batch's statements take arrays of keys whose length varies, on
+    // tables that grow from nothing: a plan cached while a table was small
+    // (a scan of the whole table) must not outlive that.
+    sqlx::query("set local plan_cache_mode = force_custom_plan")
+        .execute(&mut *tx)
+        .await?;
     let mut outcome = BatchOutcome {
         events: events.len(),
         ..BatchOutcome::default()
     };
     let batch = Batch {
-        digests: Mutex::new(HashMap::new()),
         schema,
         events: &events,
         decoded: &decoded,
@@ -124,105 +131,125 @@ pub async fn run_batch_cached(
     };
     for (model, start) in healthy {
         let started = std::time::Instant::now();
-        let mut sp = tx.begin().await?;
-        let (mut reached, failure) = batch.apply(&mut sp, model, start, i64::MAX).await?;
-        match failure {
-            None => sp.commit().await?,
-            Some((position, error)) => {
-                // Keep everything before the bad event, and stop there.
-                sp.rollback().await?;
-                let mut sp = tx.begin().await?;
-                reached = batch.apply(&mut sp, model, start, position).await?.0;
-                sp.commit().await?;
-                tracing::error!(projection = model.name(), position, %error, "projection stopped: cannot apply event");
-                outcome
-                    .failures
-                    .push((model.name(), position, error.clone()));
-                let sql = format!(
-                    "update {schema}.checkpoints set failed_at_position = $2, error = $3, updated_at = now() where projection = $1"
-                );
-                sqlx::query(&sql)
-                    .bind(model.name())
-                    .bind(position)
-                    .bind(&error)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+        let (reached, failure) = batch.apply(&mut tx, model, start).await?;
+        if let Some((position, error)) = failure {
+            tracing::error!(projection = model.name(), position, %error, "projection stopped: cannot apply event");
+            outcome
+                .failures
+                .push((model.name(), position, error.clone()));
+            record_failure(&mut tx, schema, model, position, &error).await?;
         }
         outcome.timings.push((model.name(), started.elapsed()));
         if reached > start {
-            let sql = format!(
-                "update {schema}.checkpoints set position = $3, updated_at = now() where projection = $1 and position = $2"
-            );
-            let moved = sqlx::query(&sql)
-                .bind(model.name())
-                .bind(start)
-                .bind(reached)
-                .execute(&mut *tx)
-                .await?;
-            if moved.rows_affected() != 1 {
-                return Err(ProjectionError::LostRace(model.name()));
-            }
+            move_checkpoint(&mut tx, schema, model, start, reached).await?;
         }
         outcome.position = outcome.position.max(reached);
     }
     tx.commit().await?;
+    conn.release();
     Ok(outcome)
+}
+
+/// A pooled connection that is closed, not returned to the pool, if the
+/// batch using it is cancelled (the projector's task aborted, say). A COPY
+/// cut short leaves the connection with a reply it does not expect, which
+/// would break the next statement of whoever took it from the pool next.
+struct Guarded(Option<PoolConnection<Postgres>>);
+
+impl Guarded {
+    fn get(&mut self) -> &mut PgConnection {
+        self.0.as_mut().expect("the connection is held until released")
+    }
+
+    /// The batch ended normally: back to the pool.
+    fn release(mut self) {
+        self.0.take();
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        if let Some(mut conn) = self.0.take() {
+            conn.close_on_drop();
+        }
+    }
+}
+
+/// Store that `model` stopped at `position`, and why.
+pub(crate) async fn record_failure(
+    conn: &mut PgConnection,
+    schema: &str,
+    model: ReadModel,
+    position: i64,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "update {schema}.checkpoints set failed_at_position = $2, error = $3, updated_at = now() where projection = $1"
+    );
+    sqlx::query(&sql)
+        .bind(model.name())
+        .bind(position)
+        .bind(error)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn move_checkpoint(
+    conn: &mut PgConnection,
+    schema: &str,
+    model: ReadModel,
+    from: i64,
+    to: i64,
+) -> Result<(), ProjectionError> {
+    let sql = format!(
+        "update {schema}.checkpoints set position = $3, updated_at = now() where projection = $1 and position = $2"
+    );
+    let moved = sqlx::query(&sql)
+        .bind(model.name())
+        .bind(from)
+        .bind(to)
+        .execute(&mut *conn)
+        .await?;
+    if moved.rows_affected() != 1 {
+        return Err(ProjectionError::LostRace(model.name()));
+    }
+    Ok(())
 }
 
 /// One batch's events, decoded, and what applying them needs.
 struct Batch<'a> {
-    digests: Mutex<HashMap<(i64, i64), Arc<Digest<'a>>>>,
     schema: &'a str,
-    events: &'a [RecordedEvent],
+    events: &'a [LogEvent],
     decoded: &'a [Decoded],
     erased_before: &'a BTreeSet<Uuid>,
     review_period_days: i64,
 }
 
-impl<'a> Batch<'a> {
-    /// The digest of the events in `(start, last]`: models that start at the
-    /// same checkpoint (the usual case) share one.
-    fn digest(
-        &self,
-        start: i64,
-        last: i64,
-        items: &[Item<'a>],
-        erased_before: &BTreeSet<Uuid>,
-    ) -> Arc<Digest<'a>> {
-        let mut cache = self.digests.lock().expect("digest cache lock");
-        cache
-            .entry((start, last))
-            .or_insert_with(|| Arc::new(digest(items, erased_before)))
-            .clone()
-    }
-
-    /// Apply the events after `start` and before `until` to one model: the
-    /// position reached, and the first event it could not apply. The run is
-    /// written in bulk; if the bulk write fails, the events are replayed one
-    /// by one (each in a savepoint) to name the event at fault.
+impl Batch<'_> {
+    /// Apply the events after `start` to one model, up to the first event
+    /// it cannot read: the position reached, and the event it stopped at.
+    /// The run is written at once; if the database refuses that write, the
+    /// events are replayed one by one (each in a savepoint) to name the
+    /// event at fault, keeping those before it.
     async fn apply(
         &self,
-        conn: &mut sqlx::PgConnection,
+        conn: &mut PgConnection,
         model: ReadModel,
         start: i64,
-        until: i64,
     ) -> Result<(i64, Option<(i64, String)>), ProjectionError> {
-        let mut erased_before = self.erased_before.clone();
+        let mut erased = self.erased_before.clone();
         let mut items = Vec::new();
         let mut broken = None;
         for (e, d) in self.events.iter().zip(self.decoded) {
-            if e.position >= until {
-                break;
-            }
             if e.position <= start {
                 if let Decoded::Erasure(person) = d {
-                    erased_before.insert(*person);
+                    erased.insert(*person);
                 }
                 continue;
             }
             if let Decoded::Broken(problem) = d {
-                if touches(model, e) {
+                if touches(model, &e.stream_id) {
                     broken = Some((
                         e.position,
                         format!("{} at position {}: {problem}", e.event_type, e.position),
@@ -239,34 +266,20 @@ impl<'a> Batch<'a> {
         let Some(last) = items.last().map(|i| i.position) else {
             return Ok((start, broken));
         };
-        let mut sp = conn.begin().await?;
-        let digested = self.digest(start, last, &items, &erased_before);
-        match apply_items(
-            model,
-            &mut sp,
-            self.schema,
-            &digested,
-            self.review_period_days,
-        )
-        .await
-        {
-            Ok(()) => {
-                sp.commit().await?;
-                return Ok((last, broken));
-            }
+        match self.write(conn, model, &items, &erased).await {
+            Ok(()) => return Ok((last, broken)),
             Err(error) if is_transient(&error) => return Err(error.into()),
-            Err(sqlx::Error::Database(_)) => sp.rollback().await?,
+            Err(sqlx::Error::Database(_)) => {}
             Err(error) => return Err(error.into()),
         }
         // Find the event at fault, keeping the ones before it.
         let mut reached = start;
-        let mut erased = erased_before;
-        for (i, item) in items.iter().enumerate() {
-            let mut sp = conn.begin().await?;
-            let one = digest(std::slice::from_ref(item), &erased);
-            match apply_items(model, &mut sp, self.schema, &one, self.review_period_days).await {
+        for item in &items {
+            match self
+                .write(conn, model, std::slice::from_ref(item), &erased)
+                .await
+            {
                 Ok(()) => {
-                    sp.commit().await?;
                     reached = item.position;
                     if let Decoded::Erasure(person) = item.decoded {
                         erased.insert(*person);
@@ -274,24 +287,52 @@ impl<'a> Batch<'a> {
                 }
                 Err(error) if is_transient(&error) => return Err(error.into()),
                 Err(error @ sqlx::Error::Database(_)) => {
-                    sp.rollback().await?;
                     let e = self
                         .events
                         .iter()
-                        .find(|e| e.position == items[i].position)
+                        .find(|e| e.position == item.position)
                         .expect("item comes from the batch");
-                    return Ok((
-                        reached,
-                        Some((
-                            e.position,
-                            format!("{} at position {}: {error}", e.event_type, e.position),
-                        )),
-                    ));
+                    let at_fault = (
+                        e.position,
+                        format!("{} at position {}: {error}", e.event_type, e.position),
+                    );
+                    return Ok((reached, Some(at_fault)));
                 }
                 Err(error) => return Err(error.into()),
             }
         }
         Ok((reached, broken))
+    }
+
+    /// Load, apply and write `items` for one model, in a savepoint: all of
+    /// it or nothing.
+    async fn write(
+        &self,
+        conn: &mut PgConnection,
+        model: ReadModel,
+        items: &[Item<'_>],
+        erased: &BTreeSet<Uuid>,
+    ) -> Result<(), sqlx::Error> {
+        let mut sp = conn.begin().await?;
+        let mut run = ModelRun::new(model, erased);
+        let result = async {
+            run.load(&mut sp, self.schema, items).await?;
+            for item in items {
+                run.apply(item);
+            }
+            run.write(&mut sp, self.schema, Mode::Replace, self.review_period_days)
+                .await
+        }
+        .await;
+        match result {
+            Ok(()) => sp.commit().await,
+            Err(error) => {
+                if !is_transient(&error) {
+                    sp.rollback().await?;
+                }
+                Err(error)
+            }
+        }
     }
 }
 
@@ -321,8 +362,8 @@ pub fn is_transient(error: &sqlx::Error) -> bool {
 
 /// Whether an unreadable event concerns this model: reference events only
 /// the reference model, everything else every other model.
-fn touches(model: ReadModel, e: &RecordedEvent) -> bool {
-    (model == ReadModel::Reference) == e.stream_id.starts_with(domain::streams::REFERENCE)
+pub(crate) fn touches(model: ReadModel, stream_id: &str) -> bool {
+    (model == ReadModel::Reference) == stream_id.starts_with(domain::streams::REFERENCE)
 }
 
 async fn load_checkpoints(

@@ -1,7 +1,8 @@
 //! Events as the read models see them: registration events with the state
-//! they leave behind, erasures, reference data changes.
+//! they leave behind, erasures, reference data changes, reports.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use domain::codec;
 use domain::privacy::PrivacyEvent;
@@ -9,14 +10,14 @@ use domain::reference::ReferenceEvent;
 use domain::registration::{Registration, RegistrationEvent, EVENT_SCHEMA_VERSION};
 use domain::report::ReportEvent;
 use domain::streams::Stream;
-use event_store::{EventStore, RecordedEvent, StoreError};
+use event_store::{EventStore, LogEvent, StoreError};
 use uuid::Uuid;
 
-/// One event of a batch, decoded.
+/// One event, decoded.
 #[derive(Debug, Clone)]
 pub(crate) enum Decoded {
     /// A registration event: the registration's state right after it.
-    Registration { state: Box<Registration> },
+    Registration { state: Arc<Registration> },
     /// A person's data was erased.
     Erasure(Uuid),
     /// Reference data changed.
@@ -35,88 +36,97 @@ pub(crate) enum Decoded {
 }
 
 /// Registration states the projector has folded, so a registration's next
-/// event needs no read of its stream. Bounded: when full it is emptied and
-/// states are folded again from the log as needed. States come from events
-/// alone, so the cache stays right whatever happens to a batch's writes.
-#[derive(Debug, Default)]
+/// event needs no read of its stream. Bounded (unless made for a rebuild):
+/// when full it is emptied at the start of a batch and states are folded
+/// again from the log as needed. States come from events alone, so the
+/// cache stays right whatever happens to a batch's writes.
+#[derive(Debug)]
 pub struct StateCache {
-    states: HashMap<Uuid, Registration>,
+    states: HashMap<Uuid, Arc<Registration>>,
+    limit: usize,
 }
 
-const CACHE_LIMIT: usize = 50_000;
+impl Default for StateCache {
+    fn default() -> Self {
+        StateCache {
+            states: HashMap::new(),
+            limit: 50_000,
+        }
+    }
+}
 
-/// Decodes a batch, folding registration states incrementally and reading a
-/// stream's earlier events only when the cache does not have them.
+impl StateCache {
+    /// A cache that keeps every state (a rebuild folds the whole log once).
+    pub fn unbounded() -> Self {
+        StateCache {
+            states: HashMap::new(),
+            limit: usize::MAX,
+        }
+    }
+}
+
+/// Decodes events in order, folding registration states incrementally and
+/// reading a stream's earlier events only when the cache does not have them.
 pub(crate) struct Decoder<'a> {
     store: &'a EventStore,
     cache: &'a mut StateCache,
 }
 
+fn decoded<E>(r: Result<E, codec::DecodeError>, then: impl FnOnce(E) -> Decoded) -> Decoded {
+    match r {
+        Ok(event) => then(event),
+        Err(err) => Decoded::Broken(err.to_string()),
+    }
+}
+
 impl<'a> Decoder<'a> {
     pub(crate) fn new(store: &'a EventStore, cache: &'a mut StateCache) -> Self {
-        if cache.states.len() > CACHE_LIMIT {
+        if cache.states.len() > cache.limit {
             cache.states.clear();
         }
         Decoder { store, cache }
     }
 
-    pub(crate) async fn decode(&mut self, e: &RecordedEvent) -> Result<Decoded, StoreError> {
-        match domain::streams::parse(&e.stream_id) {
+    pub(crate) async fn decode(&mut self, e: &LogEvent) -> Result<Decoded, StoreError> {
+        let text = |current| {
+            (
+                e.event_type.as_str(),
+                e.schema_version,
+                e.payload.as_str(),
+                current,
+            )
+        };
+        Ok(match domain::streams::parse(&e.stream_id) {
             Stream::Registration(id) => return self.registration(id, e).await,
             Stream::Person => {
-                return Ok(
-                    match codec::decode::<PrivacyEvent>(
-                        &e.event_type,
-                        e.schema_version,
-                        &e.payload,
-                        1,
-                    ) {
-                        Ok(PrivacyEvent::PersonalDataErased { person, .. }) => {
-                            Decoded::Erasure(person)
-                        }
-                        Err(err) => Decoded::Broken(err.to_string()),
-                    },
-                );
+                let (t, v, p, c) = text(1);
+                decoded(codec::decode_text::<PrivacyEvent>(t, v, p, c), |event| {
+                    let PrivacyEvent::PersonalDataErased { person, .. } = event;
+                    Decoded::Erasure(person)
+                })
             }
             Stream::Report(id) => {
-                return Ok(
-                    match codec::decode::<ReportEvent>(
-                        &e.event_type,
-                        e.schema_version,
-                        &e.payload,
-                        1,
-                    ) {
-                        Ok(event) => Decoded::Report { id, event },
-                        Err(err) => Decoded::Broken(err.to_string()),
-                    },
-                );
+                let (t, v, p, c) = text(1);
+                decoded(codec::decode_text::<ReportEvent>(t, v, p, c), |event| {
+                    Decoded::Report { id, event }
+                })
             }
             Stream::Malformed => {
-                return Ok(Decoded::Broken(format!(
-                    "stream {} has no id after its prefix",
-                    e.stream_id
-                )));
+                Decoded::Broken(format!("stream {} has no id after its prefix", e.stream_id))
             }
-            _ => {}
-        }
-        if e.stream_id.starts_with(domain::streams::REFERENCE) {
-            return Ok(
-                match codec::decode::<ReferenceEvent>(
-                    &e.event_type,
-                    e.schema_version,
-                    &e.payload,
-                    1,
-                ) {
-                    Ok(r) => Decoded::Reference(r),
-                    Err(err) => Decoded::Broken(err.to_string()),
-                },
-            );
-        }
-        Ok(Decoded::Ignored)
+            _ if e.stream_id.starts_with(domain::streams::REFERENCE) => {
+                let (t, v, p, c) = text(1);
+                decoded(
+                    codec::decode_text::<ReferenceEvent>(t, v, p, c),
+                    Decoded::Reference,
+                )
+            }
+            _ => Decoded::Ignored,
+        })
     }
 
-    async fn registration(&mut self, id: Uuid, e: &RecordedEvent) -> Result<Decoded, StoreError> {
-        let event: RegistrationEvent = match codec::decode(
+    async fn registration(&mut self, id: Uuid, e: &LogEvent) -> Result<Decoded, StoreError> {
+        let event: RegistrationEvent = match codec::decode_text(
             &e.event_type,
             e.schema_version,
             &e.payload,
@@ -126,7 +136,7 @@ impl<'a> Decoder<'a> {
             Err(err) => return Ok(Decoded::Broken(err.to_string())),
         };
         let before = match self.cache.states.remove(&id) {
-            Some(s) if s.version == e.stream_version - 1 => Some(s),
+            Some(s) if s.version == e.stream_version - 1 => Some(Arc::unwrap_or_clone(s)),
             _ => self.fold_up_to(&e.stream_id, e.stream_version - 1).await?,
         };
         if before.is_none() && e.stream_version > 1 {
@@ -137,10 +147,9 @@ impl<'a> Decoder<'a> {
         }
         match Registration::apply(before, &event) {
             Some(state) => {
+                let state = Arc::new(state);
                 self.cache.states.insert(id, state.clone());
-                Ok(Decoded::Registration {
-                    state: Box::new(state),
-                })
+                Ok(Decoded::Registration { state })
             }
             None => Ok(Decoded::Broken(format!(
                 "{} does not start with a submission",

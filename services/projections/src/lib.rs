@@ -10,16 +10,20 @@
 //! Personal values are stored only as vault ciphertext, and replaced by an
 //! explicit erased marker once the person's erasure event is projected.
 
+mod apply;
 mod batch;
 pub mod columns;
+mod copy;
 mod decode;
 pub mod models;
 mod projector;
 pub mod public;
 pub mod rebuild;
+mod rows;
 pub mod scrub;
 pub mod staff;
 mod status;
+mod tables;
 
 pub use batch::{run_batch, run_batch_cached, BatchOutcome, ProjectionError};
 pub use decode::StateCache;

@@ -1,13 +1,18 @@
 //! Rebuilding every read model from position 0 into fresh tables, then
 //! swapping them in atomically, so readers never see a half-built model.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+use event_store::{EventStore, LogEvent, StoreError};
+use sqlx::{Acquire, Connection, Executor, PgConnection, PgPool};
+use tokio::sync::mpsc;
 
-use crate::batch::run_batch_cached;
-use crate::decode::StateCache;
-use crate::models::all_tables;
+use crate::apply::{Item, ModelRun};
+use crate::batch::{run_batch_cached, touches};
+use crate::decode::{Decoded, Decoder, StateCache};
+use crate::models::{all_tables, ReadModel};
+use crate::tables::Mode;
 use crate::{LIVE_SCHEMA, NEXT_SCHEMA};
 
 /// How a rebuild went.
@@ -48,39 +53,68 @@ pub async fn prepare(owner: &PgPool) -> Result<(), sqlx::Error> {
     tx.commit().await
 }
 
-/// Project the whole log into `read_models_next`, calling `progress` after
-/// each batch with (events so far, position reached, log head).
+/// Project the whole log into `read_models_next`: fold every event in
+/// memory with the live projector's code (reading the log `page_size`
+/// events at a time while the previous page is folded), then copy each
+/// model's final rows in with binary `COPY`. `progress` is called after
+/// each page with (events so far, position reached, log head).
+///
+/// A model that meets an event it cannot read stops there, as it would
+/// live. If the database refuses a model's rows (a constraint), that model
+/// is projected again event by event, which stops it at the event at fault.
 pub async fn fill(
     pool: &PgPool,
-    batch_size: i64,
+    page_size: i64,
     review_period_days: i64,
     mut progress: impl FnMut(u64, i64, i64),
 ) -> Result<RebuildReport, crate::ProjectionError> {
     let started = Instant::now();
+    let store = EventStore::new(pool.clone());
+    let head = store.head().await?.position;
+    let mut pages = read_ahead(store.clone(), page_size);
+    let mut cache = StateCache::unbounded();
+    let mut runs: Vec<Run> = ReadModel::ALL
+        .iter()
+        .map(|m| Run {
+            model: *m,
+            run: ModelRun::new(*m, &BTreeSet::new()),
+            reached: 0,
+            stopped: None,
+        })
+        .collect();
     let mut events = 0u64;
     let mut position = 0;
-    let mut cache = StateCache::default();
-    loop {
-        let head: i64 = sqlx::query_scalar("select coalesce(max(position), 0) from events")
-            .fetch_one(pool)
-            .await?;
-        let outcome = run_batch_cached(
-            pool,
-            NEXT_SCHEMA,
-            batch_size,
-            review_period_days,
-            &mut cache,
-        )
-        .await?;
-        if let Some((model, at, error)) = outcome.failures.first() {
-            tracing::error!(projection = model, position = at, %error, "rebuild: a projection cannot apply an event");
+    while let Some(page) = pages.recv().await {
+        let page = page?;
+        let mut decoder = Decoder::new(&store, &mut cache);
+        for e in &page {
+            let decoded = decoder.decode(e).await?;
+            let item = Item {
+                position: e.position,
+                at: e.recorded_at,
+                decoded: &decoded,
+            };
+            for r in runs.iter_mut().filter(|r| r.stopped.is_none()) {
+                if let Decoded::Broken(problem) = &decoded {
+                    if touches(r.model, &e.stream_id) {
+                        let error =
+                            format!("{} at position {}: {problem}", e.event_type, e.position);
+                        tracing::error!(projection = r.model.name(), position = e.position, %error, "rebuild: a projection cannot apply an event");
+                        r.stopped = Some((e.position, error));
+                        continue;
+                    }
+                }
+                r.run.apply(&item);
+                r.reached = e.position;
+            }
+            position = e.position;
         }
-        if outcome.is_idle() {
-            break;
-        }
-        events += outcome.events as u64;
-        position = outcome.position;
-        progress(events, position, head);
+        events += page.len() as u64;
+        progress(events, position, head.max(position));
+    }
+    let again = write(pool, &runs, review_period_days).await?;
+    for model in again {
+        project_again(pool, model, page_size, review_period_days).await?;
     }
     Ok(RebuildReport {
         events,
@@ -89,11 +123,116 @@ pub async fn fill(
     })
 }
 
+/// One model's rebuild.
+struct Run {
+    model: ReadModel,
+    run: ModelRun,
+    reached: i64,
+    stopped: Option<(i64, String)>,
+}
+
+/// Pages of the log read by a task of their own, one page ahead.
+fn read_ahead(
+    store: EventStore,
+    page_size: i64,
+) -> mpsc::Receiver<Result<Vec<LogEvent>, StoreError>> {
+    let (tx, rx) = mpsc::channel(2);
+    tokio::spawn(async move {
+        let mut after = 0;
+        loop {
+            let page = store.read_log(after, page_size).await;
+            let done = match &page {
+                Ok(p) => {
+                    after = p.last().map_or(after, |e| e.position);
+                    p.is_empty()
+                }
+                Err(_) => true,
+            };
+            if done && page.as_ref().is_ok_and(Vec::is_empty) {
+                break;
+            }
+            if tx.send(page).await.is_err() || done {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Copy every model's rows and checkpoint in, in one transaction; the
+/// models whose rows the database refused, to project again.
+async fn write(
+    pool: &PgPool,
+    runs: &[Run],
+    review_period_days: i64,
+) -> Result<Vec<ReadModel>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let mut tx = conn.begin().await?;
+    let mut again = Vec::new();
+    for r in runs {
+        let mut sp = tx.begin().await?;
+        match r
+            .run
+            .write(&mut sp, NEXT_SCHEMA, Mode::Fresh, review_period_days)
+            .await
+        {
+            Ok(()) => sp.commit().await?,
+            Err(error @ sqlx::Error::Database(_)) => {
+                tracing::warn!(projection = r.model.name(), %error, "rebuild: the bulk load was refused; projecting this model event by event");
+                sp.rollback().await?;
+                again.push(r.model);
+            }
+            Err(error) => return Err(error),
+        }
+        let (position, failed) = if again.contains(&r.model) {
+            (0, None)
+        } else {
+            (r.reached, r.stopped.as_ref())
+        };
+        let sql = format!(
+            "insert into {NEXT_SCHEMA}.checkpoints (projection, position, failed_at_position, error) \
+             values ($1, $2, $3, $4)"
+        );
+        sqlx::query(&sql)
+            .bind(r.model.name())
+            .bind(position)
+            .bind(failed.map(|f| f.0))
+            .bind(failed.map(|f| f.1.as_str()))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(again)
+}
+
+/// Project one model of `read_models_next` from position 0 as the live
+/// projector would, batch by batch (the other models are already at the
+/// end, so batches pass them by).
+async fn project_again(
+    pool: &PgPool,
+    model: ReadModel,
+    page_size: i64,
+    review_period_days: i64,
+) -> Result<(), crate::ProjectionError> {
+    let mut cache = StateCache::default();
+    loop {
+        let outcome =
+            run_batch_cached(pool, NEXT_SCHEMA, page_size, review_period_days, &mut cache).await?;
+        if outcome.is_idle() {
+            tracing::info!(
+                projection = model.name(),
+                "rebuild: projected event by event"
+            );
+            return Ok(());
+        }
+    }
+}
+
 /// Swap the rebuilt schema in, in one transaction, and drop the old one.
 pub async fn swap(owner: &PgPool) -> Result<(), sqlx::Error> {
     let mut conn: sqlx::pool::PoolConnection<sqlx::Postgres> = owner.acquire().await?;
     let c: &mut PgConnection = &mut conn;
-    let mut tx = c.begin().await?;
+    let mut tx = Connection::begin(c).await?;
     tx.execute("set local lock_timeout = '10s'").await?;
     tx.execute(format!("alter schema {LIVE_SCHEMA} rename to read_models_old").as_str())
         .await?;

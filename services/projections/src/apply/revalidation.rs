@@ -1,0 +1,59 @@
+//! `revalidation_due`: published registrations and when their review falls
+//! due.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use domain::registration::{Registration, Status};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::Item;
+use crate::decode::Decoded;
+use crate::rows::RevalidationRow;
+use crate::tables::{self, Mode, Table};
+
+#[derive(Default)]
+pub(crate) struct Revalidation {
+    due: Table<Uuid, Arc<Registration>>,
+}
+
+impl Revalidation {
+    pub(crate) fn apply(&mut self, item: &Item<'_>) {
+        if let Decoded::Registration { state } = item.decoded {
+            if state.status == Status::Published && state.last_validated.is_some() {
+                self.due.put(state.id, state.clone());
+            } else {
+                self.due.remove(state.id);
+            }
+        }
+    }
+
+    pub(crate) async fn write(
+        &self,
+        conn: &mut PgConnection,
+        schema: &str,
+        mode: Mode,
+        review_period_days: i64,
+    ) -> Result<(), sqlx::Error> {
+        let rows = self.due.changed().map(|s| row(s, review_period_days));
+        let keys = self.due.changed_keys();
+        tables::write(conn, schema, mode, "registration_id", keys, Box::new(rows)).await
+    }
+}
+
+fn row(s: &Registration, review_period_days: i64) -> RevalidationRow {
+    let last = s
+        .last_validated
+        .as_ref()
+        .expect("only validated registrations are due");
+    RevalidationRow {
+        registration_id: s.id,
+        account_key: s.account_key.to_string(),
+        platform: s.form.platform.code().to_owned(),
+        service_area: s.form.service_area.clone(),
+        contact_subject: s.form.business_contact.subject.clone(),
+        last_validated_at: last.at,
+        due_on: (last.at + Duration::days(review_period_days)).date_naive(),
+    }
+}
