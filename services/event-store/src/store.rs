@@ -324,6 +324,27 @@ impl EventStore {
         rows.iter().map(decode_row).collect()
     }
 
+    /// [`EventStore::read_streams_upto`] as read models fold events
+    /// ([`LogEvent`]).
+    pub async fn read_log_of_streams(
+        &self,
+        streams: &[(String, i64)],
+    ) -> Result<Vec<LogEvent>, StoreError> {
+        let (ids, upto): (Vec<String>, Vec<i64>) = streams.iter().cloned().unzip();
+        let rows = sqlx::query(
+            "select position, stream_id, stream_version, event_type, schema_version, \
+               payload::text as payload, recorded_at \
+             from events join unnest($1::text[], $2::bigint[]) as wanted(wanted_stream, upto) \
+               on wanted.wanted_stream = events.stream_id and events.position <= wanted.upto \
+             order by position",
+        )
+        .bind(ids)
+        .bind(upto)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(log_event).collect()
+    }
+
     /// Up to `limit` events after `after`, in order, as read models fold
     /// them ([`LogEvent`]).
     #[instrument(name = "event_store.read_log", level = "debug", skip(self))]
@@ -337,19 +358,7 @@ impl EventStore {
         .bind(limit.clamp(1, 50_000))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(LogEvent {
-                    position: row.try_get("position")?,
-                    stream_id: row.try_get("stream_id")?,
-                    stream_version: row.try_get("stream_version")?,
-                    event_type: row.try_get("event_type")?,
-                    schema_version: row.try_get("schema_version")?,
-                    payload: row.try_get("payload")?,
-                    recorded_at: row.try_get("recorded_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(log_event).collect()
     }
 
     /// Events with positions in `from..=to`, in order, at most `limit` of them.
@@ -622,6 +631,18 @@ fn hash32(position: i64, bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
     bytes.try_into().map_err(|_| StoreError::Corrupt {
         position,
         problem: "hash is not 32 bytes".into(),
+    })
+}
+
+fn log_event(row: &sqlx::postgres::PgRow) -> Result<LogEvent, StoreError> {
+    Ok(LogEvent {
+        position: row.try_get("position")?,
+        stream_id: row.try_get("stream_id")?,
+        stream_version: row.try_get("stream_version")?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get("schema_version")?,
+        payload: row.try_get("payload")?,
+        recorded_at: row.try_get("recorded_at")?,
     })
 }
 

@@ -35,6 +35,32 @@ impl TestDatabase {
         Self::create(false).await
     }
 
+    /// A database an earlier run made (its name, `test_…`), e.g. to
+    /// benchmark again over a large generated log without generating it;
+    /// migrated to this version first.
+    pub async fn existing(name: &str) -> TestDatabase {
+        let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+        let admin = db::connect_options(&url).expect("DATABASE_URL is a valid postgres URL");
+        let owner_options = admin.database(name);
+        db::migrate(&owner_options)
+            .await
+            .expect("migrate the database");
+        let owner = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(owner_options.clone())
+            .await
+            .expect("owner pool");
+        let runtime = db::runtime_pool(owner_options.clone(), &PoolSettings::default())
+            .await
+            .expect("runtime pool");
+        TestDatabase {
+            name: name.to_owned(),
+            owner_options,
+            owner,
+            runtime,
+        }
+    }
+
     async fn create(migrate: bool) -> TestDatabase {
         let url = std::env::var("DATABASE_URL").expect(
             "DATABASE_URL must point at a PostgreSQL cluster; run the tests with scripts/test",

@@ -8,10 +8,16 @@
 //!
 //! BENCH_REBUILD_EVENTS: comma-separated sizes (default "100000,1000000").
 //! BENCH_PROJECTOR_BATCH: comma-separated batch sizes (default "500,5000").
+//! BENCH_REBUILD_DATABASE: a database an earlier run generated (its name is
+//! printed), to measure again without generating (one size only).
 //! Run with `scripts/bench -p projections --bench rebuild`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+
+// As the service's binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::process::Command;
 use std::time::Instant;
@@ -59,6 +65,12 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// A checkpoint, so that writing back what came before does not weigh on
+/// the next measurement.
+async fn checkpoint(db: &TestDatabase) {
+    sqlx::query("checkpoint").execute(&db.owner).await.unwrap();
+}
+
 /// Every projection's checkpoint back to 0 and every read-model row gone,
 /// so the live projector starts from the beginning of the log.
 async fn reset_live(db: &TestDatabase) {
@@ -81,10 +93,15 @@ async fn main() {
     println!("rebuild reads the log {page} events at a time");
     for target in sizes {
         let target = target as usize;
-        let db = TestDatabase::new().await;
+        let reuse = std::env::var("BENCH_REBUILD_DATABASE").ok();
+        let db = match &reuse {
+            Some(name) => TestDatabase::existing(name).await,
+            None => TestDatabase::new().await,
+        };
+        println!("database {}", db.name);
         let store = EventStore::new(db.runtime.clone());
         let started = Instant::now();
-        let mut events = 0;
+        let mut events = if reuse.is_some() { target } else { 0 };
         let mut seed = 1;
         while events < target {
             let remaining = target - events;
@@ -103,24 +120,41 @@ async fn main() {
             .await
             .ok();
 
-        let copies: Vec<f64> = (0..3).map(|_| copy_seconds(&db.url())).collect();
-        let copy = median(copies.clone());
+        // Pairs measured back to back, each from a checkpoint, so a
+        // checkpoint or autovacuum set off by the one before weighs on
+        // neither.
+        let mut copies = Vec::new();
         let mut rebuilds = Vec::new();
+        let mut ratios = Vec::new();
         for _ in 0..3 {
+            checkpoint(&db).await;
+            let copy = copy_seconds(&db.url());
             projections::rebuild::prepare(&db.owner).await.unwrap();
+            checkpoint(&db).await;
             let report = projections::rebuild::fill(&db.owner, page, 365, |_, _, _| {})
                 .await
                 .unwrap();
             assert_eq!(report.position, head);
-            rebuilds.push(report.millis as f64 / 1000.0);
+            let rebuild = report.millis as f64 / 1000.0;
+            println!(
+                "          \\copy {copy:.2} s; rebuild {rebuild:.2} s = fold {:.2} s + copy in {:.2} s + indexes {:.2} s; {:.2}x",
+                report.fold_millis as f64 / 1000.0,
+                report.write_millis as f64 / 1000.0,
+                report.index_millis as f64 / 1000.0,
+                rebuild / copy
+            );
+            copies.push(copy);
+            rebuilds.push(rebuild);
+            ratios.push(rebuild / copy);
         }
-        let rebuild = median(rebuilds.clone());
+        let (copy, rebuild, ratio) = (
+            median(copies.clone()),
+            median(rebuilds.clone()),
+            median(ratios.clone()),
+        );
         println!(
-            "{head:>9} events: rebuild median {rebuild:.2} s (runs {}; {:.0} events/s); \\copy median {copy:.2} s (runs {}); rebuild / copy = {:.2}x; peak RSS {:.0} MiB",
-            rebuilds.iter().map(|c| format!("{c:.2}")).collect::<Vec<_>>().join(", "),
+            "{head:>9} events: rebuild median {rebuild:.2} s ({:.0} events/s); \\copy median {copy:.2} s; rebuild / copy median of pairs {ratio:.2}x; peak RSS {:.0} MiB",
             head as f64 / rebuild,
-            copies.iter().map(|c| format!("{c:.2}")).collect::<Vec<_>>().join(", "),
-            rebuild / copy,
             rss_mib(),
         );
         for &batch in &batches {
@@ -143,7 +177,7 @@ async fn main() {
                 if outcome.is_idle() {
                     break;
                 }
-                for (model, took) in &outcome.timings {
+                for (model, took) in outcome.timings.iter().chain(&outcome.phases) {
                     *per_model.entry(model).or_default() += took.as_secs_f64();
                 }
                 batches_run += 1;
@@ -158,7 +192,7 @@ async fn main() {
                 .map(|(m, s)| format!("{m} {s:.1} s"))
                 .collect();
             println!(
-                "          time in each model's writes: {}",
+                "          time in each phase (read, decode, write, commit) and of the write in each model: {}",
                 spent.join(", ")
             );
         }

@@ -39,6 +39,9 @@ pub struct BatchOutcome {
     pub failures: Vec<(&'static str, i64, String)>,
     /// Time each model took to apply the batch.
     pub timings: Vec<(&'static str, std::time::Duration)>,
+    /// Time each phase of the batch took: reading the log, decoding and
+    /// folding it, writing every model, committing.
+    pub phases: Vec<(&'static str, std::time::Duration)>,
 }
 
 impl BatchOutcome {
@@ -95,7 +98,14 @@ pub async fn run_batch_cached(
         return Ok(BatchOutcome::default());
     };
     let store = EventStore::new(pool.clone());
+    let mut clock = std::time::Instant::now();
+    let mut phases = Vec::new();
+    let mut phase = |name: &'static str| {
+        phases.push((name, clock.elapsed()));
+        clock = std::time::Instant::now();
+    };
     let events = store.read_log(from, batch_size).await?;
+    phase("read");
     tracing::Span::current().record("events", events.len());
     if events.is_empty() {
         return Ok(BatchOutcome {
@@ -104,11 +114,13 @@ pub async fn run_batch_cached(
         });
     }
     let mut decoder = Decoder::new(&store, cache);
+    decoder.prefetch(&events).await?;
     let mut decoded = Vec::with_capacity(events.len());
     for e in &events {
         decoded.push(decoder.decode(e).await?);
     }
     let erased_before = erased_up_to(pool, from).await?;
+    phase("decode");
 
     let mut conn = Guarded(Some(pool.acquire().await?));
     let mut tx = conn.get().begin().await?;
@@ -145,8 +157,11 @@ pub async fn run_batch_cached(
         }
         outcome.position = outcome.position.max(reached);
     }
+    phase("write");
     tx.commit().await?;
     conn.release();
+    phase("commit");
+    outcome.phases = phases;
     Ok(outcome)
 }
 
@@ -158,7 +173,9 @@ struct Guarded(Option<PoolConnection<Postgres>>);
 
 impl Guarded {
     fn get(&mut self) -> &mut PgConnection {
-        self.0.as_mut().expect("the connection is held until released")
+        self.0
+            .as_mut()
+            .expect("the connection is held until released")
     }
 
     /// The batch ended normally: back to the pool.
@@ -314,7 +331,7 @@ impl Batch<'_> {
         erased: &BTreeSet<Uuid>,
     ) -> Result<(), sqlx::Error> {
         let mut sp = conn.begin().await?;
-        let mut run = ModelRun::new(model, erased);
+        let mut run = ModelRun::new(model, erased, Mode::Replace);
         let result = async {
             run.load(&mut sp, self.schema, items).await?;
             for item in items {

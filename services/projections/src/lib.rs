@@ -20,7 +20,6 @@ mod projector;
 pub mod public;
 pub mod rebuild;
 mod rows;
-pub mod scrub;
 pub mod staff;
 mod status;
 mod tables;

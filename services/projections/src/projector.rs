@@ -50,7 +50,7 @@ impl std::fmt::Debug for ProjectorConfig {
 impl Default for ProjectorConfig {
     fn default() -> Self {
         ProjectorConfig {
-            batch_size: 500,
+            batch_size: 5000,
             review_period_days: domain::registration::DEFAULT_REVIEW_PERIOD_DAYS,
             lock_retry: Duration::from_secs(2),
             schema: LIVE_SCHEMA.to_owned(),

@@ -5,14 +5,15 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use event_store::{EventStore, LogEvent, StoreError};
+use futures::{StreamExt, TryStreamExt};
 use sqlx::{Acquire, Connection, Executor, PgConnection, PgPool};
 use tokio::sync::mpsc;
 
 use crate::apply::{Item, ModelRun};
 use crate::batch::{run_batch_cached, touches};
-use crate::decode::{Decoded, Decoder, StateCache};
+use crate::decode::{parse, Decoded, Decoder, Parsed, StateCache};
 use crate::models::{all_tables, ReadModel};
-use crate::tables::Mode;
+use crate::tables::{Mode, Part};
 use crate::{LIVE_SCHEMA, NEXT_SCHEMA};
 
 /// How a rebuild went.
@@ -24,10 +25,19 @@ pub struct RebuildReport {
     pub position: i64,
     /// Wall time in milliseconds.
     pub millis: u128,
+    /// Of which reading and folding the log.
+    pub fold_millis: u128,
+    /// Of which copying the rows in.
+    pub write_millis: u128,
+    /// Of which building the secondary indexes.
+    pub index_millis: u128,
 }
 
-/// Create `read_models_next` as an empty copy of the live schema's tables.
-/// Needs the owner's connection (it creates a schema).
+/// Create `read_models_next` as an empty copy of the live schema's tables,
+/// with their primary keys and unique constraints but none of their other
+/// indexes: [`fill`] builds those once the rows are in, which is faster
+/// than keeping them up to date row by row. Needs the owner's connection
+/// (it creates a schema).
 pub async fn prepare(owner: &PgPool) -> Result<(), sqlx::Error> {
     let mut conn = owner.acquire().await?;
     let mut tx = conn.begin().await?;
@@ -38,9 +48,24 @@ pub async fn prepare(owner: &PgPool) -> Result<(), sqlx::Error> {
     for table in all_tables() {
         tx.execute(
             format!(
-                "create table {NEXT_SCHEMA}.{table} (like {LIVE_SCHEMA}.{table} including all)"
+                "create table {NEXT_SCHEMA}.{table} (like {LIVE_SCHEMA}.{table} including all excluding indexes)"
             )
             .as_str(),
+        )
+        .await?;
+    }
+    let constraints: Vec<(String, String, String)> = sqlx::query_as(
+        "select c.relname::text, k.conname::text, pg_get_constraintdef(k.oid) from pg_constraint k \
+           join pg_class c on c.oid = k.conrelid join pg_namespace n on n.oid = c.relnamespace \
+         where n.nspname = $1 and k.contype in ('p', 'u') order by 1, 2",
+    )
+    .bind(LIVE_SCHEMA)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (table, name, definition) in constraints {
+        tx.execute(
+            format!("alter table {NEXT_SCHEMA}.{table} add constraint {name} {definition}")
+                .as_str(),
         )
         .await?;
     }
@@ -77,7 +102,7 @@ pub async fn fill(
         .iter()
         .map(|m| Run {
             model: *m,
-            run: ModelRun::new(*m, &BTreeSet::new()),
+            run: ModelRun::new(*m, &BTreeSet::new(), Mode::Fresh),
             reached: 0,
             stopped: None,
         })
@@ -86,9 +111,10 @@ pub async fn fill(
     let mut position = 0;
     while let Some(page) = pages.recv().await {
         let page = page?;
+        let count = page.len() as u64;
         let mut decoder = Decoder::new(&store, &mut cache);
-        for e in &page {
-            let decoded = decoder.decode(e).await?;
+        for (e, parsed) in page {
+            let decoded = decoder.fold(&e, parsed).await?;
             let item = Item {
                 position: e.position,
                 at: e.recorded_at,
@@ -109,18 +135,62 @@ pub async fn fill(
             }
             position = e.position;
         }
-        events += page.len() as u64;
+        events += count;
         progress(events, position, head.max(position));
     }
+    let folded = started.elapsed();
     let again = write(pool, &runs, review_period_days).await?;
     for model in again {
         project_again(pool, model, page_size, review_period_days).await?;
     }
+    let written = started.elapsed();
+    build_indexes(pool).await?;
     Ok(RebuildReport {
         events,
         position,
         millis: started.elapsed().as_millis(),
+        fold_millis: folded.as_millis(),
+        write_millis: (written - folded).as_millis(),
+        index_millis: (started.elapsed() - written).as_millis(),
     })
+}
+
+/// Build the live tables' other indexes on the rebuilt tables, two at a
+/// time (one per connection).
+async fn build_indexes(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let definitions: Vec<String> = sqlx::query_scalar(
+        "select pg_get_indexdef(i.indexrelid) from pg_index i \
+           join pg_class c on c.oid = i.indrelid join pg_namespace n on n.oid = c.relnamespace \
+         where n.nspname = $1 \
+           and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid) \
+         order by 1",
+    )
+    .bind(LIVE_SCHEMA)
+    .fetch_all(pool)
+    .await?;
+    let live = format!(" ON {LIVE_SCHEMA}.");
+    let next = format!(" ON {NEXT_SCHEMA}.");
+    let statements: Vec<String> = definitions
+        .iter()
+        .map(|d| d.replacen(&live, &next, 1))
+        .collect();
+    let build = |part: Vec<String>| async move {
+        let mut conn = pool.acquire().await?;
+        for sql in part {
+            conn.execute(sql.as_str()).await?;
+        }
+        Ok::<(), sqlx::Error>(())
+    };
+    let half = |parity: usize| -> Vec<String> {
+        statements
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == parity)
+            .map(|(_, s)| s.clone())
+            .collect()
+    };
+    tokio::try_join!(build(half(0)), build(half(1)))?;
+    Ok(())
 }
 
 /// One model's rebuild.
@@ -131,27 +201,37 @@ struct Run {
     stopped: Option<(i64, String)>,
 }
 
-/// Pages of the log read by a task of their own, one page ahead.
-fn read_ahead(
-    store: EventStore,
-    page_size: i64,
-) -> mpsc::Receiver<Result<Vec<LogEvent>, StoreError>> {
+/// A page of the log, each event read ([`parse`]) but not folded.
+type Page = Vec<(LogEvent, Parsed)>;
+
+/// Pages of the log read and parsed by a task of their own, ahead of the
+/// folding (on a machine with two cores, reading and parsing the payloads
+/// is about as much work as folding them).
+fn read_ahead(store: EventStore, page_size: i64) -> mpsc::Receiver<Result<Page, StoreError>> {
     let (tx, rx) = mpsc::channel(2);
     tokio::spawn(async move {
         let mut after = 0;
         loop {
-            let page = store.read_log(after, page_size).await;
-            let done = match &page {
-                Ok(p) => {
-                    after = p.last().map_or(after, |e| e.position);
-                    p.is_empty()
+            let page = match store.read_log(after, page_size).await {
+                Ok(page) if page.is_empty() => break,
+                Ok(page) => page,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    break;
                 }
-                Err(_) => true,
             };
-            if done && page.as_ref().is_ok_and(Vec::is_empty) {
-                break;
-            }
-            if tx.send(page).await.is_err() || done {
+            after = page.last().map_or(after, |e| e.position);
+            let parsed = tokio::task::spawn_blocking(move || {
+                page.into_iter()
+                    .map(|e| {
+                        let p = parse(&e);
+                        (e, p)
+                    })
+                    .collect::<Page>()
+            })
+            .await
+            .expect("parsing does not panic");
+            if tx.send(Ok(parsed)).await.is_err() {
                 break;
             }
         }
@@ -159,31 +239,61 @@ fn read_ahead(
     rx
 }
 
-/// Copy every model's rows and checkpoint in, in one transaction; the
-/// models whose rows the database refused, to project again.
+/// Copy every model's rows in, two connections at once (the registrations
+/// in two parts), each in a transaction of its own; then the checkpoints.
+/// The models whose rows the database refused, emptied again, to project
+/// again.
 async fn write(
     pool: &PgPool,
     runs: &[Run],
     review_period_days: i64,
 ) -> Result<Vec<ReadModel>, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    let mut tx = conn.begin().await?;
-    let mut again = Vec::new();
+    const PARTS: u128 = 2;
+    let mut parts: Vec<(&Run, Part)> = Vec::new();
     for r in runs {
-        let mut sp = tx.begin().await?;
+        let of = if r.model == ReadModel::Registrations {
+            PARTS
+        } else {
+            1
+        };
+        parts.extend((0..of).map(|index| (r, Part { index, of })));
+    }
+    let copies = parts.into_iter().map(|(r, part)| async move {
+        let mut conn = pool.acquire().await?;
+        let mut tx = Connection::begin(&mut *conn).await?;
         match r
             .run
-            .write(&mut sp, NEXT_SCHEMA, Mode::Fresh, review_period_days)
+            .write_part(&mut tx, NEXT_SCHEMA, Mode::Fresh, review_period_days, part)
             .await
         {
-            Ok(()) => sp.commit().await?,
+            Ok(()) => {
+                tx.commit().await?;
+                Ok(None)
+            }
             Err(error @ sqlx::Error::Database(_)) => {
                 tracing::warn!(projection = r.model.name(), %error, "rebuild: the bulk load was refused; projecting this model event by event");
-                sp.rollback().await?;
-                again.push(r.model);
+                tx.rollback().await?;
+                Ok(Some(r.model))
             }
-            Err(error) => return Err(error),
+            Err(error) => Err(error),
         }
+    });
+    let refused: Vec<Option<ReadModel>> = futures::stream::iter(copies)
+        .buffer_unordered(2)
+        .try_collect()
+        .await?;
+    let mut again: Vec<ReadModel> = refused.into_iter().flatten().collect();
+    again.sort();
+    again.dedup();
+    let mut conn = pool.acquire().await?;
+    let mut tx = Connection::begin(&mut *conn).await?;
+    for model in &again {
+        for table in model.tables() {
+            tx.execute(format!("truncate {NEXT_SCHEMA}.{table}").as_str())
+                .await?;
+        }
+    }
+    for r in runs {
         let (position, failed) = if again.contains(&r.model) {
             (0, None)
         } else {

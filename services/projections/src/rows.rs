@@ -44,7 +44,6 @@ pub(crate) struct RegistrationRow {
     pub published_at: Option<DateTime<Utc>>,
     pub withdrawn_at: Option<DateTime<Utc>>,
     pub last_position: i64,
-    pub state: Value,
     pub persons: Vec<Uuid>,
 }
 
@@ -68,7 +67,6 @@ impl Row for RegistrationRow {
         "published_at",
         "withdrawn_at",
         "last_position",
-        "state",
         "persons",
     ];
     fn encode(&self, out: &mut CopyRows) {
@@ -90,7 +88,6 @@ impl Row for RegistrationRow {
             .opt_timestamptz(self.published_at.as_ref())
             .opt_timestamptz(self.withdrawn_at.as_ref())
             .int8(self.last_position)
-            .jsonb(&self.state)
             .uuid_array(&self.persons);
     }
 }

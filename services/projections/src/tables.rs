@@ -21,6 +21,24 @@ pub(crate) enum Mode {
     Fresh,
 }
 
+/// Which of a model's rows to write: a rebuild writes its largest table in
+/// parts, at once, on connections of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Part {
+    pub index: u128,
+    pub of: u128,
+}
+
+impl Part {
+    /// Every row.
+    pub(crate) const WHOLE: Part = Part { index: 0, of: 1 };
+
+    /// Whether the row with this id is in the part.
+    pub(crate) fn includes(self, id: &uuid::Uuid) -> bool {
+        id.as_u128() % self.of == self.index
+    }
+}
+
 struct Entry<V> {
     value: Option<V>,
     dirty: bool,
@@ -29,13 +47,19 @@ struct Entry<V> {
 /// The rows of one table that a run of events touches, by key: each
 /// present or known to be absent, and whether the run changed it.
 pub(crate) struct Table<K, V> {
-    rows: HashMap<K, Entry<V>>,
+    rows: HashMap<K, Entry<V>, foldhash::fast::RandomState>,
+    /// The run holds every row of the table (a rebuild into empty tables):
+    /// what it does not hold is absent, and a removed row needs no delete.
+    complete: bool,
 }
 
-impl<K, V> Default for Table<K, V> {
-    fn default() -> Self {
+impl<K, V> Table<K, V> {
+    /// A table of the rows a run touches; `complete` when the table starts
+    /// empty ([`Mode::Fresh`]).
+    pub(crate) fn new(mode: Mode) -> Self {
         Table {
-            rows: HashMap::new(),
+            rows: HashMap::default(),
+            complete: mode == Mode::Fresh,
         }
     }
 }
@@ -69,6 +93,10 @@ impl<K: Eq + Hash + Clone, V> Table<K, V> {
 
     /// Remove the row under `key`.
     pub(crate) fn remove(&mut self, key: K) {
+        if self.complete {
+            self.rows.remove(&key);
+            return;
+        }
         self.rows.insert(
             key,
             Entry {

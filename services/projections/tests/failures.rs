@@ -96,23 +96,28 @@ async fn after_an_erasure_event_is_projected_no_read_model_holds_the_persons_cip
     drain(&db.runtime).await;
 
     // A published officer (level 3) whose data is then erased.
-    let (slug, state): (String, serde_json::Value) = sqlx::query_as(
-        "select d.officer_slug, r.state from read_models.directory d join read_models.registrations r \
-         on r.id = d.registration_id where d.officer_slug is not null \
-         and not r.state::text like '%\"erased\": true%' limit 1",
+    let (slug, id): (String, uuid::Uuid) = sqlx::query_as(
+        "select d.officer_slug, d.registration_id from read_models.directory d \
+         join read_models.officers o on o.slug = d.officer_slug \
+         where not o.name ? 'erased' limit 1",
     )
     .fetch_one(&db.owner)
     .await
     .unwrap();
-    let officer_subject = state["form"]["details"]["officer"]["subject"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let person = staff_person(&officer_subject);
-    let sealed_name = state["form"]["details"]["officer"]["name"]["sealed"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let events = store
+        .read_stream(&domain::registration::stream_id(id), None)
+        .await
+        .unwrap();
+    let decoded: Vec<domain::registration::RegistrationEvent> = events
+        .iter()
+        .map(|e| domain::codec::decode(&e.event_type, e.schema_version, &e.payload, 1).unwrap())
+        .collect();
+    let state = domain::registration::fold(&decoded).unwrap();
+    let domain::form::LevelDetails::Participate { officer, .. } = &state.form.details else {
+        panic!("a level-3 registration names an officer");
+    };
+    let person = staff_person(&officer.subject);
+    let sealed_name = officer.name.sealed.clone();
 
     let e = PrivacyEvent::PersonalDataErased {
         person,
@@ -151,30 +156,17 @@ async fn after_an_erasure_event_is_projected_no_read_model_holds_the_persons_cip
             .await
             .unwrap();
     assert_eq!(name, json!({"person": person, "erased": true}));
-    let states: Vec<serde_json::Value> = sqlx::query_scalar(
-        "select state from read_models.registrations where persons @> array[$1]::uuid[]",
+    let named: i64 = sqlx::query_scalar(
+        "select count(*) from read_models.registrations where persons @> array[$1]::uuid[]",
     )
     .bind(person)
-    .fetch_all(&db.owner)
+    .fetch_one(&db.owner)
     .await
     .unwrap();
-    assert!(!states.is_empty());
-    let marker = json!({"person": person, "erased": true});
-    for state in states {
-        assert!(
-            contains(&state, &marker),
-            "the registration shows the officer as erased: {state}"
-        );
-    }
-}
-
-fn contains(v: &serde_json::Value, needle: &serde_json::Value) -> bool {
-    v == needle
-        || match v {
-            serde_json::Value::Object(m) => m.values().any(|x| contains(x, needle)),
-            serde_json::Value::Array(a) => a.iter().any(|x| contains(x, needle)),
-            _ => false,
-        }
+    assert!(
+        named > 0,
+        "subject access still finds the registrations that named them"
+    );
 }
 
 /// A database error that says nothing about the event (here: a lock the

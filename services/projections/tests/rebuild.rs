@@ -34,6 +34,21 @@ async fn assert_rebuild_equals_live(db: &TestDatabase) {
     );
 }
 
+/// Every index of a schema's tables (constraints' included), as defined,
+/// with the schema's name taken out.
+async fn indexes(pool: &sqlx::PgPool, schema: &str) -> Vec<String> {
+    let defs: Vec<String> = sqlx::query_scalar(
+        "select indexdef from pg_indexes where schemaname = $1 order by indexname",
+    )
+    .bind(schema)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    defs.into_iter()
+        .map(|d| d.replace(&format!(" {schema}."), " "))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rebuilding_from_zero_gives_exactly_what_incremental_projection_gave() {
     let db = TestDatabase::new().await;
@@ -71,6 +86,11 @@ async fn rebuilding_from_zero_gives_exactly_what_incremental_projection_gave() {
         "erasures show in the officers' pages"
     );
     assert_same(&live, &rebuilt);
+    assert_eq!(
+        indexes(&db.owner, "read_models_next").await,
+        indexes(&db.owner, "read_models").await,
+        "the rebuilt tables have every index and constraint of the live ones"
+    );
 
     // Swapping in is atomic and leaves the same rows live.
     rebuild::swap(&db.owner).await.unwrap();

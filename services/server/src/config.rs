@@ -89,10 +89,13 @@ pub struct Settings {
     /// `REGISTRY_PROJECTOR` (default true): whether this instance competes
     /// to run the projector (one instance per database wins).
     pub run_projector: bool,
-    /// `REGISTRY_PROJECTION_BATCH`: events per projection batch (default 500).
+    /// `REGISTRY_PROJECTION_BATCH`: most events per projection batch
+    /// (default 5000; a batch takes what has arrived, so under light load
+    /// batches stay small).
     pub projection_batch: i64,
-    /// `REGISTRY_REBUILD_BATCH`: events per batch during `rebuild-projections`
-    /// (default 5000: larger batches rebuild faster; latency does not matter there).
+    /// `REGISTRY_REBUILD_BATCH`: events read from the log at a time by
+    /// `rebuild-projections` (default 10000; the next page is read while
+    /// one is folded).
     pub rebuild_batch: i64,
     /// `REGISTRY_JWT_SECRET`: HS256 secret for development and test tokens
     /// (generated into `<data dir>/jwt.secret` in development when unset;
@@ -238,11 +241,11 @@ impl Settings {
             max_body_bytes: number(&value, "REGISTRY_MAX_BODY_BYTES", 1024 * 1024)?,
             run_projector: flag(&value, "REGISTRY_PROJECTOR", true)?,
             rebuild_batch: positive(
-                number(&value, "REGISTRY_REBUILD_BATCH", 5000)?,
+                number(&value, "REGISTRY_REBUILD_BATCH", 10_000)?,
                 "REGISTRY_REBUILD_BATCH",
             )?,
             projection_batch: positive(
-                number(&value, "REGISTRY_PROJECTION_BATCH", 500)?,
+                number(&value, "REGISTRY_PROJECTION_BATCH", 5000)?,
                 "REGISTRY_PROJECTION_BATCH",
             )?,
             jwt_secret: value("REGISTRY_JWT_SECRET").map(SecretString::from),

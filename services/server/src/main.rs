@@ -8,6 +8,12 @@ use clap::{Parser, Subcommand};
 use server::config::{LogFormat, Settings};
 use server::telemetry;
 
+// mimalloc instead of glibc's malloc: allocation was a fifth of the
+// rebuild's own CPU time with glibc (measured with perf), and the service's
+// request handling allocates as much.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "social-registry",

@@ -66,6 +66,11 @@ fn describe() {
         Unit::Seconds,
         "Time to apply one projection batch, per read model and `all`."
     );
+    describe_histogram!(
+        "projection_batch_phase_seconds",
+        Unit::Seconds,
+        "Time each phase of a projection batch took: read, decode, write, commit."
+    );
     describe_gauge!(
         "projector_leader",
         "1 when this instance runs the projector."

@@ -519,7 +519,7 @@ async fn seal_request(
             form: seal::form(sealer, form, None).await?,
         },
         Request::Amend(form) => Command::Amend {
-            form: seal::form(sealer, form, state.map(|s| &s.form)).await?,
+            form: seal::form(sealer, form, state.map(|s| &*s.form)).await?,
         },
         Request::RecordRiskAssessment(input) => {
             let person = domain::personal::staff_person(&input.assessor_subject);

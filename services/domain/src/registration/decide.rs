@@ -181,7 +181,7 @@ fn amend(
         return Err(DomainError::LevelCannotChange);
     }
     let account_key = form::validate(new, ctx.reference)?;
-    if *new == s.form {
+    if *new == *s.form {
         return Err(DomainError::NothingChanged);
     }
     let voided = voided_by_amendment(s, new, &account_key);

@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -49,8 +50,9 @@ pub struct Registration {
     pub applicant: String,
     /// The canonical account.
     pub account_key: AccountKey,
-    /// The current form.
-    pub form: Form<Sealed>,
+    /// The current form (shared: it changes only as a whole, so folding
+    /// and copying a state never copies it).
+    pub form: Arc<Form<Sealed>>,
     /// The risk assessment (level 3).
     pub risk_assessment: Option<RiskAssessment>,
     /// The line manager's signature (level 3).
@@ -203,7 +205,7 @@ impl Registration {
                 status: Status::Submitted,
                 applicant: applicant.clone(),
                 account_key: account_key.clone(),
-                form: form.clone(),
+                form: Arc::new(form.clone()),
                 risk_assessment: None,
                 risk_signature: None,
                 senior_sign_off: None,
@@ -231,7 +233,7 @@ impl Registration {
                 ..
             } => {
                 s.account_key = account_key.clone();
-                s.form = form.clone();
+                s.form = Arc::new(form.clone());
                 s.void(voided);
                 s.changes_requested = None;
                 s.status = Status::Submitted;

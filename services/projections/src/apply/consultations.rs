@@ -13,7 +13,6 @@ use crate::models::status_name;
 use crate::rows::ConsultationRow;
 use crate::tables::{self, Mode, Table};
 
-#[derive(Default)]
 pub(crate) struct Consultations {
     /// The latest state of each level-2 registration the run touched (a
     /// registration amended to another level keeps its last level-2 row).
@@ -21,6 +20,12 @@ pub(crate) struct Consultations {
 }
 
 impl Consultations {
+    pub(crate) fn new(mode: Mode) -> Self {
+        Consultations {
+            latest: Table::new(mode),
+        }
+    }
+
     pub(crate) fn apply(&mut self, item: &Item<'_>) {
         if let Decoded::Registration { state } = item.decoded {
             if matches!(state.form.details, LevelDetails::Consult { .. }) {

@@ -11,13 +11,18 @@ use crate::decode::Decoded;
 use crate::rows::DirectoryRow;
 use crate::tables::{self, Mode, Table};
 
-#[derive(Default)]
 pub(crate) struct Directory {
     /// The published state of each account the run touched.
     published: Table<Uuid, Arc<Registration>>,
 }
 
 impl Directory {
+    pub(crate) fn new(mode: Mode) -> Self {
+        Directory {
+            published: Table::new(mode),
+        }
+    }
+
     pub(crate) fn apply(&mut self, item: &Item<'_>) {
         if let Decoded::Registration { state } = item.decoded {
             if state.status == Status::Published {

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::decode::Decoded;
 use crate::models::ReadModel;
-use crate::tables::Mode;
+use crate::tables::{Mode, Part};
 
 /// One event of a run, as a model sees it.
 #[derive(Clone, Copy)]
@@ -43,21 +43,26 @@ pub(crate) enum ModelRun {
 }
 
 impl ModelRun {
-    /// A run of `model` that starts after the erasures in `erased`.
-    pub(crate) fn new(model: ReadModel, erased: &BTreeSet<Uuid>) -> Self {
+    /// A run of `model` that starts after the erasures in `erased`, to be
+    /// written in `mode`.
+    pub(crate) fn new(model: ReadModel, erased: &BTreeSet<Uuid>, mode: Mode) -> Self {
         let erased = Arc::new(erased.clone());
         match model {
             ReadModel::Registrations => {
-                ModelRun::Registrations(registrations::Registrations::new(erased))
+                ModelRun::Registrations(registrations::Registrations::new(mode))
             }
-            ReadModel::Directory => ModelRun::Directory(Default::default()),
+            ReadModel::Directory => ModelRun::Directory(directory::Directory::new(mode)),
             ReadModel::Verification => {
-                ModelRun::Verification(verification::Verification::new(erased))
+                ModelRun::Verification(verification::Verification::new(erased, mode))
             }
-            ReadModel::Consultations => ModelRun::Consultations(Default::default()),
-            ReadModel::ApprovalQueues => ModelRun::ApprovalQueues(Default::default()),
-            ReadModel::RevalidationDue => ModelRun::RevalidationDue(Default::default()),
-            ReadModel::Reference => ModelRun::Reference(Default::default()),
+            ReadModel::Consultations => {
+                ModelRun::Consultations(consultations::Consultations::new(mode))
+            }
+            ReadModel::ApprovalQueues => ModelRun::ApprovalQueues(queues::Queues::new(mode)),
+            ReadModel::RevalidationDue => {
+                ModelRun::RevalidationDue(revalidation::Revalidation::new(mode))
+            }
+            ReadModel::Reference => ModelRun::Reference(reference::Reference::new(mode)),
         }
     }
 
@@ -69,13 +74,13 @@ impl ModelRun {
         items: &[Item<'_>],
     ) -> Result<(), sqlx::Error> {
         match self {
-            ModelRun::Registrations(m) => m.load(conn, schema, items).await,
             ModelRun::Verification(m) => m.load(conn, schema, items).await,
             ModelRun::ApprovalQueues(m) => m.load(conn, schema, items).await,
             ModelRun::Reference(m) => m.load(conn, schema, items).await,
-            ModelRun::Directory(_) | ModelRun::Consultations(_) | ModelRun::RevalidationDue(_) => {
-                Ok(())
-            }
+            ModelRun::Registrations(_)
+            | ModelRun::Directory(_)
+            | ModelRun::Consultations(_)
+            | ModelRun::RevalidationDue(_) => Ok(()),
         }
     }
 
@@ -100,8 +105,25 @@ impl ModelRun {
         mode: Mode,
         review_period_days: i64,
     ) -> Result<(), sqlx::Error> {
+        self.write_part(conn, schema, mode, review_period_days, Part::WHOLE)
+            .await
+    }
+
+    /// Write one part of the rows (only `registrations` is large enough to
+    /// write in parts; every other model writes all its rows in part 0).
+    pub(crate) async fn write_part(
+        &self,
+        conn: &mut PgConnection,
+        schema: &str,
+        mode: Mode,
+        review_period_days: i64,
+        part: Part,
+    ) -> Result<(), sqlx::Error> {
+        if part.index > 0 && !matches!(self, ModelRun::Registrations(_)) {
+            return Ok(());
+        }
         match self {
-            ModelRun::Registrations(m) => m.write(conn, schema, mode).await,
+            ModelRun::Registrations(m) => m.write(conn, schema, mode, part).await,
             ModelRun::Directory(m) => m.write(conn, schema, mode).await,
             ModelRun::Verification(m) => m.write(conn, schema, mode).await,
             ModelRun::Consultations(m) => m.write(conn, schema, mode).await,

@@ -17,7 +17,6 @@ use crate::tables::{self, Mode, Table};
 
 const REPORT_STEP: &str = "fake_account_report";
 
-#[derive(Default)]
 pub(crate) struct Queues {
     /// Every queue row of each registration (or report) the run touched.
     queue: Table<Uuid, Vec<QueueRow>>,
@@ -25,6 +24,13 @@ pub(crate) struct Queues {
 }
 
 impl Queues {
+    pub(crate) fn new(mode: Mode) -> Self {
+        Queues {
+            queue: Table::new(mode),
+            reports: Table::new(mode),
+        }
+    }
+
     /// The queue rows of every registration and report in the run, and the
     /// reports.
     pub(crate) async fn load(

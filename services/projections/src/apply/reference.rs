@@ -10,13 +10,19 @@ use crate::decode::Decoded;
 use crate::rows::{JobRoleRow, OrgUnitRow};
 use crate::tables::{self, Mode, Table};
 
-#[derive(Default)]
 pub(crate) struct Reference {
     org_units: Table<String, OrgUnitRow>,
     job_roles: Table<String, JobRoleRow>,
 }
 
 impl Reference {
+    pub(crate) fn new(mode: Mode) -> Self {
+        Reference {
+            org_units: Table::new(mode),
+            job_roles: Table::new(mode),
+        }
+    }
+
     /// The units and job roles the run names.
     pub(crate) async fn load(
         &mut self,

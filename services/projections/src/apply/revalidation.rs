@@ -13,12 +13,17 @@ use crate::decode::Decoded;
 use crate::rows::RevalidationRow;
 use crate::tables::{self, Mode, Table};
 
-#[derive(Default)]
 pub(crate) struct Revalidation {
     due: Table<Uuid, Arc<Registration>>,
 }
 
 impl Revalidation {
+    pub(crate) fn new(mode: Mode) -> Self {
+        Revalidation {
+            due: Table::new(mode),
+        }
+    }
+
     pub(crate) fn apply(&mut self, item: &Item<'_>) {
         if let Decoded::Registration { state } = item.decoded {
             if state.status == Status::Published && state.last_validated.is_some() {

@@ -24,10 +24,10 @@ pub(crate) struct Verification {
 }
 
 impl Verification {
-    pub(crate) fn new(erased: Arc<BTreeSet<Uuid>>) -> Self {
+    pub(crate) fn new(erased: Arc<BTreeSet<Uuid>>, mode: Mode) -> Self {
         Verification {
-            accounts: Table::default(),
-            officers: Table::default(),
+            accounts: Table::new(mode),
+            officers: Table::new(mode),
             erased,
         }
     }

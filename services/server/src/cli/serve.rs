@@ -34,6 +34,9 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
                 for (model, took) in &outcome.timings {
                     metrics::histogram!("projection_batch_duration_seconds", "projection" => *model).record(*took);
                 }
+                for (phase, took) in &outcome.phases {
+                    metrics::histogram!("projection_batch_phase_seconds", "phase" => *phase).record(*took);
+                }
             })),
             ..ProjectorConfig::default()
         };
