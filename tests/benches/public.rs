@@ -5,7 +5,8 @@
 //! `scripts/bench -p blackbox-tests --bench public`. `BENCH_PUBLIC_SECONDS`
 //! (default 10) per measurement, `BENCH_PUBLIC_CONNECTIONS` (default 64)
 //! concurrent keep-alive clients in this process (on the same two cores as
-//! the servers, for both). Each figure is the median of three runs.
+//! the servers, for both), `BENCH_PUBLIC_ROUNDS` (default 5) rounds of the
+//! three measured back to back; the ratios are medians of each round's.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -155,17 +156,34 @@ async fn main() {
     let bare_url = format!("http://{}/graphql", line.trim());
     let constant = Arc::new(vec![json!({"query": "{ ok }"}).to_string()]);
 
-    let (mut k, mut m, mut c) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..3 {
-        c.push(load(&bare_url, constant.clone(), connections, seconds).await);
-        k.push(load(&service_url, known.clone(), connections, seconds).await);
-        m.push(load(&service_url, misses.clone(), connections, seconds).await);
+    // Rounds of the three measured back to back, so each ratio compares
+    // measurements taken under the same conditions on this shared machine.
+    let rounds: usize = std::env::var("BENCH_PUBLIC_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let (mut k, mut m, mut c, mut kr, mut mr) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let bare = load(&bare_url, constant.clone(), connections, seconds).await;
+        let known_rate = load(&service_url, known.clone(), connections, seconds).await;
+        let miss_rate = load(&service_url, misses.clone(), connections, seconds).await;
+        println!(
+            "  round {round}: constant {bare:.0}, known {known_rate:.0} ({:.0}%), misses {miss_rate:.0} ({:.0}%) req/s",
+            100.0 * known_rate / bare,
+            100.0 * miss_rate / bare
+        );
+        c.push(bare);
+        k.push(known_rate);
+        m.push(miss_rate);
+        kr.push(known_rate / bare);
+        mr.push(miss_rate / bare);
     }
-    let (k, m, c) = (median(k), median(m), median(c));
+    let (k, m, c, kr, mr) = (median(k), median(m), median(c), median(kr), median(mr));
     println!(
-        "public reads, {connections} connections, {seconds} s each, median of 3 runs:\n  bare async-graphql constant query: {c:.0} req/s\n  verifyAccount, known accounts:    {k:.0} req/s ({:.0}% of the constant query)\n  verifyAccount, misses:            {m:.0} req/s ({:.0}%)",
-        100.0 * k / c,
-        100.0 * m / c
+        "public reads, {connections} connections, {seconds} s each, medians of {rounds} rounds:\n  bare async-graphql constant query: {c:.0} req/s\n  verifyAccount, known accounts:    {k:.0} req/s ({:.0}% of the constant query, median of the rounds' ratios)\n  verifyAccount, misses:            {m:.0} req/s ({:.0}%)",
+        100.0 * kr,
+        100.0 * mr
     );
     let _ = child.kill();
     let _ = child.wait();

@@ -8,6 +8,7 @@
 //! - `types` / `inputs`: what crosses the wire;
 
 mod audit;
+mod documents;
 pub mod errors;
 mod inputs;
 mod limits;
@@ -106,13 +107,7 @@ pub fn build(state: Option<(AppState, ApiSettings)>) -> RegistrySchema {
         .as_ref()
         .map_or(Duration::from_secs(10), |(_, s)| s.query_timeout);
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
-        .extension(limits::Spans)
-        .extension(limits::Cost {
-            max_cost: MAX_COST,
-            max_aliases: MAX_ALIASES,
-        })
-        .extension(limits::Budget { query_timeout })
-        .extension(limits::OperationMetrics)
+        .extension(limits::Guard::new(MAX_COST, MAX_ALIASES, query_timeout))
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32);
@@ -147,8 +142,10 @@ pub(crate) async fn pool_turn(ctx: &Context<'_>) -> Option<tokio::sync::OwnedSem
     }
 }
 
-pub(crate) fn settings<'a>(ctx: &Context<'a>) -> ApiSettings {
-    ctx.data_opt::<ApiSettings>().cloned().unwrap_or_default()
+pub(crate) fn settings<'a>(ctx: &Context<'a>) -> &'a ApiSettings {
+    static DEFAULT: std::sync::LazyLock<ApiSettings> =
+        std::sync::LazyLock::new(ApiSettings::default);
+    ctx.data_opt::<ApiSettings>().unwrap_or(&DEFAULT)
 }
 
 /// The caller, when signed in.

@@ -1,20 +1,27 @@
 //! What one request may cost, checked before anything runs, and what it
-//! may hold while it runs:
+//! may hold while it runs, in one extension ([`Guard`]; one, because
+//! async-graphql runs every field of a response through each extension in
+//! turn):
 //!
-//! - [`Cost`]: every field counts 1 and a connection's selection counts once
-//!   per item it may return (`first`, default 20), through fragments and
-//!   spreads, each use counted (async-graphql's own complexity check counts
-//!   neither `first` nor repeated spreads); aliases are counted the same
-//!   way; a string argument holding a NUL character is refused, naming it.
-//! - [`Budget`]: a query's time budget, a bounded share of the database
-//!   pool for one request, and the request's vault loader.
-//! - [`Spans`]: tracing spans that name the operation and never record the
-//!   document or its variables (they can hold personal values).
+//! - the cost: every field counts 1 and a connection's selection counts
+//!   once per item it may return (`first`, default 20), through fragments
+//!   and spreads, each use counted (async-graphql's own complexity check
+//!   counts neither `first` nor repeated spreads); aliases are counted the
+//!   same way; a string argument holding a NUL character is refused,
+//!   naming it;
+//! - the budget: a query's time budget, a bounded share of the database
+//!   pool for one request, and the request's vault loader;
+//! - spans that name the operation and never record the document or its
+//!   variables (they can hold personal values);
+//! - a count of operations by name and outcome for `/metrics`;
+//! - the parsed documents kept for reuse ([`crate::documents`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::documents::Documents;
 use crate::pool_share::PoolShare;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
@@ -50,29 +57,6 @@ fn refusal(message: String, limit: &'static str) -> ServerError {
             e.set("limit", limit);
         })
         .into_server_error(async_graphql::Pos::default())
-}
-
-/// Refuse documents that cost more than `max_cost` or use more than
-/// `max_aliases` aliases, counted as executed.
-pub struct Cost {
-    /// Most cost.
-    pub max_cost: usize,
-    /// Most aliases.
-    pub max_aliases: usize,
-}
-
-impl ExtensionFactory for Cost {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CostExtension {
-            max_cost: self.max_cost,
-            max_aliases: self.max_aliases,
-        })
-    }
-}
-
-struct CostExtension {
-    max_cost: usize,
-    max_aliases: usize,
 }
 
 /// The tally of one walk.
@@ -231,17 +215,53 @@ pub(crate) fn tally(document: &ExecutableDocument, variables: &Variables) -> Ser
     Ok(walk.tally)
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for CostExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let Tally { cost, aliases } = tally(&document, variables)?;
+/// The one extension of the schema (see the module documentation).
+pub struct Guard {
+    /// Most cost.
+    pub max_cost: usize,
+    /// Most aliases.
+    pub max_aliases: usize,
+    /// A query's time budget.
+    pub query_timeout: Duration,
+    documents: Arc<Documents>,
+}
+
+impl Guard {
+    /// A guard with these limits.
+    pub fn new(max_cost: usize, max_aliases: usize, query_timeout: Duration) -> Self {
+        Guard {
+            max_cost,
+            max_aliases,
+            query_timeout,
+            documents: Arc::new(Documents::default()),
+        }
+    }
+}
+
+impl ExtensionFactory for Guard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GuardExtension {
+            max_cost: self.max_cost,
+            max_aliases: self.max_aliases,
+            query_timeout: self.query_timeout,
+            documents: self.documents.clone(),
+            is_query: AtomicBool::new(false),
+        })
+    }
+}
+
+struct GuardExtension {
+    max_cost: usize,
+    max_aliases: usize,
+    query_timeout: Duration,
+    documents: Arc<Documents>,
+    /// The document holds queries only (so its time budget applies).
+    is_query: AtomicBool,
+}
+
+impl GuardExtension {
+    fn check_cost(&self, document: &ExecutableDocument, variables: &Variables) -> ServerResult<()> {
+        let Tally { cost, aliases } = tally(document, variables)?;
         if aliases > self.max_aliases {
             return Err(refusal(
                 format!(
@@ -260,79 +280,18 @@ impl Extension for CostExtension {
                 "cost",
             ));
         }
-        Ok(document)
-    }
-}
-
-/// Gives every request its pool share and vault loader, and stops a query
-/// that runs past its time budget.
-pub struct Budget {
-    /// A query's time budget.
-    pub query_timeout: Duration,
-}
-
-impl ExtensionFactory for Budget {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(BudgetExtension {
-            query_timeout: self.query_timeout,
-            is_query: Mutex::new(false),
-        })
-    }
-}
-
-struct BudgetExtension {
-    query_timeout: Duration,
-    is_query: Mutex<bool>,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for BudgetExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let mut request = request;
-        if let Some(app) = ctx.data_opt::<AppState>() {
-            let settings = ctx.data_opt::<ApiSettings>().cloned().unwrap_or_default();
-            let share = PoolShare::new(settings.connections_per_request);
-            request = request
-                .data(super::vault_loader::loader(
-                    app.vault.clone(),
-                    share.clone(),
-                ))
-                .data(share);
-        }
-        next.run(ctx, request).await
+        Ok(())
     }
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let only_queries = match &document.operations {
-            DocumentOperations::Single(op) => op.node.ty == OperationType::Query,
-            DocumentOperations::Multiple(ops) => {
-                ops.values().all(|op| op.node.ty == OperationType::Query)
-            }
-        };
-        *self.is_query.lock().expect("budget flag") = only_queries;
-        Ok(document)
-    }
-
-    async fn execute(
+    /// Run a query within its time budget (mutations are not cut short:
+    /// one that committed must say so).
+    async fn within_budget(
         &self,
         ctx: &ExtensionContext<'_>,
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        // Mutations are not cut short: one that committed must say so.
-        if !*self.is_query.lock().expect("budget flag") {
+        if !self.is_query.load(Ordering::Relaxed) {
             return next.run(ctx, operation_name).await;
         }
         match tokio::time::timeout(self.query_timeout, next.run(ctx, operation_name)).await {
@@ -354,19 +313,8 @@ impl Extension for BudgetExtension {
     }
 }
 
-/// Spans per request and phase, naming the operation only.
-pub struct Spans;
-
-impl ExtensionFactory for Spans {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(SpansExtension)
-    }
-}
-
-struct SpansExtension;
-
 #[async_graphql::async_trait::async_trait]
-impl Extension for SpansExtension {
+impl Extension for GuardExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         next.run(ctx)
             .instrument(tracing::info_span!("graphql.request"))
@@ -384,6 +332,29 @@ impl Extension for SpansExtension {
         next.run(ctx, stream)
     }
 
+    /// The request's parsed document, pool share and vault loader.
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        self.documents.prepare(&mut request);
+        if let Some(app) = ctx.data_opt::<AppState>() {
+            let share = PoolShare::new(
+                ctx.data_opt::<ApiSettings>()
+                    .map_or(4, |s| s.connections_per_request),
+            );
+            request = request
+                .data(super::vault_loader::loader(
+                    app.vault.clone(),
+                    share.clone(),
+                ))
+                .data(share);
+        }
+        next.run(ctx, request).await
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -391,9 +362,20 @@ impl Extension for SpansExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables)
-            .instrument(tracing::info_span!("graphql.parse"))
-            .await
+        async {
+            let document = next.run(ctx, query, variables).await?;
+            self.check_cost(&document, variables)?;
+            let only_queries = match &document.operations {
+                DocumentOperations::Single(op) => op.node.ty == OperationType::Query,
+                DocumentOperations::Multiple(ops) => {
+                    ops.values().all(|op| op.node.ty == OperationType::Query)
+                }
+            };
+            self.is_query.store(only_queries, Ordering::Relaxed);
+            Ok(document)
+        }
+        .instrument(tracing::info_span!("graphql.parse"))
+        .await
     }
 
     async fn validation(
@@ -413,41 +395,18 @@ impl Extension for SpansExtension {
         next: NextExecute<'_>,
     ) -> Response {
         let operation = crate::metrics::operation_label(operation_name);
-        next.run(ctx, operation_name)
+        let response = self
+            .within_budget(ctx, operation_name, next)
             .instrument(tracing::info_span!(
                 "graphql.execute",
                 graphql.operation = %operation
             ))
-            .await
-    }
-}
-
-/// Counts GraphQL operations by name and outcome for `/metrics`.
-pub struct OperationMetrics;
-
-impl ExtensionFactory for OperationMetrics {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(OperationMetricsExtension)
-    }
-}
-
-struct OperationMetricsExtension;
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for OperationMetricsExtension {
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let response = next.run(ctx, operation_name).await;
+            .await;
         let outcome = if response.errors.is_empty() {
             "ok"
         } else {
             "error"
         };
-        let operation = crate::metrics::operation_label(operation_name);
         metrics::counter!("graphql_operations_total", "operation" => operation, "outcome" => outcome).increment(1);
         response
     }

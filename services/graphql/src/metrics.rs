@@ -23,7 +23,10 @@ pub fn operation_label(name: Option<&str>) -> String {
         return "other".into();
     }
     let mut seen = OPERATION_NAMES.lock().expect("operation names");
-    if seen.contains(name) || seen.len() < MAX_OPERATION_NAMES {
+    if seen.contains(name) {
+        return name.to_owned();
+    }
+    if seen.len() < MAX_OPERATION_NAMES {
         seen.insert(name.to_owned());
         name.to_owned()
     } else {

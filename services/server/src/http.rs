@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 use async_graphql::http::{parse_query_string, GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Data, ParseRequestError, ServerError};
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::FromRequest;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -245,10 +244,9 @@ async fn graphql_post(
         );
     }
     let limit = state.config.max_body_bytes;
-    let request = request.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
-    let batch = match GraphQLBatchRequest::<BodyRejection>::from_request(request, &()).await {
-        Ok(batch) => batch.into_inner(),
-        Err(BodyRejection(e)) => return body_error(e, limit),
+    let batch = match read_batch(request.into_body(), limit).await {
+        Ok(batch) => batch,
+        Err(e) => return body_error(e, limit),
     };
     if let BatchRequest::Batch(list) = &batch {
         if list.len() > MAX_BATCH {
@@ -266,29 +264,43 @@ async fn graphql_post(
     respond(response, &cid.0)
 }
 
-/// Why async-graphql's extractor could not read a POST body.
-struct BodyRejection(ParseRequestError);
-
-impl From<ParseRequestError> for BodyRejection {
-    fn from(e: ParseRequestError) -> Self {
-        BodyRejection(e)
+/// A POST body as one GraphQL request or a batch of them, read up to
+/// `limit` bytes. (async-graphql's extractor reads the body into an
+/// untagged enum, which serde buffers whole before parsing it again: a few
+/// percent of a public read's CPU.)
+async fn read_batch(body: Body, limit: usize) -> Result<BatchRequest, ParseRequestError> {
+    use http_body_util::BodyExt;
+    let bytes = match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(ParseRequestError::PayloadTooLarge)
+        }
+        Err(e) => return Err(ParseRequestError::Io(std::io::Error::other(e.to_string()))),
+    };
+    let invalid = |e: serde_json::Error| ParseRequestError::InvalidRequest(Box::new(e));
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => {
+            let list: Vec<async_graphql::Request> =
+                serde_json::from_slice(&bytes).map_err(invalid)?;
+            if list.is_empty() {
+                use serde::de::Error as _;
+                return Err(invalid(serde_json::Error::invalid_length(
+                    0,
+                    &"a non-empty sequence",
+                )));
+            }
+            Ok(BatchRequest::Batch(list))
+        }
+        _ => serde_json::from_slice(&bytes)
+            .map(BatchRequest::Single)
+            .map_err(invalid),
     }
 }
 
-impl IntoResponse for BodyRejection {
-    fn into_response(self) -> Response {
-        body_error(self.0, 0)
-    }
-}
-
-/// A body the extractor refused, as a coded GraphQL error.
+/// A body that could not be read as a GraphQL request, as a coded error.
 fn body_error(e: ParseRequestError, limit: usize) -> Response {
-    // The extractor keeps only the text of a body error; this is
-    // `http_body_util::LengthLimitError`'s.
-    const TOO_LARGE: &str = "length limit exceeded";
     match e {
         ParseRequestError::PayloadTooLarge => {}
-        ParseRequestError::Io(io) if io.to_string() == TOO_LARGE => {}
         other => {
             return error_response(
                 StatusCode::BAD_REQUEST,
@@ -660,13 +672,10 @@ async fn correlate(mut request: Request<Body>, next: Next) -> Response {
                 .filter(|v| is_sane_correlation_id(v))
                 .map(str::to_owned)
         })
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .unwrap_or_else(new_correlation_id);
     request.extensions_mut().insert(CorrelationId(cid.clone()));
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let method = request.method().to_string();
+    let route = route_label(request.extensions().get::<axum::extract::MatchedPath>());
+    let method = method_label(request.method());
     let span = tracing::info_span!(
         "http.request",
         http.method = %request.method(),
@@ -696,7 +705,7 @@ async fn correlate(mut request: Request<Body>, next: Next) -> Response {
             "request finished"
         );
     });
-    let status = response.status().as_u16().to_string();
+    let status = status_label(response.status());
     metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
     metrics::histogram!("http_request_duration_seconds", "route" => route).record(took);
     if let Ok(value) = HeaderValue::from_str(&cid) {
@@ -710,9 +719,115 @@ async fn correlate(mut request: Request<Body>, next: Next) -> Response {
     response
 }
 
+/// The route as a metric label: its pattern (never the path a client
+/// sent, which could be anything). Patterns are the router's, a fixed set,
+/// so each is kept once for the life of the process and borrowed after.
+fn route_label(matched: Option<&axum::extract::MatchedPath>) -> metrics::SharedString {
+    static SEEN: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let Some(matched) = matched else {
+        return metrics::SharedString::const_str("unmatched");
+    };
+    let mut seen = SEEN.lock().expect("route labels");
+    let route = match seen.iter().find(|r| **r == matched.as_str()) {
+        Some(route) => *route,
+        None => {
+            let route: &'static str = Box::leak(matched.as_str().to_owned().into_boxed_str());
+            seen.push(route);
+            route
+        }
+    };
+    metrics::SharedString::const_str(route)
+}
+
+fn method_label(method: &Method) -> metrics::SharedString {
+    let name = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    };
+    metrics::SharedString::const_str(name)
+}
+
+fn status_label(status: StatusCode) -> metrics::SharedString {
+    const COMMON: &[(u16, &str)] = &[
+        (200, "200"),
+        (204, "204"),
+        (301, "301"),
+        (302, "302"),
+        (303, "303"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (405, "405"),
+        (408, "408"),
+        (413, "413"),
+        (415, "415"),
+        (429, "429"),
+        (500, "500"),
+        (503, "503"),
+    ];
+    match COMMON.iter().find(|(code, _)| *code == status.as_u16()) {
+        Some((_, label)) => metrics::SharedString::const_str(label),
+        None => metrics::SharedString::from(status.as_u16().to_string()),
+    }
+}
+
+/// A fresh correlation id: a random (version 4) UUID. Correlation ids
+/// need to be unique, not secret, so they come from a generator per thread
+/// seeded once from the operating system (a system call per request was a
+/// percent of a public read's CPU).
+fn new_correlation_id() -> String {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<(u64, u64)> = Cell::new({
+            let seed = uuid::Uuid::new_v4().as_u64_pair();
+            (seed.0 | 1, seed.1 | 1)
+        });
+    }
+    // xorshift128+
+    let (a, b) = STATE.with(|state| {
+        let (mut s1, s0) = state.get();
+        s1 ^= s1 << 23;
+        s1 ^= s1 >> 17;
+        s1 ^= s0 ^ (s0 >> 26);
+        state.set((s0, s1));
+        (s0, s1.wrapping_add(s0))
+    });
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&a.to_le_bytes());
+    bytes[8..].copy_from_slice(&b.to_le_bytes());
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
 fn is_sane_correlation_id(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= 128
         && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_correlation_ids_are_distinct_version_4_uuids_that_pass_the_sanity_check() {
+        let ids: std::collections::HashSet<String> =
+            (0..10_000).map(|_| new_correlation_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(100) {
+            let uuid = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(uuid.get_version_num(), 4);
+            assert!(is_sane_correlation_id(id));
+        }
+    }
 }

@@ -117,9 +117,11 @@ async fn idle_subscribers_cost_the_database_nothing() {
     for ws in &mut watchers {
         ws.next(PATIENCE).await.expect("the first event");
     }
-    // Let the projector apply that event; statistics reach
-    // pg_stat_database when a backend reports them.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Let the projector apply that event, and let the backends report
+    // the subscribers' catch-up reads: a backend that has gone idle reports
+    // its statistics to pg_stat_database up to 10 s later
+    // (PGSTAT_IDLE_INTERVAL), which landed 100 of them in the window once.
+    tokio::time::sleep(Duration::from_secs(11)).await;
     let before = commits(&db).await;
     tokio::time::sleep(window).await;
     let with_subscribers = commits(&db).await - before;
