@@ -59,7 +59,6 @@ impl Service {
             .env("REGISTRY_DATA_DIR", &data_dir)
             .env("RUST_LOG", "info")
             .env("REGISTRY_JWT_SECRET", TEST_JWT_SECRET)
-            .env("REGISTRY_POLL_INTERVAL_MS", "200")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (k, v) in env {

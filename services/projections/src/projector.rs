@@ -32,6 +32,12 @@ pub struct ProjectorConfig {
     pub lock_retry: Duration,
     /// The schema to project into (the live one except in tests).
     pub schema: String,
+    /// How long an idle projector waits for a notification before looking
+    /// at the log anyway. Notifications are sent in the appending
+    /// transaction and the listener wakes everyone after a reconnect, so
+    /// this only covers the unforeseen: an idle projector costs the
+    /// database nothing in between.
+    pub idle_poll: Duration,
     /// Told of every applied batch (for metrics).
     pub on_batch: Option<BatchObserver>,
 }
@@ -43,6 +49,7 @@ impl std::fmt::Debug for ProjectorConfig {
             .field("review_period_days", &self.review_period_days)
             .field("lock_retry", &self.lock_retry)
             .field("schema", &self.schema)
+            .field("idle_poll", &self.idle_poll)
             .finish()
     }
 }
@@ -54,6 +61,7 @@ impl Default for ProjectorConfig {
             review_period_days: domain::registration::DEFAULT_REVIEW_PERIOD_DAYS,
             lock_retry: Duration::from_secs(2),
             schema: LIVE_SCHEMA.to_owned(),
+            idle_poll: Duration::from_secs(30),
             on_batch: None,
         }
     }
@@ -195,7 +203,7 @@ async fn lead(
             Ok(outcome) if outcome.is_idle() => {
                 backoff = Duration::from_millis(100);
                 tokio::select! {
-                    _ = wake.wait() => {}
+                    _ = wake.wait_at_most(p.config.idle_poll) => {}
                     _ = stop.changed() => {}
                 }
             }

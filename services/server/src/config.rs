@@ -74,8 +74,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `REGISTRY_SHUTDOWN_GRACE_SECONDS` (default 20).
     pub shutdown_grace: Duration,
-    /// `REGISTRY_POLL_INTERVAL_MS`: the projector looks for new events at
-    /// least this often without a notification (default 1000).
+    /// `REGISTRY_POLL_INTERVAL_MS`: an idle projector looks at the log at
+    /// least this often without a notification (default 30000: appends
+    /// notify in their own transaction, and the listener wakes the
+    /// projector after a reconnect, so this only covers the unforeseen).
     pub poll_interval: Duration,
     /// `REGISTRY_LIVE_BUFFER`: how many recent events the process's log tail
     /// keeps for live subscribers that are behind (default 4096); one
@@ -232,7 +234,7 @@ impl Settings {
             poll_interval: Duration::from_millis(number(
                 &value,
                 "REGISTRY_POLL_INTERVAL_MS",
-                1000,
+                30_000,
             )?),
             live_buffer: positive(
                 number(&value, "REGISTRY_LIVE_BUFFER", 4096)?,

@@ -29,6 +29,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         let config = ProjectorConfig {
             batch_size: settings.projection_batch,
             review_period_days: settings.review_period_days,
+            idle_poll: settings.poll_interval,
             on_batch: Some(Arc::new(|outcome, took| {
                 metrics::histogram!("projection_batch_duration_seconds", "projection" => "all").record(took);
                 for (model, took) in &outcome.timings {
