@@ -27,14 +27,24 @@ pub async fn migrate(options: &PgConnectOptions) -> Result<(), sqlx::migrate::Mi
     Ok(())
 }
 
+// The expression of DURABLE_COMMIT, once (a macro, so both constants can
+// be built from it).
+macro_rules! durable_commit_setting {
+    () => {
+        "set_config('synchronous_commit', \
+         case when current_setting('synchronous_commit') in ('off', 'local', 'remote_write') \
+              then 'on' else current_setting('synchronous_commit') end, true)"
+    };
+}
 /// Makes the transaction it runs in commit with `synchronous_commit` at
 /// least `on` (its own setting, whatever the server or role default is): an
 /// acknowledged append must be flushed on the primary and, with synchronous
 /// standbys configured, on them too, so a failover cannot lose it. A
 /// stronger setting (`remote_apply`) is kept.
-pub const DURABLE_COMMIT: &str = "select set_config('synchronous_commit', \
-     case when current_setting('synchronous_commit') in ('off', 'local', 'remote_write') \
-          then 'on' else current_setting('synchronous_commit') end, true)";
+pub const DURABLE_COMMIT: &str = concat!("select ", durable_commit_setting!());
+
+/// [`DURABLE_COMMIT`]'s expression alone, to select with something else.
+pub const DURABLE_COMMIT_SETTING: &str = durable_commit_setting!();
 
 /// Pool settings for the runtime pool.
 #[derive(Debug, Clone)]

@@ -43,6 +43,18 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database failed while this append was committed in a group with
+    /// others (each append of the group gets this); nothing was written.
+    #[error("database error: {message}")]
+    GroupFailed {
+        /// The failure, as the database reported it.
+        message: String,
+        /// Whether retrying later may succeed.
+        transient: bool,
+    },
+    /// The store's writer is not running (the runtime is shutting down).
+    #[error("the event store's writer has stopped")]
+    WriterStopped,
 }
 
 impl StoreError {
@@ -60,11 +72,15 @@ impl StoreError {
             StoreError::Database(e) => match e {
                 sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
                 sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+                // A pooled connection left mid-transaction by a cancelled user.
+                sqlx::Error::BeginFailed => true,
                 sqlx::Error::Database(db) => db
                     .code()
                     .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
                 _ => false,
             },
+            StoreError::GroupFailed { transient, .. } => *transient,
+            StoreError::WriterStopped => true,
             _ => false,
         }
     }

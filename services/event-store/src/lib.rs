@@ -24,9 +24,10 @@ mod subscribe;
 pub mod testing;
 mod validate;
 pub mod vault;
+mod writer;
 
 pub use error::StoreError;
 pub use model::{AppendOutcome, ExpectedVersion, LogEvent, LogHead, NewEvent, RecordedEvent};
-pub use store::{EventStore, StreamAppend};
+pub use store::{Appending, EventStore, StreamAppend};
 pub use subscribe::{LogNotifier, Wake};
 pub use validate::Limits;

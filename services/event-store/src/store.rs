@@ -1,18 +1,20 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Row};
 use tracing::instrument;
-use uuid::Uuid;
 
-use crate::canonical::{chain_hash, EventFields, GENESIS_HASH};
+use std::sync::{Arc, OnceLock};
+
+use crate::canonical::GENESIS_HASH;
 use crate::error::StoreError;
 use crate::model::{AppendOutcome, ExpectedVersion, LogEvent, LogHead, NewEvent, RecordedEvent};
 use crate::validate::{self, Limits};
 use crate::vault::VaultChange;
+use crate::writer::{Append, Part, Writer};
 
 /// The advisory lock every append holds until commit. One number for the
 /// whole database: it is what makes positions gap-free and commit-ordered.
-const APPEND_LOCK: i64 = 0x534d_5231_4150_5044; // "SMR1APPD"
+pub(crate) const APPEND_LOCK: i64 = 0x534d_5231_4150_5044; // "SMR1APPD"
 
 /// The channel on which each commit announces its last position.
 pub const NOTIFY_CHANNEL: &str = "registry_events";
@@ -31,11 +33,27 @@ pub struct StreamAppend<'a> {
     pub events: &'a [NewEvent],
 }
 
+/// One append, as [`EventStore::append_together`] takes it (what
+/// [`EventStore::append_sealed`] takes as arguments).
+#[derive(Debug, Clone, Copy)]
+pub struct Appending<'a> {
+    /// The streams and their events.
+    pub batches: &'a [StreamAppend<'a>],
+    /// Who, when, why.
+    pub metadata: &'a Value,
+    /// The client's retry key, recorded against the first stream.
+    pub idempotency_key: Option<&'a str>,
+    /// Vault keys made while sealing, or an erasure.
+    pub vault_changes: &'a [VaultChange],
+}
+
 /// The event store: a pool and the limits it enforces.
 #[derive(Debug, Clone)]
 pub struct EventStore {
     pool: PgPool,
     limits: Limits,
+    /// Commits the appends of every clone of this store, in groups.
+    writer: Arc<OnceLock<Writer>>,
 }
 
 impl EventStore {
@@ -46,7 +64,11 @@ impl EventStore {
 
     /// A store over `pool` with the given limits.
     pub fn with_limits(pool: PgPool, limits: Limits) -> Self {
-        EventStore { pool, limits }
+        EventStore {
+            pool,
+            limits,
+            writer: Arc::new(OnceLock::new()),
+        }
     }
 
     /// The pool the store reads and writes through.
@@ -104,12 +126,64 @@ impl EventStore {
         idempotency_key: Option<&str>,
         vault_changes: &[VaultChange],
     ) -> Result<AppendOutcome, StoreError> {
-        let Some(primary) = batches.first() else {
+        let append = self
+            .prepare(&Appending {
+                batches,
+                metadata,
+                idempotency_key,
+                vault_changes,
+            })
+            .await?;
+        let outcome = self.writer().append(append).await?;
+        tracing::Span::current().record("position.last", outcome.last_position);
+        Ok(outcome)
+    }
+
+    /// Several appends committed in one transaction (with whatever other
+    /// appends wait), each decided as if alone and in order: one that
+    /// conflicts fails by itself, the others commit. Each outcome in the
+    /// order given.
+    pub async fn append_together(
+        &self,
+        appends: &[Appending<'_>],
+    ) -> Vec<Result<AppendOutcome, StoreError>> {
+        let mut prepared = Vec::with_capacity(appends.len());
+        let mut refused = Vec::with_capacity(appends.len());
+        for a in appends {
+            match self.prepare(a).await {
+                Ok(append) => {
+                    prepared.push(append);
+                    refused.push(None);
+                }
+                Err(e) => refused.push(Some(e)),
+            }
+        }
+        let mut outcomes = self.writer().append_together(prepared).await.into_iter();
+        refused
+            .into_iter()
+            .map(|r| match r {
+                Some(e) => Err(e),
+                None => outcomes.next().unwrap_or(Err(StoreError::WriterStopped)),
+            })
+            .collect()
+    }
+
+    /// Check an append and put its JSON as PostgreSQL's `jsonb` will return
+    /// it (the hash covers exactly what a later read re-encodes), before it
+    /// goes to the writer.
+    async fn prepare(&self, a: &Appending<'_>) -> Result<Append, StoreError> {
+        let Appending {
+            batches,
+            metadata,
+            idempotency_key,
+            vault_changes,
+        } = *a;
+        if batches.is_empty() {
             return Err(StoreError::invalid(
                 "events",
                 "at least one event is required",
             ));
-        };
+        }
         let mut seen = std::collections::HashSet::new();
         let mut total = 0;
         for b in batches {
@@ -134,71 +208,57 @@ impl EventStore {
         if let Some(key) = idempotency_key {
             validate::idempotency_key(key)?;
         }
-        let all: Vec<NewEvent> = batches
-            .iter()
-            .flat_map(|b| b.events.iter().cloned())
-            .collect();
+        let all: Vec<&NewEvent> = batches.iter().flat_map(|b| b.events.iter()).collect();
         check_unique_ids(&all)?;
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(crate::db::DURABLE_COMMIT)
-            .execute(&mut *tx)
-            .await?;
-        let (mut payloads, metadata) = as_stored_json(&mut tx, &all, metadata).await?;
-        sqlx::query("select pg_advisory_xact_lock($1)")
-            .bind(APPEND_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(key) = idempotency_key {
-            if let Some(outcome) = earlier_outcome(&mut *tx, key, primary.stream_id).await? {
-                tx.rollback().await?;
-                return Ok(outcome);
-            }
+        let mut values: Vec<Value> = all.iter().map(|e| e.payload.clone()).collect();
+        values.push(metadata.clone());
+        let mut values = self.as_stored(values).await?;
+        let metadata = values.pop().expect("metadata was pushed last");
+        let mut values = values.into_iter();
+        let parts = batches
+            .iter()
+            .map(|b| Part {
+                stream_id: b.stream_id.to_owned(),
+                expected: b.expected,
+                events: b
+                    .events
+                    .iter()
+                    .map(|e| NewEvent {
+                        payload: values.next().expect("one value per event"),
+                        ..e.clone()
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(Append {
+            parts,
+            metadata,
+            idempotency_key: idempotency_key.map(str::to_owned),
+            vault_changes: vault_changes.to_vec(),
+        })
+    }
+
+    /// The store's writer, started on first use.
+    fn writer(&self) -> &Writer {
+        self.writer.get_or_init(|| Writer::spawn(self.pool.clone()))
+    }
+
+    /// `values` as PostgreSQL's `jsonb` returns them. Values without
+    /// fractional or exponent numbers come back unchanged (strings, keys,
+    /// integers and their order are kept; canonical JSON sorts keys; NUL
+    /// characters were refused by the limits), so only values holding such
+    /// numbers make the round trip.
+    async fn as_stored(&self, values: Vec<Value>) -> Result<Vec<Value>, StoreError> {
+        let unchanged = !values.iter().any(holds_float);
+        if unchanged {
+            return Ok(values);
         }
-        let mut head = head_in(&mut tx).await?;
-        let mut rows = Vec::with_capacity(all.len());
-        let mut primary_version = 0;
-        for (i, b) in batches.iter().enumerate() {
-            let actual = stream_version(&mut tx, b.stream_id).await?;
-            if !b.expected.admits(actual) {
-                return Err(StoreError::Conflict {
-                    stream_id: b.stream_id.to_owned(),
-                    expected: b.expected.to_string(),
-                    actual,
-                });
-            }
-            let rest = payloads.split_off(b.events.len());
-            let batch_rows = chain_rows(head, b.stream_id, actual, b.events, payloads, &metadata);
-            payloads = rest;
-            let last = batch_rows.last().expect("batches are not empty");
-            head = LogHead {
-                position: last.position,
-                hash: hash32(last.position, last.hash.clone())?,
-            };
-            if i == 0 {
-                primary_version = last.stream_version;
-            }
-            rows.extend(batch_rows);
-        }
-        crate::vault::apply_changes(&mut tx, vault_changes).await?;
-        insert_rows(&mut tx, &rows).await?;
-        let outcome = AppendOutcome {
-            stream_id: primary.stream_id.to_owned(),
-            first_position: rows[0].position,
-            last_position: head.position,
-            stream_version: primary_version,
-            deduplicated: false,
-        };
-        if let Some(key) = idempotency_key {
-            remember_outcome(&mut tx, key, &outcome).await?;
-        }
-        sqlx::query("select pg_notify($1, $2)")
-            .bind(NOTIFY_CHANNEL)
-            .bind(outcome.last_position.to_string())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        tracing::Span::current().record("position.last", outcome.last_position);
-        Ok(outcome)
+        Ok(sqlx::query_scalar(
+            "select v from unnest($1::jsonb[]) with ordinality as t(v, i) order by i",
+        )
+        .bind(&values)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// The events of one stream in order, up to and including `up_to_version`
@@ -422,25 +482,6 @@ impl EventStore {
     }
 }
 
-/// Payloads and metadata as PostgreSQL's `jsonb` will return them, so the
-/// hash is computed over exactly what a later read re-encodes.
-async fn as_stored_json(
-    tx: &mut Transaction<'_, Postgres>,
-    events: &[NewEvent],
-    metadata: &Value,
-) -> Result<(Vec<Value>, Value), StoreError> {
-    let mut values: Vec<Value> = events.iter().map(|e| e.payload.clone()).collect();
-    values.push(metadata.clone());
-    let mut stored: Vec<Value> = sqlx::query_scalar(
-        "select v from unnest($1::jsonb[]) with ordinality as t(v, i) order by i",
-    )
-    .bind(&values)
-    .fetch_all(&mut **tx)
-    .await?;
-    let metadata = stored.pop().expect("metadata was pushed last");
-    Ok((stored, metadata))
-}
-
 impl EventStore {
     /// What an append with this idempotency key did, if one did: the
     /// outcome to return to a retry. A key recorded for another stream is
@@ -483,133 +524,7 @@ async fn earlier_outcome<'e>(
     }))
 }
 
-async fn remember_outcome(
-    tx: &mut Transaction<'_, Postgres>,
-    key: &str,
-    outcome: &AppendOutcome,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "insert into idempotency_keys (key, stream_id, first_position, last_position, stream_version) \
-         values ($1, $2, $3, $4, $5)",
-    )
-    .bind(key)
-    .bind(&outcome.stream_id)
-    .bind(outcome.first_position)
-    .bind(outcome.last_position)
-    .bind(outcome.stream_version)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn stream_version(
-    tx: &mut Transaction<'_, Postgres>,
-    stream_id: &str,
-) -> Result<i64, StoreError> {
-    let v: Option<i64> =
-        sqlx::query_scalar("select max(stream_version) from events where stream_id = $1")
-            .bind(stream_id)
-            .fetch_one(&mut **tx)
-            .await?;
-    Ok(v.unwrap_or(0))
-}
-
-async fn head_in(tx: &mut Transaction<'_, Postgres>) -> Result<LogHead, StoreError> {
-    let row = sqlx::query("select position, hash from events order by position desc limit 1")
-        .fetch_optional(&mut **tx)
-        .await?;
-    match row {
-        None => Ok(LogHead {
-            position: 0,
-            hash: GENESIS_HASH,
-        }),
-        Some(row) => {
-            let position: i64 = row.try_get("position")?;
-            Ok(LogHead {
-                position,
-                hash: hash32(position, row.try_get("hash")?)?,
-            })
-        }
-    }
-}
-
-fn chain_rows(
-    head: LogHead,
-    stream_id: &str,
-    version: i64,
-    events: &[NewEvent],
-    payloads: Vec<Value>,
-    metadata: &Value,
-) -> Vec<RecordedEvent> {
-    let recorded_at = now_micros();
-    let mut prev = head.hash.to_vec();
-    let mut rows = Vec::with_capacity(events.len());
-    for (i, (event, payload)) in events.iter().zip(payloads).enumerate() {
-        let offset = i64::try_from(i).expect("append size is bounded") + 1;
-        let mut row = RecordedEvent {
-            position: head.position + offset,
-            stream_id: stream_id.to_owned(),
-            stream_version: version + offset,
-            event_id: event.event_id,
-            event_type: event.event_type.clone(),
-            schema_version: event.schema_version,
-            payload,
-            metadata: metadata.clone(),
-            recorded_at,
-            prev_hash: prev.clone(),
-            hash: Vec::new(),
-        };
-        row.hash = chain_hash(&prev, EventFields::from(&row)).to_vec();
-        prev.clone_from(&row.hash);
-        rows.push(row);
-    }
-    rows
-}
-
-async fn insert_rows(
-    tx: &mut Transaction<'_, Postgres>,
-    rows: &[RecordedEvent],
-) -> Result<(), StoreError> {
-    let positions: Vec<i64> = rows.iter().map(|r| r.position).collect();
-    let streams: Vec<&str> = rows.iter().map(|r| r.stream_id.as_str()).collect();
-    let versions: Vec<i64> = rows.iter().map(|r| r.stream_version).collect();
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.event_id).collect();
-    let types: Vec<&str> = rows.iter().map(|r| r.event_type.as_str()).collect();
-    let schemas: Vec<i32> = rows.iter().map(|r| r.schema_version).collect();
-    let payloads: Vec<&Value> = rows.iter().map(|r| &r.payload).collect();
-    let metadata: Vec<&Value> = rows.iter().map(|r| &r.metadata).collect();
-    let times: Vec<DateTime<Utc>> = rows.iter().map(|r| r.recorded_at).collect();
-    let prevs: Vec<&[u8]> = rows.iter().map(|r| r.prev_hash.as_slice()).collect();
-    let hashes: Vec<&[u8]> = rows.iter().map(|r| r.hash.as_slice()).collect();
-    let result = sqlx::query(
-        "insert into events (position, stream_id, stream_version, event_id, event_type, \
-           schema_version, payload, metadata, recorded_at, prev_hash, hash) \
-         select * from unnest($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], \
-           $6::int[], $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::bytea[], $11::bytea[])",
-    )
-    .bind(&positions)
-    .bind(&streams)
-    .bind(&versions)
-    .bind(&ids)
-    .bind(&types)
-    .bind(&schemas)
-    .bind(&payloads)
-    .bind(&metadata)
-    .bind(&times)
-    .bind(&prevs)
-    .bind(&hashes)
-    .execute(&mut **tx)
-    .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(sqlx::Error::Database(db)) if db.constraint() == Some("events_event_id_key") => Err(
-            StoreError::invalid("event_id", "an event with this id is already in the log"),
-        ),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn check_unique_ids(events: &[NewEvent]) -> Result<(), StoreError> {
+fn check_unique_ids(events: &[&NewEvent]) -> Result<(), StoreError> {
     let mut seen = std::collections::HashSet::new();
     for (i, e) in events.iter().enumerate() {
         if !seen.insert(e.event_id) {
@@ -620,11 +535,6 @@ fn check_unique_ids(events: &[NewEvent]) -> Result<(), StoreError> {
         }
     }
     Ok(())
-}
-
-fn now_micros() -> DateTime<Utc> {
-    let micros = Utc::now().timestamp_micros();
-    DateTime::from_timestamp_micros(micros).expect("now is representable")
 }
 
 fn hash32(position: i64, bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
@@ -644,6 +554,17 @@ fn log_event(row: &sqlx::postgres::PgRow) -> Result<LogEvent, StoreError> {
         payload: row.try_get("payload")?,
         recorded_at: row.try_get("recorded_at")?,
     })
+}
+
+/// Whether a value holds a number with a fraction or an exponent (jsonb
+/// keeps numerics, not floats, so it may print one differently).
+fn holds_float(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n.is_f64(),
+        Value::Array(items) => items.iter().any(holds_float),
+        Value::Object(map) => map.values().any(holds_float),
+        Value::Null | Value::Bool(_) | Value::String(_) => false,
+    }
 }
 
 pub(crate) fn decode_row(row: &sqlx::postgres::PgRow) -> Result<RecordedEvent, StoreError> {

@@ -373,12 +373,18 @@ impl Vault {
         Ok(!already)
     }
 
-    /// Make `changes` in a transaction of their own.
+    /// Make `changes` in a transaction of their own, taking turns with the
+    /// appends (whose groups read the vault's state under the append lock
+    /// and write keys in the same transaction).
     async fn apply(&self, changes: &[VaultChange]) -> Result<(), VaultError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(crate::db::DURABLE_COMMIT)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "select {}, pg_advisory_xact_lock($1)",
+            crate::db::DURABLE_COMMIT_SETTING
+        ))
+        .bind(crate::store::APPEND_LOCK)
+        .execute(&mut *tx)
+        .await?;
         match apply_changes(&mut tx, changes).await {
             Ok(()) => {}
             // A key made meanwhile by someone else: theirs stands.
@@ -446,28 +452,14 @@ impl Vault {
     }
 }
 
-/// Store the keys made while sealing and carry out erasures, under the
-/// same per-person lock [`Vault::erase`] takes: an erasure
-/// that commits first wins, and no key is stored after it.
-pub(crate) async fn apply_changes(
+/// Store keys made while sealing and carry out erasures in `tx`, which
+/// holds the append lock, as every vault write does (appends make theirs in
+/// their group's statement, see `writer`): an erasure that commits first
+/// wins, and no key is stored after it.
+async fn apply_changes(
     tx: &mut Transaction<'_, Postgres>,
     changes: &[VaultChange],
 ) -> Result<(), VaultError> {
-    let mut persons: Vec<Uuid> = changes
-        .iter()
-        .map(|c| match c {
-            VaultChange::Add(k) => k.person,
-            VaultChange::Erase(p) => *p,
-        })
-        .collect();
-    persons.sort();
-    persons.dedup();
-    for person in &persons {
-        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 0))")
-            .bind(person)
-            .execute(&mut **tx)
-            .await?;
-    }
     for change in changes {
         match change {
             VaultChange::Add(key) => {
