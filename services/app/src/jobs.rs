@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::commands::Handler;
 use crate::state::AppState;
 
 const SIGN_LOCK: i64 = 0x5349_474e; // "SIGN"
@@ -83,7 +82,7 @@ pub fn spawn(state: &AppState, settings: &JobSettings) -> Jobs {
             loop {
                 tokio::time::sleep(wait).await;
                 wait = every;
-                let handler = Handler::new(state.store.clone(), state.vault.clone());
+                let handler = state.handler.clone();
                 let result = exclusively(&state.pool, RETENTION_LOCK, || async {
                     let plan = crate::privacy::retention_plan(&state.pool, &handler, chrono::Utc::now(), years).await?;
                     let cid = format!("retention-{}", uuid::Uuid::new_v4());

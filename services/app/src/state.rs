@@ -24,4 +24,6 @@ pub struct AppState {
     pub public: Arc<crate::public_index::PublicIndex>,
     /// Signs log heads.
     pub signer: HeadSigner,
+    /// Handles commands (its clones share the reference data it keeps).
+    pub handler: crate::commands::Handler,
 }

@@ -486,3 +486,39 @@ async fn two_commands_naming_the_same_new_person_at_once_both_succeed_under_one_
         assert_eq!(opened.as_value(), Some("Olivia Officer"));
     }
 }
+
+#[tokio::test]
+async fn a_command_sees_every_reference_change_committed_before_it_even_one_made_by_another_instance(
+) {
+    let (db, handler) = setup().await;
+    ok(
+        &handler,
+        Uuid::new_v4(),
+        Request::Submit(level3("@NorthYouthOne")),
+        applicant(),
+    )
+    .await;
+    // Another instance (its own handler, its own cache) withdraws the role.
+    let other = Handler::new(EventStore::new(db.runtime.clone()), handler.vault().clone());
+    other
+        .reference(
+            ReferenceEvent::JobRoleWithdrawn {
+                code: "youth-worker".into(),
+            },
+            &meta(Actor::new("u-admin", [Role::Admin])),
+        )
+        .await
+        .unwrap();
+    let refused = handler
+        .handle(
+            Uuid::new_v4(),
+            Request::Submit(level3("@NorthYouthTwo")),
+            &meta(applicant()),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{refused:?}").contains("youth-worker"),
+        "the withdrawn job role is refused at once: {refused:?}"
+    );
+}

@@ -301,6 +301,22 @@ impl EventStore {
         rows.iter().map(decode_row).collect()
     }
 
+    /// The events of `streams` after position `after`, in order.
+    pub async fn read_streams_after(
+        &self,
+        streams: &[&str],
+        after: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql =
+            format!("{SELECT_EVENT} where stream_id = any($1) and position > $2 order by position");
+        let rows = sqlx::query(&sql)
+            .bind(streams)
+            .bind(after)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
     /// Up to `limit` events after `after` matching the filters (each `None`
     /// matches everything), in order.
     pub async fn read_filtered(

@@ -16,7 +16,6 @@ use super::inputs::RegistrationFilter;
 use super::types::RegistrationNode;
 use super::{app, with_role};
 use crate::errors;
-use app::commands::Handler;
 
 /// The outcome of verifying the hash chain.
 #[derive(SimpleObject, Debug, Clone)]
@@ -243,7 +242,7 @@ impl AuditQuery {
         with_role(ctx, &[Role::DataProtection])?;
         let person = person_of(&subject, &councillor_name)?;
         let app = app(ctx)?;
-        let handler = Handler::new(app.store.clone(), app.vault.clone());
+        let handler = app.handler.clone();
         let (holdings, acted) = app::privacy::held_for(
             &app.pool,
             &handler,
@@ -303,7 +302,7 @@ impl AuditMutation {
         let person = person_of(&subject, &councillor_name)?;
         let app = app(ctx)?;
         let meta = super::request_meta(ctx, None, None)?;
-        let handler = Handler::new(app.store.clone(), app.vault.clone());
+        let handler = app.handler.clone();
         let position = handler.erase_person(person, &reason, &meta).await?;
         Ok(ErasurePayload { person, position })
     }

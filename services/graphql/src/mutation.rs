@@ -26,7 +26,7 @@ pub struct RegistryMutation;
 
 fn handler(ctx: &Context<'_>) -> Result<Handler> {
     let app = app(ctx)?;
-    Ok(Handler::new(app.store.clone(), app.vault.clone()))
+    Ok(app.handler.clone())
 }
 
 async fn run(

@@ -560,11 +560,11 @@ impl RegistryQuery {
         let reference = reference(ctx).await?;
         Ok(reference
             .speaking_authorities
-            .into_iter()
+            .iter()
             .filter(|(_, topics)| !topics.is_empty())
             .map(|(subject, topics)| SpeakingAuthority {
-                subject,
-                topics: topics.into_iter().collect(),
+                subject: subject.clone(),
+                topics: topics.iter().cloned().collect(),
             })
             .collect())
     }
@@ -692,6 +692,6 @@ fn encode<T: serde::Serialize>(value: &T) -> String {
         .encode(serde_json::to_vec(value).unwrap_or_default())
 }
 
-async fn reference(ctx: &Context<'_>) -> Result<domain::reference::ReferenceData> {
-    Ok(app::commands::load_reference(&app(ctx)?.store).await?)
+async fn reference(ctx: &Context<'_>) -> Result<std::sync::Arc<domain::reference::ReferenceData>> {
+    Ok(app(ctx)?.handler.reference_data().await?)
 }

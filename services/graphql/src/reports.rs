@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use super::{app, with_role};
 use crate::errors;
-use app::commands::Handler;
 
 /// A report from the public of an account they suspect is a fake council
 /// account.
@@ -140,7 +139,9 @@ impl ReportsMutation {
         if app.store.stream_version(&stream).await? == 0 {
             return Err(errors::not_found(format!("no report {id}")));
         }
-        Ok(Handler::new(app.store.clone(), app.vault.clone())
+        Ok(app
+            .handler
+            .clone()
             .close_fake_account_report(id, &outcome, &meta)
             .await?)
     }

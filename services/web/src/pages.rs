@@ -11,7 +11,6 @@ use domain::platform::Platform;
 use serde::Deserialize;
 
 use super::{client_ip, failure, page, problem, url_encode, WebState};
-use app::commands::Handler;
 use maud::{html, Markup};
 use projections::public::{self, Account, DirectoryQuery};
 
@@ -413,7 +412,7 @@ pub(super) async fn report_submit(
             },
         );
     }
-    let handler = Handler::new(state.app.store.clone(), state.app.vault.clone());
+    let handler = state.app.handler.clone();
     let correlation = uuid::Uuid::new_v4().to_string();
     match handler
         .report_fake_account(account, &form.details, &correlation)

@@ -1,7 +1,6 @@
 //! Loading an aggregate: read its stream, decode, fold.
 
 use domain::codec;
-use domain::reference::{streams, ReferenceData};
 use domain::registration::{self, Registration};
 use domain::Aggregate;
 use event_store::{EventStore, RecordedEvent};
@@ -73,13 +72,4 @@ pub fn apply_event(
     e: &RecordedEvent,
 ) -> Result<Option<Registration>, HandleError> {
     fold(state, std::slice::from_ref(e))
-}
-
-/// Reference data folded from its streams.
-pub async fn load_reference(store: &EventStore) -> Result<ReferenceData, HandleError> {
-    let mut data = Some(ReferenceData::default());
-    for stream in streams::ALL {
-        data = fold(data, &store.read_stream(stream, None).await?)?;
-    }
-    Ok(data.unwrap_or_default())
 }

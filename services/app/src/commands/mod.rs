@@ -6,6 +6,7 @@
 mod claims;
 mod error;
 mod load;
+mod reference;
 pub mod seal;
 
 use chrono::Utc;
@@ -25,8 +26,7 @@ use uuid::Uuid;
 
 pub use error::HandleError;
 pub use load::{
-    apply_event, fold, fold_registration as fold_events, load, load_reference, load_registration,
-    Loaded,
+    apply_event, fold, fold_registration as fold_events, load, load_registration, Loaded,
 };
 
 /// How many times a command without an expected version is re-decided
@@ -91,17 +91,28 @@ pub struct Outcome {
     pub deduplicated: bool,
 }
 
-/// Handles commands against the event store.
+/// Handles commands against the event store. Clones share the reference
+/// data they keep.
 #[derive(Debug, Clone)]
 pub struct Handler {
     store: EventStore,
     vault: Vault,
+    reference: reference::ReferenceCache,
 }
 
 impl Handler {
     /// A handler over the store and vault.
     pub fn new(store: EventStore, vault: Vault) -> Self {
-        Handler { store, vault }
+        Handler {
+            store,
+            vault,
+            reference: reference::ReferenceCache::default(),
+        }
+    }
+
+    /// The reference data as the log holds it now.
+    pub async fn reference_data(&self) -> Result<std::sync::Arc<ReferenceData>, HandleError> {
+        self.reference.get(&self.store).await
     }
 
     /// The event store.
@@ -152,7 +163,7 @@ impl Handler {
                 return Ok(outcome);
             }
         }
-        let reference = load_reference(&self.store).await?;
+        let reference = self.reference_data().await?;
         let Loaded { state, version, .. } = load::<Registration>(&self.store, stream).await?;
         if let Some(expected) = meta.expected_version {
             if expected != version {
@@ -458,7 +469,7 @@ impl Handler {
         command: &ReferenceCommand,
         meta: &RequestMeta,
     ) -> Result<i64, HandleError> {
-        let reference = load_reference(&self.store).await?;
+        let reference = self.reference_data().await?;
         let ctx = Context {
             actor: &meta.actor,
             now: Utc::now(),

@@ -66,6 +66,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     let public = app::public_index::PublicIndex::start(pool.clone(), live.clone());
     let state = AppState {
         pool: pool.clone(),
+        handler: app::commands::Handler::new(store.clone(), vault.clone()),
         store,
         vault,
         notifier: Arc::new(notifier),
