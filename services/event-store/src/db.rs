@@ -11,6 +11,13 @@ use sqlx::{Connection, Executor, PgConnection, PgPool};
 /// Every migration of the project, embedded at build time from `migrations/`.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
+/// The advisory lock every append holds until commit. One number for the
+/// whole database: it is what makes positions gap-free and commit-ordered.
+pub(crate) const APPEND_LOCK: i64 = 0x534d_5231_4150_5044; // "SMR1APPD"
+
+/// The channel on which each commit announces its last position.
+pub const NOTIFY_CHANNEL: &str = "registry_events";
+
 /// The role the service's statements run as (see the first migration).
 pub const RUNTIME_ROLE: &str = "registry_app";
 

@@ -12,13 +12,6 @@ use crate::validate::{self, Limits};
 use crate::vault::VaultChange;
 use crate::writer::{Append, Part, Writer};
 
-/// The advisory lock every append holds until commit. One number for the
-/// whole database: it is what makes positions gap-free and commit-ordered.
-pub(crate) const APPEND_LOCK: i64 = 0x534d_5231_4150_5044; // "SMR1APPD"
-
-/// The channel on which each commit announces its last position.
-pub const NOTIFY_CHANNEL: &str = "registry_events";
-
 const SELECT_EVENT: &str = "select position, stream_id, stream_version, event_id, event_type, \
      schema_version, payload, metadata, recorded_at, prev_hash, hash from events";
 

@@ -17,7 +17,8 @@ use tokio::task::JoinHandle;
 
 use crate::error::StoreError;
 use crate::model::RecordedEvent;
-use crate::store::{EventStore, NOTIFY_CHANNEL};
+use crate::db::NOTIFY_CHANNEL;
+use crate::store::EventStore;
 
 const PAGE: i64 = 500;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);

@@ -382,7 +382,7 @@ impl Vault {
             "select {}, pg_advisory_xact_lock($1)",
             crate::db::DURABLE_COMMIT_SETTING
         ))
-        .bind(crate::store::APPEND_LOCK)
+        .bind(crate::db::APPEND_LOCK)
         .execute(&mut *tx)
         .await?;
         match apply_changes(&mut tx, changes).await {
