@@ -15,9 +15,9 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::db::NOTIFY_CHANNEL;
 use crate::error::StoreError;
 use crate::model::RecordedEvent;
-use crate::db::NOTIFY_CHANNEL;
 use crate::store::EventStore;
 
 const PAGE: i64 = 500;

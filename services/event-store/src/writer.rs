@@ -30,9 +30,9 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::canonical::{chain_hash, EventFields, GENESIS_HASH};
+use crate::db::{APPEND_LOCK, NOTIFY_CHANNEL};
 use crate::error::StoreError;
 use crate::model::{AppendOutcome, ExpectedVersion, LogHead, NewEvent, RecordedEvent};
-use crate::db::{APPEND_LOCK, NOTIFY_CHANNEL};
 use crate::vault::{VaultChange, VaultError};
 
 /// Most appends in one group.
