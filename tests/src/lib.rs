@@ -42,8 +42,18 @@ impl Service {
     /// Start `social-registry serve` on a free port with extra environment,
     /// and wait until it logs the address it listens on.
     pub fn start(database_url: &str, env: &[(&str, &str)]) -> Service {
+        Service::start_binary(&binary(), database_url, env)
+    }
+
+    /// [`Service::start`] with another build of the binary (a benchmark's
+    /// baseline, say).
+    pub fn start_binary(
+        binary: &std::path::Path,
+        database_url: &str,
+        env: &[(&str, &str)],
+    ) -> Service {
         let data_dir = std::env::temp_dir().join(format!("registry-test-{}", uuid::Uuid::new_v4()));
-        let mut command = Command::new(binary());
+        let mut command = Command::new(binary);
         command
             .arg("serve")
             .env_clear()

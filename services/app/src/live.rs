@@ -184,6 +184,7 @@ async fn catch_up(
             Err(e) => return Err(e.into()),
         }
     };
+    states.prefetch(store, &page).await?;
     let mut out = Vec::with_capacity(page.len());
     for event in page {
         let registration = states.after(store, &event).await?;
@@ -251,6 +252,57 @@ async fn tail(
 struct States(Mutex<HashMap<Uuid, Arc<Registration>>>);
 
 impl States {
+    /// Fold, in one read, every registration of `page` whose state before
+    /// its first event in the page is not kept (so a page costs at most
+    /// one query, not one per registration).
+    async fn prefetch(
+        &self,
+        store: &EventStore,
+        page: &[RecordedEvent],
+    ) -> Result<(), HandleError> {
+        let mut wanted: Vec<(String, i64)> = Vec::new();
+        {
+            let map = self.0.lock().expect("states lock");
+            let mut seen = std::collections::HashSet::new();
+            for event in page {
+                let Some(id) = domain::streams::registration_id(&event.stream_id) else {
+                    continue;
+                };
+                if !seen.insert(id) || event.stream_version == 1 {
+                    continue;
+                }
+                let kept = map
+                    .get(&id)
+                    .is_some_and(|s| s.version + 1 >= event.stream_version);
+                if !kept {
+                    wanted.push((event.stream_id.clone(), event.position - 1));
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut by_stream: HashMap<String, Vec<RecordedEvent>> = HashMap::new();
+        for e in store.read_streams_upto(&wanted).await? {
+            by_stream.entry(e.stream_id.clone()).or_default().push(e);
+        }
+        let mut map = self.0.lock().expect("states lock");
+        for (stream, events) in by_stream {
+            let Some(id) = domain::streams::registration_id(&stream) else {
+                continue;
+            };
+            if let Some(state) = crate::commands::fold_events(&events)? {
+                if map.len() >= MAX_STATES {
+                    map.clear();
+                }
+                if map.get(&id).is_none_or(|s| s.version < state.version) {
+                    map.insert(id, Arc::new(state));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The registration as `event` left it (`None` for other streams).
     async fn after(
         &self,
@@ -266,6 +318,8 @@ impl States {
             Some(state) if state.version + 1 == event.stream_version => {
                 fold(Some((*state).clone()), std::slice::from_ref(event))?
             }
+            // A new registration: its first event is all there is.
+            _ if event.stream_version == 1 => fold(None, std::slice::from_ref(event))?,
             _ => {
                 let events = store
                     .read_stream(&event.stream_id, Some(event.stream_version))

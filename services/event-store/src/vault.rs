@@ -166,14 +166,23 @@ pub struct Sealer<'v> {
     keys: std::collections::HashMap<Uuid, KeyState>,
     changes: Vec<VaultChange>,
     sealed: u64,
+    pending: Vec<Uuid>,
 }
 
 impl Sealer<'_> {
+    /// Have the next [`Sealer::load`] also read `person`'s key (a command
+    /// that will seal its actor's name reads every key it needs at once).
+    pub fn also_load(&mut self, person: Uuid) {
+        self.pending.push(person);
+    }
+
     /// Make sure the key states of `persons` are known (one statement for
     /// all that are not yet).
     pub async fn load(&mut self, persons: &[Uuid]) -> Result<(), VaultError> {
+        let pending = std::mem::take(&mut self.pending);
         let wanted: Vec<Uuid> = persons
             .iter()
+            .chain(&pending)
             .filter(|p| !self.keys.contains_key(p))
             .copied()
             .collect::<std::collections::BTreeSet<_>>()
@@ -271,6 +280,7 @@ impl Vault {
             keys: std::collections::HashMap::new(),
             changes: Vec::new(),
             sealed: 0,
+            pending: Vec::new(),
         }
     }
 
@@ -314,23 +324,30 @@ impl Vault {
         &self,
         persons: &[Uuid],
     ) -> Result<std::collections::HashMap<Uuid, KeyState>, VaultError> {
-        let rows: Vec<(Uuid, Option<Vec<u8>>, bool)> = sqlx::query_as(
-            "select p.id, k.wrapped_key, e.person_id is not null \
-             from unnest($1::uuid[]) as p(id) \
-             left join vault_keys k on k.person_id = p.id \
-             left join vault_erasures e on e.person_id = p.id",
+        // Two index lookups rather than a join on an unnested array: the
+        // statement is planned afresh each time, and this shape plans in
+        // half the time (it is run by every command that names a person).
+        let rows: Vec<(Uuid, Option<Vec<u8>>)> = sqlx::query_as(
+            "select person_id, wrapped_key from vault_keys where person_id = any($1) \
+             union all select person_id, null from vault_erasures where person_id = any($1)",
         )
         .bind(persons)
         .fetch_all(&self.pool)
         .await?;
-        let mut out = std::collections::HashMap::with_capacity(rows.len());
-        for (person, wrapped, erased) in rows {
-            let state = match wrapped {
-                Some(w) => KeyState::Key(DataKey(self.unwrap_key(person, &w)?)),
-                None if erased => KeyState::Erased,
-                None => KeyState::Missing,
-            };
-            out.insert(person, state);
+        let mut out: std::collections::HashMap<Uuid, KeyState> =
+            persons.iter().map(|p| (*p, KeyState::Missing)).collect();
+        for (person, wrapped) in rows {
+            match wrapped {
+                Some(w) => {
+                    out.insert(person, KeyState::Key(DataKey(self.unwrap_key(person, &w)?)));
+                }
+                // Erased: no key (a key and an erasure never both exist).
+                None => {
+                    if !matches!(out.get(&person), Some(KeyState::Key(_))) {
+                        out.insert(person, KeyState::Erased);
+                    }
+                }
+            }
         }
         Ok(out)
     }

@@ -24,7 +24,8 @@ const SUBMIT: &str = "mutation($f: RegistrationFormInput!) { submitRegistration(
 /// A level-1 form whose business contact is a person seen nowhere else, so
 /// the command also makes that person's vault key.
 fn form(client: usize, i: usize) -> Value {
-    let mut f = council::form(1, "X", &format!("@NorthCrash{client}x{i}"));
+    // X handles are at most 15 characters.
+    let mut f = council::form(1, "X", &format!("@nc{client}x{i}"));
     let subject = format!("u-crash-{client}-{i}");
     f["businessContact"] = json!({"subject": subject, "name": format!("Crash Contact {client} {i}"),
         "email": format!("{subject}@north.gov.uk"), "phone": "01234 567890"});

@@ -328,3 +328,36 @@ fn graphql_literal(v: &serde_json::Value) -> String {
         other => other.to_string(),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_exporter_every_command_still_records_a_trace_id_and_keeps_the_callers() {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    // Without a traceparent: a trace id of its own.
+    council::submit(&api, council::form(1, "X", "@NorthTraceA")).await;
+    // With one: the caller's.
+    let caller = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let response = api
+        .client
+        .post(format!("{}/graphql", api.base))
+        .bearer_auth(as_(APPLICANT))
+        .header("traceparent", format!("00-{caller}-00f067aa0ba902b7-01"))
+        .json(&json!({"query": "mutation($f: RegistrationFormInput!) { submitRegistration(form: $f) { position } }",
+                      "variables": {"f": council::form(1, "X", "@NorthTraceB")}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let ids: Vec<String> = sqlx::query_scalar(
+        "select metadata->>'traceId' from events where event_type = 'RegistrationSubmitted' order by position",
+    )
+    .fetch_all(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0].len(), 32, "a trace id of 32 hex digits: {ids:?}");
+    assert_ne!(ids[0], "0".repeat(32));
+    assert_eq!(ids[1], caller);
+}

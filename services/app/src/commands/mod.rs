@@ -178,6 +178,10 @@ impl Handler {
         // Sealing is in memory: keys for people new to the vault are only
         // stored by the append below, so a refused command changes nothing.
         let mut sealer = self.vault.sealer();
+        if meta.display_name.is_some() {
+            // Read the actor's key (for the metadata) with the form's.
+            sealer.also_load(domain::personal::staff_person(&meta.actor.subject));
+        }
         let command = seal_request(&mut sealer, id, request, state.as_ref()).await?;
         let events = Registration::decide(state.as_ref(), &command, &ctx).map_err(|e| match e {
             domain::DomainError::RegistrationNotFound(_) => {
