@@ -294,17 +294,24 @@ impl EventStore {
         rows.iter().map(decode_row).collect()
     }
 
-    /// The events of `streams` after position `after`, in order.
-    pub async fn read_streams_after(
+    /// The events of each stream after the version given for it, ordered
+    /// by position: what a reader that knows those versions has not seen.
+    /// Each stream is one range of its `(stream_id, stream_version)` index,
+    /// so the cost does not grow with the log (a bound on the position
+    /// would make PostgreSQL scan every later position).
+    pub async fn read_streams_since(
         &self,
-        streams: &[&str],
-        after: i64,
+        streams: &[(&str, i64)],
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let sql =
-            format!("{SELECT_EVENT} where stream_id = any($1) and position > $2 order by position");
+        let (ids, versions): (Vec<&str>, Vec<i64>) = streams.iter().copied().unzip();
+        let sql = format!(
+            "{SELECT_EVENT} join unnest($1::text[], $2::bigint[]) as known(known_stream, known_version) \
+               on known.known_stream = events.stream_id and events.stream_version > known.known_version \
+             order by position"
+        );
         let rows = sqlx::query(&sql)
-            .bind(streams)
-            .bind(after)
+            .bind(ids)
+            .bind(versions)
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(decode_row).collect()

@@ -12,29 +12,49 @@ use event_store::EventStore;
 
 use super::{load, HandleError};
 
-/// Reference data as of a log position, shared by every clone of a handler.
+/// Reference data as of a version of each of its streams, shared by every
+/// clone of a handler.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ReferenceCache {
-    cached: Arc<Mutex<(i64, Arc<ReferenceData>)>>,
+    cached: Arc<Mutex<Cached>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Cached {
+    /// The version of each stream of `streams::ALL` folded into `data`.
+    versions: [i64; streams::ALL.len()],
+    data: Arc<ReferenceData>,
 }
 
 impl ReferenceCache {
     /// The reference data as the log holds it now.
     pub(crate) async fn get(&self, store: &EventStore) -> Result<Arc<ReferenceData>, HandleError> {
-        let (position, data) = self.cached.lock().expect("reference cache").clone();
-        let newer = store.read_streams_after(&streams::ALL, position).await?;
-        let Some(last) = newer.last().map(|e| e.position) else {
-            return Ok(data);
+        let seen = self.cached.lock().expect("reference cache").clone();
+        let known: Vec<(&str, i64)> = streams::ALL
+            .iter()
+            .copied()
+            .zip(seen.versions.iter().copied())
+            .collect();
+        let newer = store.read_streams_since(&known).await?;
+        if newer.is_empty() {
+            return Ok(seen.data);
+        }
+        let mut next = Cached {
+            versions: seen.versions,
+            data: Arc::new((*seen.data).clone()),
         };
-        let mut next = (*data).clone();
         for e in &newer {
-            next.apply(&load::decode::<ReferenceData>(e)?);
+            Arc::make_mut(&mut next.data).apply(&load::decode::<ReferenceData>(e)?);
+            if let Some(i) = streams::ALL.iter().position(|s| *s == e.stream_id) {
+                next.versions[i] = next.versions[i].max(e.stream_version);
+            }
         }
-        let next = Arc::new(next);
+        let data = next.data.clone();
         let mut cached = self.cached.lock().expect("reference cache");
-        if cached.0 < last {
-            *cached = (last, next.clone());
+        // Keep the newer of two concurrent refreshes.
+        if next.versions.iter().sum::<i64>() > cached.versions.iter().sum::<i64>() {
+            *cached = next;
         }
-        Ok(next)
+        Ok(data)
     }
 }
