@@ -255,6 +255,45 @@ async fn an_account_already_registered_is_refused_however_it_is_written_until_wi
     .await;
 }
 
+#[tokio::test]
+async fn a_second_submission_under_an_existing_registrations_id_is_refused_and_appends_nothing() {
+    let (db, handler) = setup().await;
+    let id = Uuid::new_v4();
+    ok(
+        &handler,
+        id,
+        Request::Submit(level3("@NorthYouth")),
+        applicant(),
+    )
+    .await;
+    let head = |db: &TestDatabase| {
+        let pool = db.owner.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("select count(*) from events")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let before = head(&db).await;
+    // Another account, the same id: the first attempt's assumption that the
+    // registration is new conflicts, and the decision on the real state
+    // refuses it.
+    let err = handler
+        .handle(
+            id,
+            Request::Submit(level3("@NorthParks")),
+            &meta(applicant()),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, HandleError::Domain(DomainError::RegistrationExists(r)) if *r == id),
+        "{err:?}"
+    );
+    assert_eq!(head(&db).await, before, "nothing appended");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_concurrent_submissions_of_one_account_register_it_once() {
     let (_db, handler) = setup().await;

@@ -21,6 +21,19 @@ pub struct Claim {
     pub event: NewEvent,
 }
 
+/// The claim of an account whose claim stream is taken not to exist yet
+/// (appended expecting no stream: if it exists, the append conflicts and the
+/// caller prepares again with [`prepare`]).
+pub fn prepare_new(key: &AccountKey, id: Uuid) -> Result<Claim, HandleError> {
+    let event = claims::decide_claim(key, id, None)?;
+    let (event_type, payload) = domain::codec::encode(&event);
+    Ok(Claim {
+        stream_id: claims::stream_id(key),
+        expected: ExpectedVersion::NoStream,
+        event: NewEvent::new(event_type, CLAIM_SCHEMA_VERSION, payload),
+    })
+}
+
 /// Check that `key` is free (or already `id`'s) and prepare the claim, or
 /// say who holds it. Appended atomically with the registration's events, so
 /// a concurrent claim of the same account gets a conflict.

@@ -19,6 +19,17 @@ pub struct Loaded<A> {
     pub last_position: i64,
 }
 
+impl<A> Default for Loaded<A> {
+    /// A stream with no events.
+    fn default() -> Self {
+        Loaded {
+            state: None,
+            version: 0,
+            last_position: 0,
+        }
+    }
+}
+
 /// Decode one recorded event of aggregate `A`.
 pub fn decode<A: Aggregate>(e: &RecordedEvent) -> Result<A::Event, HandleError> {
     Ok(codec::decode(

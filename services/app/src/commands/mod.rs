@@ -137,7 +137,18 @@ impl Handler {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_handle(id, &stream, &request, meta).await {
+            // A submission's first attempt assumes what is nearly always
+            // true: its registration and its account's claim stream do not
+            // exist yet. Nothing is read; the append expects both streams
+            // new, so if either exists it conflicts, writes nothing, and the
+            // next attempt reads them and decides for real.
+            let assume_new = attempt == 1
+                && matches!(request, Request::Submit(_))
+                && meta.expected_version.is_none();
+            match self
+                .try_handle(id, &stream, &request, meta, assume_new)
+                .await
+            {
                 Err(e) if attempt < RETRIES && retry(&e, meta) => continue,
                 other => return other,
             }
@@ -153,6 +164,7 @@ impl Handler {
         stream: &str,
         request: &Request,
         meta: &RequestMeta,
+        assume_new: bool,
     ) -> Result<Outcome, HandleError> {
         if let Some(key) = meta.scoped_idempotency_key() {
             if let Some(outcome) = self.replay(stream, &key).await? {
@@ -164,7 +176,11 @@ impl Handler {
             }
         }
         let reference = self.reference_data().await?;
-        let Loaded { state, version, .. } = load::<Registration>(&self.store, stream).await?;
+        let Loaded { state, version, .. } = if assume_new {
+            Loaded::default()
+        } else {
+            load::<Registration>(&self.store, stream).await?
+        };
         if let Some(expected) = meta.expected_version {
             if expected != version {
                 return Err(HandleError::Conflict { actual: version });
@@ -190,7 +206,7 @@ impl Handler {
             other => other,
         })?;
         check_typed(request)?;
-        let claims = self.claims(id, state.as_ref(), &events).await?;
+        let claims = self.claims(id, state.as_ref(), &events, assume_new).await?;
         let new_events = encode::<Registration>(&events);
         let claim_events: Vec<[NewEvent; 1]> = claims.iter().map(|c| [c.event.clone()]).collect();
         let mut batches = vec![StreamAppend {
@@ -239,6 +255,7 @@ impl Handler {
         id: Uuid,
         before: Option<&Registration>,
         events: &[RegistrationEvent],
+        assume_new: bool,
     ) -> Result<Vec<claims::Claim>, HandleError> {
         let mut out = Vec::new();
         for e in events {
@@ -251,7 +268,11 @@ impl Handler {
                 }
                 _ => continue,
             };
-            out.push(claims::prepare(&self.store, key, id).await?);
+            out.push(if assume_new {
+                claims::prepare_new(key, id)?
+            } else {
+                claims::prepare(&self.store, key, id).await?
+            });
         }
         Ok(out)
     }
