@@ -5,7 +5,7 @@
 //! text, so the cache can never answer wrongly; it is bounded, and emptied
 //! when full, so unique queries sent on purpose only cost their parse.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::parser::types::ExecutableDocument;

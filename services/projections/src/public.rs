@@ -3,7 +3,7 @@
 //! GraphQL fields and the server-rendered pages, so both publish exactly
 //! the same things (and nothing else).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use chrono::{DateTime, Utc};
 use domain::level::Level;
