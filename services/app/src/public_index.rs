@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use event_store::vault::Vault;
 use futures::StreamExt;
-use projections::public::{OfficerPage, PublicError, PublicSnapshot};
+use projections::public::{ConfirmationPolicy, OfficerPage, PublicError, PublicSnapshot};
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -30,6 +30,7 @@ pub struct PublicIndex {
     current: RwLock<Arc<PublicSnapshot>>,
     position: watch::Receiver<i64>,
     task: Mutex<Option<JoinHandle<()>>>,
+    policy: ConfirmationPolicy,
 }
 
 impl std::fmt::Debug for PublicIndex {
@@ -51,12 +52,13 @@ impl Drop for PublicIndex {
 impl PublicIndex {
     /// Load the index (retrying until the read models can be read) and keep
     /// it current from `live`.
-    pub fn start(pool: PgPool, live: Arc<Live>) -> Arc<PublicIndex> {
+    pub fn start(pool: PgPool, live: Arc<Live>, policy: ConfirmationPolicy) -> Arc<PublicIndex> {
         let (position_tx, position) = watch::channel(-1);
         let index = Arc::new(PublicIndex {
             current: RwLock::new(Arc::new(PublicSnapshot::default())),
             position,
             task: Mutex::new(None),
+            policy,
         });
         let weak = Arc::downgrade(&index);
         let task = tokio::spawn(async move {
@@ -140,6 +142,11 @@ impl PublicIndex {
     fn replace(&self, snapshot: PublicSnapshot) {
         metrics::gauge!("public_index_accounts").set(snapshot.accounts() as f64);
         *self.current.write().expect("index lock") = Arc::new(snapshot);
+    }
+
+    /// When public answers say an account's confirmation is overdue.
+    pub fn policy(&self) -> ConfirmationPolicy {
+        self.policy
     }
 
     /// The current snapshot.

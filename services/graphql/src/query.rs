@@ -119,8 +119,14 @@ fn council_name<'a>(ctx: &Context<'a>) -> &'a str {
     &settings(ctx).council_name
 }
 
-fn verified_account(a: projections::public::Account, organisation: &str) -> VerifiedAccount {
+fn verified_account(
+    a: projections::public::Account,
+    organisation: &str,
+    policy: projections::public::ConfirmationPolicy,
+) -> VerifiedAccount {
     VerifiedAccount {
+        confirmation_overdue: a.confirmation_overdue(policy, Utc::now()),
+        last_confirmed_at: a.last_confirmed_at,
         organisation: organisation.to_owned(),
         platform: a.platform.into(),
         account_key: a.account_key,
@@ -311,7 +317,8 @@ impl RegistryQuery {
         let snapshot = public_snapshot(ctx, at_least_position).await?;
         let (keys, found) = snapshot.verify(&input);
         let organisation = council_name(ctx);
-        let account = found.map(|a| verified_account(a, organisation));
+        let policy = app(ctx)?.public.policy();
+        let account = found.map(|a| verified_account(a, organisation, policy));
         Ok(Verification {
             input,
             status: account
@@ -350,7 +357,7 @@ impl RegistryQuery {
             accounts: p
                 .accounts
                 .into_iter()
-                .map(|a| verified_account(a, organisation))
+                .map(|a| verified_account(a, organisation, app.public.policy()))
                 .collect(),
         }))
     }

@@ -748,6 +748,12 @@ pub struct VerifiedAccount {
     pub verified_since: DateTime<Utc>,
     /// Withdrawn on, when withdrawn.
     pub withdrawn_at: Option<DateTime<Utc>>,
+    /// When the council last confirmed it is its account: its publication
+    /// or its latest re-validation.
+    pub last_confirmed_at: DateTime<Utc>,
+    /// True when its re-validation is overdue by more than the grace
+    /// period: still the council's account, but not confirmed for a while.
+    pub confirmation_overdue: bool,
 }
 
 /// A level-3 officer's public verification entry: what the framework says is

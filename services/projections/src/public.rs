@@ -163,10 +163,54 @@ pub struct Account {
     pub verified_since: DateTime<Utc>,
     /// Withdrawn on.
     pub withdrawn_at: Option<DateTime<Utc>>,
+    /// When the council last confirmed it: its publication, or its latest
+    /// re-validation.
+    pub last_confirmed_at: DateTime<Utc>,
+}
+
+/// When the public is told that an account's confirmation is overdue: its
+/// re-validation falls due `review_period_days` after it was last
+/// confirmed, and the public answer says so once `grace_days` more have
+/// passed (the account is still the council's until it is withdrawn).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfirmationPolicy {
+    /// `REGISTRY_REVIEW_PERIOD_DAYS`.
+    pub review_period_days: i64,
+    /// `REGISTRY_CONFIRMATION_GRACE_DAYS`.
+    pub grace_days: i64,
+}
+
+impl Default for ConfirmationPolicy {
+    fn default() -> Self {
+        ConfirmationPolicy {
+            review_period_days: domain::registration::DEFAULT_REVIEW_PERIOD_DAYS,
+            grace_days: DEFAULT_CONFIRMATION_GRACE_DAYS,
+        }
+    }
+}
+
+/// The grace after the review date before the public is told (days).
+pub const DEFAULT_CONFIRMATION_GRACE_DAYS: i64 = 30;
+
+impl Account {
+    /// Since when the public is told its confirmation is overdue (`None`
+    /// for a withdrawn account).
+    pub fn confirmation_overdue_from(&self, policy: ConfirmationPolicy) -> Option<DateTime<Utc>> {
+        self.verified.then(|| {
+            self.last_confirmed_at
+                + chrono::Duration::days(policy.review_period_days + policy.grace_days)
+        })
+    }
+
+    /// Whether, at `now`, the public is told its confirmation is overdue.
+    pub fn confirmation_overdue(&self, policy: ConfirmationPolicy, now: DateTime<Utc>) -> bool {
+        self.confirmation_overdue_from(policy)
+            .is_some_and(|from| now >= from)
+    }
 }
 
 const VERIFICATION_COLUMNS: &str = "account_key, platform, account_url, status, level, \
-     service_area, officer_slug, verified_since, withdrawn_at";
+     service_area, officer_slug, verified_since, withdrawn_at, last_confirmed_at";
 
 fn account(
     row: &sqlx::postgres::PgRow,
@@ -185,6 +229,7 @@ fn account(
         officer_slug: row.try_get("officer_slug")?,
         verified_since: row.try_get("verified_since")?,
         withdrawn_at: row.try_get("withdrawn_at")?,
+        last_confirmed_at: row.try_get("last_confirmed_at")?,
     })
 }
 
@@ -425,5 +470,57 @@ impl PublicSnapshot {
     /// How many accounts it holds.
     pub fn accounts(&self) -> usize {
         self.accounts.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn account(verified: bool, last_confirmed_at: DateTime<Utc>) -> Account {
+        Account {
+            platform: Platform::X,
+            account_key: "x:north".into(),
+            account_url: "https://x.com/north".into(),
+            verified,
+            level: Level::Broadcast,
+            service_area: "libraries".into(),
+            service_name: None,
+            officer_slug: None,
+            verified_since: last_confirmed_at,
+            withdrawn_at: None,
+            last_confirmed_at,
+        }
+    }
+
+    #[test]
+    fn the_public_is_told_a_confirmation_is_overdue_only_once_the_review_period_and_the_grace_have_passed(
+    ) {
+        let policy = ConfirmationPolicy {
+            review_period_days: 365,
+            grace_days: 30,
+        };
+        let confirmed = Utc.with_ymd_and_hms(2025, 1, 10, 12, 0, 0).unwrap();
+        let a = account(true, confirmed);
+        let due = confirmed + chrono::Duration::days(365);
+        assert!(
+            !a.confirmation_overdue(policy, due),
+            "due, but within the grace"
+        );
+        let told = confirmed + chrono::Duration::days(395);
+        assert!(!a.confirmation_overdue(policy, told - chrono::Duration::seconds(1)));
+        assert!(a.confirmation_overdue(policy, told));
+        assert_eq!(a.confirmation_overdue_from(policy), Some(told));
+    }
+
+    #[test]
+    fn a_withdrawn_account_is_never_told_overdue() {
+        let a = account(false, Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap());
+        assert!(!a.confirmation_overdue(ConfirmationPolicy::default(), Utc::now()));
+        assert_eq!(
+            a.confirmation_overdue_from(ConfirmationPolicy::default()),
+            None
+        );
     }
 }

@@ -143,6 +143,7 @@ pub(crate) struct VerificationRow {
     pub officer_slug: Option<String>,
     pub verified_since: DateTime<Utc>,
     pub withdrawn_at: Option<DateTime<Utc>>,
+    pub last_confirmed_at: DateTime<Utc>,
 }
 
 impl Row for VerificationRow {
@@ -158,6 +159,7 @@ impl Row for VerificationRow {
         "officer_slug",
         "verified_since",
         "withdrawn_at",
+        "last_confirmed_at",
     ];
     fn encode(&self, out: &mut CopyRows) {
         out.row(fields(Self::COLUMNS))
@@ -170,7 +172,8 @@ impl Row for VerificationRow {
             .text(&self.service_area)
             .opt_text(self.officer_slug.as_deref())
             .timestamptz(&self.verified_since)
-            .opt_timestamptz(self.withdrawn_at.as_ref());
+            .opt_timestamptz(self.withdrawn_at.as_ref())
+            .timestamptz(&self.last_confirmed_at);
     }
 }
 

@@ -71,7 +71,8 @@ async fn the_public_directory_and_verification_hold_only_published_facts_and_no_
             "service_area",
             "officer_slug",
             "verified_since",
-            "withdrawn_at"
+            "withdrawn_at",
+            "last_confirmed_at"
         ])
     );
     assert_eq!(

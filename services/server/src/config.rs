@@ -88,6 +88,10 @@ pub struct Settings {
     /// `REGISTRY_REVIEW_PERIOD_DAYS`: how long a published registration stays
     /// valid before its contact must re-validate it (default 365).
     pub review_period_days: i64,
+    /// `REGISTRY_CONFIRMATION_GRACE_DAYS`: how long after an account's
+    /// re-validation fell due the public answer says its confirmation is
+    /// overdue (default 30; 0 at once).
+    pub confirmation_grace_days: i64,
     /// `REGISTRY_PROJECTOR` (default true): whether this instance competes
     /// to run the projector (one instance per database wins).
     pub run_projector: bool,
@@ -294,6 +298,11 @@ impl Settings {
                 )?,
                 "REGISTRY_REVIEW_PERIOD_DAYS",
             )?,
+            confirmation_grace_days: i64::from(number::<u32>(
+                &value,
+                "REGISTRY_CONFIRMATION_GRACE_DAYS",
+                projections::public::DEFAULT_CONFIRMATION_GRACE_DAYS as u32,
+            )?),
         })
     }
 

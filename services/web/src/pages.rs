@@ -162,6 +162,9 @@ fn account_facts(state: &WebState, a: &Account) -> Markup {
             dt { "Run by" } dd { (state.council_name) ", " (a.service_name.as_deref().unwrap_or(&a.service_area)) }
             dt { "Level" } dd { (level_text(a.level)) }
             dt { "Official since" } dd { (date(a.verified_since)) }
+            @if a.verified {
+                dt { "Last confirmed by the council" } dd { (date(a.last_confirmed_at)) }
+            }
             @if let Some(slug) = &a.officer_slug {
                 dt { "Officer" } dd { a href={ "/officers/" (slug) } { "See the officer's page" } }
             }
@@ -195,12 +198,23 @@ pub(super) async fn verify(
         let (_, found) = state.app.public.snapshot().verify(trimmed);
         let council = state.council_name.as_str();
         result = match found {
-            Some(a) if a.verified => html! {
-                div.result.verified #result data-status="verified" {
-                    h2 { span.badge.verified { "Verified" } " This is an official " (council) " account" }
-                    (account_facts(&state, &a))
+            Some(a) if a.verified => {
+                let overdue = a.confirmation_overdue(state.app.public.policy(), chrono::Utc::now());
+                html! {
+                    div.result.verified #result data-status="verified" {
+                        h2 { span.badge.verified { "Verified" } " This is an official " (council) " account" }
+                        @if overdue {
+                            p.overdue #overdue {
+                                "The council has not re-confirmed this account since "
+                                (date(a.last_confirmed_at))
+                                ", and that confirmation is now overdue. It is still registered as official; if something it posts looks wrong, "
+                                a href={ "/report?account=" (url_encode(trimmed)) } { "tell the council" } "."
+                            }
+                        }
+                        (account_facts(&state, &a))
+                    }
                 }
-            },
+            }
             Some(a) => html! {
                 div.result.withdrawn #result data-status="withdrawn" {
                     h2 { span.badge.withdrawn { "Withdrawn" } " This account is no longer an official council account" }
@@ -484,8 +498,14 @@ pub(super) async fn dashboard(State(state): State<WebState>) -> Response {
 struct IndexVersion(String);
 
 impl IndexVersion {
+    /// The index's position and today's date: whether a confirmation is
+    /// overdue changes with the date, not only with the registry.
     fn now(state: &WebState) -> Self {
-        IndexVersion(format!("\"index-{}\"", state.app.public.position()))
+        IndexVersion(format!(
+            "\"index-{}-{}\"",
+            state.app.public.position(),
+            chrono::Utc::now().format("%Y%m%d")
+        ))
     }
 
     fn matches(&self, headers: &HeaderMap) -> bool {

@@ -512,3 +512,94 @@ async fn a_verification_page_answers_revalidation_with_304_until_the_registry_ch
     let html = changed.text().await.unwrap();
     assert!(html.contains("data-status=\"withdrawn\""), "{html}");
 }
+
+/// `verifyAccount`'s confirmation fields for `account`, once the index has
+/// reached `position`.
+async fn confirmation(api: &Api, account: &str, position: i64) -> Value {
+    api.ok(
+        None,
+        "query($i: String!, $p: Int) { verifyAccount(input: $i, atLeastPosition: $p) { status account { lastConfirmedAt confirmationOverdue } } }",
+        json!({"i": account, "p": position}),
+    )
+    .await["verifyAccount"]
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_not_reconfirmed_past_its_review_and_grace_is_still_genuine_but_the_public_is_told_it_is_overdue_until_revalidated(
+) {
+    let db = TestDatabase::new().await;
+    let service = Service::start(
+        &db.url(),
+        &[
+            ("REGISTRY_REVIEW_PERIOD_DAYS", "365"),
+            ("REGISTRY_CONFIRMATION_GRACE_DAYS", "30"),
+        ],
+    );
+    let api = Api::new(&service);
+    let (id, position) = published_council(&api).await;
+    let path = "/verify?account=%40NorthYouthPub";
+
+    // Just published: confirmed today, not overdue.
+    let fresh = confirmation(&api, "@NorthYouthPub", position).await;
+    assert_eq!(fresh["status"], "VERIFIED");
+    assert_eq!(fresh["account"]["confirmationOverdue"], false);
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert!(
+        fresh["account"]["lastConfirmedAt"]
+            .as_str()
+            .unwrap()
+            .starts_with(&today),
+        "{fresh}"
+    );
+    let html = get(&api, path).await.text().await.unwrap();
+    assert!(html.contains("Last confirmed by the council"), "{html}");
+    assert!(!html.contains("id=\"overdue\""), "{html}");
+
+    // 396 days on (review 365 + grace 30 + 1): the log's sign-offs carry
+    // today's time, so the read model's confirmation is aged instead, as
+    // the owner; the next public change reloads the index with it.
+    sqlx::query(
+        "update read_models.verification_accounts set last_confirmed_at = now() - interval '396 days' \
+         where account_key = 'x:northyouthpub'",
+    )
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    let other = submit(&api, council::form(1, "X", "@NorthOtherPub")).await;
+    act(
+        &api,
+        COMMS,
+        "approveBrandingAsset",
+        &other,
+        r#", assetId: "summer-logo""#,
+    )
+    .await;
+    act(&api, COMMS, "approveRegistration", &other, "").await;
+    let p = act(&api, COMMS, "publishRegistration", &other, "").await["position"]
+        .as_i64()
+        .unwrap();
+    let overdue = confirmation(&api, "@NorthYouthPub", p).await;
+    assert_eq!(overdue["status"], "VERIFIED", "still the council's account");
+    assert_eq!(overdue["account"]["confirmationOverdue"], true);
+    let html = get(&api, path).await.text().await.unwrap();
+    assert!(html.contains("data-status=\"verified\""), "{html}");
+    assert!(html.contains("id=\"overdue\""), "{html}");
+    assert!(html.contains("confirmation is now overdue"), "{html}");
+    // A newer account is not overdue.
+    let newer = confirmation(&api, "@NorthOtherPub", p).await;
+    assert_eq!(newer["account"]["confirmationOverdue"], false);
+
+    // The business contact re-validates: confirmed today again.
+    let p = act(&api, CONTACT, "revalidateRegistration", &id, "").await["position"]
+        .as_i64()
+        .unwrap();
+    let again = confirmation(&api, "@NorthYouthPub", p).await;
+    assert_eq!(again["account"]["confirmationOverdue"], false);
+    assert!(again["account"]["lastConfirmedAt"]
+        .as_str()
+        .unwrap()
+        .starts_with(&today));
+    let html = get(&api, path).await.text().await.unwrap();
+    assert!(!html.contains("id=\"overdue\""), "{html}");
+}

@@ -107,6 +107,7 @@ impl Verification {
                 officer_slug: slug.clone(),
                 verified_since: published.at,
                 withdrawn_at,
+                last_confirmed_at: s.last_validated.as_ref().map_or(published.at, |v| v.at),
             };
             self.accounts.put(key, row);
         }

@@ -63,7 +63,14 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         std::time::Duration::from_secs(30),
     );
     let live = Arc::new(live);
-    let public = app::public_index::PublicIndex::start(pool.clone(), live.clone());
+    let public = app::public_index::PublicIndex::start(
+        pool.clone(),
+        live.clone(),
+        projections::public::ConfirmationPolicy {
+            review_period_days: settings.review_period_days,
+            grace_days: settings.confirmation_grace_days,
+        },
+    );
     let state = AppState {
         pool: pool.clone(),
         handler: app::commands::Handler::new(store.clone(), vault.clone()),
