@@ -163,7 +163,7 @@ fn account_facts(state: &WebState, a: &Account) -> Markup {
             dt { "Level" } dd { (level_text(a.level)) }
             dt { "Official since" } dd { (date(a.verified_since)) }
             @if a.verified {
-                dt { "Last confirmed by the council" } dd { (date(a.last_confirmed_at)) }
+                dt { "Last confirmed" } dd { (date(a.last_confirmed_at)) }
             }
             @if let Some(slug) = &a.officer_slug {
                 dt { "Officer" } dd { a href={ "/officers/" (slug) } { "See the officer's page" } }
