@@ -128,6 +128,12 @@ async fn the_pages_publish_only_what_the_public_models_hold() {
         seen.contains("Olivia Officer"),
         "the officer's published name is shown"
     );
+    // Nobody has checked that the officer's profiles link to the page, so
+    // the page does not say they do.
+    assert!(
+        !seen.contains("link back"),
+        "an unchecked link-back is not claimed"
+    );
     let unknown = get(&api, "/verify?account=%40NorthSecretNew")
         .await
         .text()
