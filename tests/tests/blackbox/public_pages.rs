@@ -572,15 +572,7 @@ async fn an_account_not_reconfirmed_past_its_review_and_grace_is_still_genuine_b
     .execute(&db.owner)
     .await
     .unwrap();
-    let other = submit(&api, council::form(1, "X", "@NorthOtherPub")).await;
-    act(
-        &api,
-        COMMS,
-        "approveBrandingAsset",
-        &other,
-        r#", assetId: "summer-logo""#,
-    )
-    .await;
+    let other = council::submit_and_approve_asset(&api, "@NorthOtherPub").await;
     act(&api, COMMS, "approveRegistration", &other, "").await;
     let p = act(&api, COMMS, "publishRegistration", &other, "").await["position"]
         .as_i64()
