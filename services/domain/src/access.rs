@@ -64,7 +64,7 @@ pub fn queue_named_only(actor: &Actor, role: Role) -> bool {
 
 /// True when `actor` submitted `r` or is named on it.
 pub fn involved(actor: &Actor, r: &Registration) -> bool {
-    r.applicant == actor.subject || r.form.named_subjects().contains(actor.subject.as_str())
+    r.applicant == actor.subject || r.named_subjects().contains(actor.subject.as_str())
 }
 
 /// True when `actor` may see the contact details of `person` on `r`.

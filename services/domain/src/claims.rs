@@ -4,7 +4,8 @@
 //! appending [`ClaimEvent::AccountClaimed`] to it at the version it read, in
 //! the same transaction as its own events, so of two concurrent claims one
 //! gets a conflict. A claim lapses when its registration is withdrawn or
-//! rejected, or moves to another account.
+//! rejected, or moves to another account. A change pending on a published
+//! registration holds the account it would move to as well.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -58,7 +59,12 @@ pub fn decide_claim(
     holder: Option<&Registration>,
 ) -> Result<ClaimEvent, DomainError> {
     if let Some(holder) = holder.filter(|h| h.id != id) {
-        if !holder.status.is_terminal() && &holder.account_key == key {
+        let holds = &holder.account_key == key
+            || holder
+                .change
+                .as_ref()
+                .is_some_and(|c| &c.candidate.account_key == key);
+        if !holder.status.is_terminal() && holds {
             return Err(DomainError::AccountAlreadyRegistered {
                 account: key.to_string(),
                 registration: holder.id,

@@ -70,6 +70,17 @@ pub enum DomainError {
     /// Only an approver of this registration may request changes or reject.
     #[error("only an approver of this registration may request changes to it or reject it")]
     NotAnApprover,
+    /// Only the applicant, the business contact or communications may
+    /// propose a change to a published registration.
+    #[error("only the person who submitted this registration, its business contact or the communications team may propose a change to it")]
+    NotAllowedToProposeChange,
+    /// Only the proposer of the pending change or communications may
+    /// replace or withdraw it.
+    #[error("only the person who proposed the pending change, or the communications team, may replace or withdraw it")]
+    NotTheProposer,
+    /// No change is pending.
+    #[error("no change to this registration is pending")]
+    NoPendingChange,
     /// No registration with this id.
     #[error("no registration {0}")]
     RegistrationNotFound(Uuid),
@@ -155,6 +166,9 @@ impl DomainError {
             DomainError::NotTheBusinessContact => "NotTheBusinessContact",
             DomainError::NotAllowedToRecordRiskAssessment => "NotAllowedToRecordRiskAssessment",
             DomainError::NotAnApprover => "NotAnApprover",
+            DomainError::NotAllowedToProposeChange => "NotAllowedToProposeChange",
+            DomainError::NotTheProposer => "NotTheProposer",
+            DomainError::NoPendingChange => "NoPendingChange",
             DomainError::RegistrationNotFound(_) => "RegistrationNotFound",
             DomainError::RegistrationExists(_) => "RegistrationExists",
             DomainError::AccountAlreadyRegistered { .. } => "AccountAlreadyRegistered",
@@ -186,7 +200,9 @@ impl DomainError {
             | DomainError::NoSpeakingAuthority { .. }
             | DomainError::NotTheBusinessContact
             | DomainError::NotAllowedToRecordRiskAssessment
-            | DomainError::NotAnApprover => ErrorKind::Forbidden,
+            | DomainError::NotAnApprover
+            | DomainError::NotAllowedToProposeChange
+            | DomainError::NotTheProposer => ErrorKind::Forbidden,
             DomainError::RegistrationNotFound(_) => ErrorKind::NotFound,
             DomainError::RegistrationExists(_) | DomainError::AccountAlreadyRegistered { .. } => {
                 ErrorKind::Conflict

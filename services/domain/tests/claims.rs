@@ -44,3 +44,34 @@ fn a_claim_lapses_when_its_registration_is_withdrawn() {
     );
     assert!(stream_id(&holder.account_key).starts_with("accountclaim-"));
 }
+
+#[test]
+fn a_pending_change_to_another_account_holds_that_account_too() {
+    let mut held = Scenario::new();
+    held.submit(form(1));
+    held.ok(&comms(), domain::registration::Command::Approve);
+    held.ok(&comms(), domain::registration::Command::Publish);
+    let mut f = form(1);
+    f.account = "https://x.com/NorthRenamed".into();
+    held.ok(
+        &applicant(),
+        domain::registration::Command::ProposeChange {
+            form: f,
+            reason: "Renamed".into(),
+        },
+    );
+    let holder = held.state().unwrap();
+    let new_key = holder
+        .change
+        .as_ref()
+        .unwrap()
+        .candidate
+        .account_key
+        .clone();
+    for key in [&holder.account_key, &new_key] {
+        assert!(matches!(
+            decide_claim(key, Uuid::new_v4(), Some(&holder)),
+            Err(DomainError::AccountAlreadyRegistered { .. })
+        ));
+    }
+}

@@ -975,3 +975,432 @@ fn a_level_3_registration_waits_for_the_officer_then_the_named_line_manager_then
     s.ok(&comms(), Command::Approve);
     assert_eq!(next(&s)[0].task, Task::Publication);
 }
+
+// --- Changes after publication ----------------------------------------------
+
+fn propose(s: &mut Scenario, who: &Actor, f: domain::form::Form<domain::personal::Sealed>) {
+    s.ok(
+        who,
+        Command::ProposeChange {
+            form: f,
+            reason: "Keeping the record current".into(),
+        },
+    );
+}
+
+fn pending(s: &Scenario) -> domain::registration::PendingChange {
+    *s.state().unwrap().change.expect("a change is pending")
+}
+
+fn renamed(level: u8) -> domain::form::Form<domain::personal::Sealed> {
+    let mut f = form(level);
+    f.account = format!("https://x.com/NorthLvl{level}New");
+    f
+}
+
+#[test]
+fn a_published_registration_stays_published_under_its_current_details_while_a_change_is_pending() {
+    let mut s = published(1);
+    propose(&mut s, &applicant(), renamed(1));
+    let state = s.state().unwrap();
+    assert_eq!(state.status, Status::Published);
+    assert_eq!(state.account_key.to_string(), "x:northlevel1");
+    assert_eq!(state.form.account, form(1).account);
+    let change = pending(&s);
+    assert_eq!(change.candidate.account_key.to_string(), "x:northlvl1new");
+    assert_eq!(change.status(), Status::Submitted);
+    assert_eq!(change.outstanding(), vec![Step::CommunicationsApproval]);
+}
+
+#[test]
+fn the_applicant_the_business_contact_and_communications_may_propose_a_change_and_nobody_else() {
+    let s = published(3);
+    let mut contact_form = form(3);
+    contact_form.business_contact = staff(CONTACT, "Casey Contact-Smith", true);
+    for who in [applicant(), contact(), comms()] {
+        assert!(
+            s.try_(
+                &who,
+                Command::ProposeChange {
+                    form: contact_form.clone(),
+                    reason: "Married name".into()
+                }
+            )
+            .is_ok(),
+            "{}",
+            who.subject
+        );
+    }
+    for who in [
+        line_manager(),
+        Actor::new("u-officer", [Role::Staff]),
+        Actor::new("u-someone", [Role::Staff]),
+        Actor::new("u-auditor", [Role::Auditor]),
+    ] {
+        assert_eq!(
+            s.refused(
+                &who,
+                Command::ProposeChange {
+                    form: contact_form.clone(),
+                    reason: "Married name".into()
+                }
+            ),
+            DomainError::NotAllowedToProposeChange,
+            "{}",
+            who.subject
+        );
+    }
+}
+
+#[test]
+fn who_proposed_a_change_and_in_which_capacity_is_recorded_with_the_reason() {
+    let mut s = published(1);
+    let events = s.ok(
+        &contact(),
+        Command::ProposeChange {
+            form: renamed(1),
+            reason: "The service renamed its account".into(),
+        },
+    );
+    assert!(matches!(
+        &events[0],
+        RegistrationEvent::ChangeProposed { by, capacity: domain::registration::Proposer::BusinessContact, reason, .. }
+            if by == CONTACT && reason == "The service renamed its account"
+    ));
+}
+
+#[test]
+fn only_the_proposer_or_communications_may_replace_or_withdraw_a_pending_change() {
+    let mut s = published(1);
+    propose(&mut s, &contact(), renamed(1));
+    let mut other = renamed(1);
+    other.account = "https://x.com/SomethingElse".into();
+    assert_eq!(
+        s.refused(
+            &applicant(),
+            Command::ProposeChange {
+                form: other.clone(),
+                reason: "No".into()
+            }
+        ),
+        DomainError::NotTheProposer
+    );
+    assert_eq!(
+        s.refused(
+            &applicant(),
+            Command::WithdrawChange {
+                reason: "No".into()
+            }
+        ),
+        DomainError::NotTheProposer
+    );
+    s.ok(
+        &contact(),
+        Command::WithdrawChange {
+            reason: "Proposed too early".into(),
+        },
+    );
+    let state = s.state().unwrap();
+    assert!(state.change.is_none());
+    assert_eq!(state.status, Status::Published);
+    assert_eq!(
+        s.refused(
+            &comms(),
+            Command::WithdrawChange {
+                reason: "None".into()
+            }
+        ),
+        DomainError::NoPendingChange
+    );
+}
+
+#[test]
+fn a_change_to_the_officer_needs_a_new_risk_assessment_and_the_line_managers_signature() {
+    let mut s = published(3);
+    let mut f = form(3);
+    if let LevelDetails::Participate { officer, .. } = &mut f.details {
+        *officer = staff("u-new-officer", "Nia New", true);
+    }
+    propose(&mut s, &applicant(), f);
+    assert_eq!(
+        pending(&s).outstanding(),
+        vec![
+            Step::RiskAssessment,
+            Step::RiskAssessmentSignature,
+            Step::CommunicationsApproval
+        ]
+    );
+    assert_eq!(
+        s.refused(&comms(), Command::Approve),
+        DomainError::StepsOutstanding(vec![Step::RiskAssessment, Step::RiskAssessmentSignature])
+    );
+    assert_eq!(
+        s.refused(&line_manager(), Command::SignRiskAssessment),
+        DomainError::RiskAssessmentMissing
+    );
+    s.ok(&applicant(), risk_assessment(APPLICANT));
+    s.ok(&line_manager(), Command::SignRiskAssessment);
+    // The published registration's own sign-offs are untouched meanwhile.
+    let state = s.state().unwrap();
+    assert_eq!(state.officer(), Some(OFFICER));
+    s.ok(&comms(), Command::Approve);
+    let events = s.ok(&comms(), Command::Publish);
+    assert!(matches!(
+        &events[0],
+        RegistrationEvent::ChangePublished { officer_subject: Some(o), renamed_from: None, .. } if o == "u-new-officer"
+    ));
+    let state = s.state().unwrap();
+    assert_eq!(state.officer(), Some("u-new-officer"));
+    assert!(state.change.is_none());
+    assert_eq!(state.status, Status::Published);
+}
+
+#[test]
+fn a_change_to_the_line_manager_needs_a_new_risk_assessment_signed_by_the_new_line_manager() {
+    let mut s = published(3);
+    let mut f = form(3);
+    if let LevelDetails::Participate { line_manager, .. } = &mut f.details {
+        *line_manager = staff("u-new-manager", "Max Manager", false);
+    }
+    propose(&mut s, &contact(), f);
+    // The proposer stands in the applicant's place for the change.
+    assert_eq!(
+        s.refused(&applicant(), risk_assessment(APPLICANT)),
+        DomainError::NotAllowedToRecordRiskAssessment
+    );
+    s.ok(&contact(), risk_assessment(CONTACT));
+    assert_eq!(
+        s.refused(&line_manager(), Command::SignRiskAssessment),
+        DomainError::NotTheNamedLineManager
+    );
+    s.ok(
+        &Actor::new("u-new-manager", [Role::Staff, Role::LineManager]),
+        Command::SignRiskAssessment,
+    );
+    assert_eq!(
+        pending(&s).outstanding(),
+        vec![Step::CommunicationsApproval]
+    );
+}
+
+#[test]
+fn a_change_of_business_contact_alone_keeps_the_level_sign_offs_and_needs_communications_approval()
+{
+    let mut s = published(3);
+    let mut f = form(3);
+    f.business_contact = staff("u-new-contact", "Nat Contact", true);
+    propose(&mut s, &applicant(), f);
+    let change = pending(&s);
+    assert_eq!(change.required, vec![Step::CommunicationsApproval]);
+    assert!(change.candidate.risk_signature.is_some());
+    s.ok(&comms(), Command::Approve);
+    s.ok(&comms(), Command::Publish);
+    assert_eq!(
+        s.state().unwrap().form.business_contact.subject,
+        "u-new-contact"
+    );
+}
+
+#[test]
+fn a_change_to_the_senior_officer_or_the_topics_needs_a_new_senior_officer_sign_off() {
+    let mut s = published(4);
+    let mut f = form(4);
+    if let LevelDetails::Engage { topics, .. } = &mut f.details {
+        topics.truncate(1);
+    }
+    propose(&mut s, &applicant(), f);
+    assert_eq!(
+        pending(&s).outstanding(),
+        vec![Step::SeniorOfficerSignOff, Step::CommunicationsApproval]
+    );
+    s.ok(&senior(), Command::SeniorOfficerSignOff);
+    s.ok(&comms(), Command::Approve);
+    s.ok(&comms(), Command::Publish);
+    let state = s.state().unwrap();
+    assert!(
+        matches!(&state.form.details, LevelDetails::Engage { topics, .. } if topics.len() == 1)
+    );
+}
+
+#[test]
+fn a_new_logo_needs_its_own_approval_before_the_change_is_published() {
+    let mut s = published(1);
+    propose(&mut s, &applicant(), with_branding(form(1)));
+    assert_eq!(
+        pending(&s).outstanding(),
+        vec![
+            Step::BrandingApproval("youth-logo".into()),
+            Step::CommunicationsApproval
+        ]
+    );
+    s.ok(&comms(), Command::Approve);
+    assert_eq!(
+        s.refused(&comms(), Command::Publish),
+        DomainError::BrandingNotApproved(vec!["youth-logo".into()])
+    );
+    s.ok(
+        &comms(),
+        Command::ApproveBrandingAsset {
+            asset_id: "youth-logo".into(),
+        },
+    );
+    s.ok(&comms(), Command::Publish);
+    assert!(s
+        .state()
+        .unwrap()
+        .branding_approvals
+        .contains_key("youth-logo"));
+}
+
+#[test]
+fn a_change_of_level_goes_through_the_new_levels_steps() {
+    let mut s = published(1);
+    let mut f = form(3);
+    f.account = form(1).account;
+    propose(&mut s, &applicant(), f);
+    assert_eq!(
+        pending(&s).outstanding(),
+        vec![
+            Step::RiskAssessment,
+            Step::RiskAssessmentSignature,
+            Step::CommunicationsApproval
+        ]
+    );
+    s.ok(&applicant(), risk_assessment(APPLICANT));
+    s.ok(&line_manager(), Command::SignRiskAssessment);
+    s.ok(&comms(), Command::Approve);
+    s.ok(&comms(), Command::Publish);
+    assert_eq!(s.state().unwrap().level(), domain::Level::Participate);
+}
+
+#[test]
+fn nobody_approves_or_publishes_a_change_they_proposed() {
+    let mut s = published(1);
+    propose(&mut s, &comms(), renamed(1));
+    assert_eq!(
+        s.refused(&comms(), Command::Approve),
+        DomainError::SelfApprovalForbidden
+    );
+    let other_comms = Actor::new("u-comms-2", [Role::Staff, Role::Communications]);
+    s.ok(&other_comms, Command::Approve);
+    assert_eq!(
+        s.refused(&comms(), Command::Publish),
+        DomainError::SelfApprovalForbidden
+    );
+    s.ok(&other_comms, Command::Publish);
+}
+
+#[test]
+fn a_published_rename_records_the_old_account_as_renamed_to_the_new_one() {
+    let mut s = published(1);
+    propose(&mut s, &applicant(), renamed(1));
+    s.ok(&comms(), Command::Approve);
+    let at = s.now;
+    let events = s.ok(&comms(), Command::Publish);
+    assert!(matches!(
+        &events[0],
+        RegistrationEvent::ChangePublished { renamed_from: Some(k), .. } if k.to_string() == "x:northlevel1"
+    ));
+    let state = s.state().unwrap();
+    assert_eq!(state.account_key.to_string(), "x:northlvl1new");
+    assert_eq!(state.former_keys.len(), 1);
+    assert_eq!(
+        state.former_keys[0].account_key.to_string(),
+        "x:northlevel1"
+    );
+    assert_eq!(state.former_keys[0].renamed_to, state.account_key);
+    assert_eq!(state.former_keys[0].renamed_at, at);
+    assert_eq!(state.last_validated.as_ref().unwrap().at, at);
+}
+
+#[test]
+fn a_refused_change_leaves_the_registration_published_as_it_was() {
+    let mut s = published(1);
+    propose(&mut s, &applicant(), renamed(1));
+    let events = s.ok(
+        &comms(),
+        Command::Reject {
+            reason: "That handle belongs to someone else".into(),
+        },
+    );
+    assert!(matches!(
+        &events[0],
+        RegistrationEvent::ChangeRefused {
+            role: Role::Communications,
+            ..
+        }
+    ));
+    let state = s.state().unwrap();
+    assert_eq!(state.status, Status::Published);
+    assert!(state.change.is_none());
+    assert_eq!(state.account_key.to_string(), "x:northlevel1");
+}
+
+#[test]
+fn changes_requested_on_a_change_wait_for_its_proposer_who_proposes_again() {
+    let mut s = published(1);
+    propose(&mut s, &contact(), renamed(1));
+    s.ok(
+        &comms(),
+        Command::RequestChanges {
+            reason: "Say why the handle changed".into(),
+        },
+    );
+    assert_eq!(pending(&s).status(), Status::ChangesRequested);
+    let waiting = s.state().unwrap().waiting_on();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].assignee.as_deref(), Some(CONTACT));
+    propose(&mut s, &contact(), renamed(1));
+    assert_eq!(pending(&s).status(), Status::Submitted);
+}
+
+#[test]
+fn a_change_that_changes_nothing_is_refused() {
+    let mut s = published(1);
+    assert_eq!(
+        s.refused(
+            &applicant(),
+            Command::ProposeChange {
+                form: form(1),
+                reason: "Nothing".into()
+            }
+        ),
+        DomainError::NothingChanged
+    );
+    propose(&mut s, &applicant(), renamed(1));
+    assert_eq!(
+        s.refused(
+            &applicant(),
+            Command::ProposeChange {
+                form: renamed(1),
+                reason: "Again".into()
+            }
+        ),
+        DomainError::NothingChanged
+    );
+}
+
+#[test]
+fn a_change_can_only_be_proposed_to_a_published_registration() {
+    let s = approved(1);
+    assert!(matches!(
+        s.refused(
+            &applicant(),
+            Command::ProposeChange {
+                form: renamed(1),
+                reason: "Early".into()
+            }
+        ),
+        DomainError::NotAllowedInStatus { .. }
+    ));
+}
+
+#[test]
+fn withdrawing_a_registration_drops_its_pending_change() {
+    let mut s = published(1);
+    propose(&mut s, &applicant(), renamed(1));
+    s.ok(&comms(), withdraw("Service closed"));
+    let state = s.state().unwrap();
+    assert_eq!(state.status, Status::Withdrawn);
+    assert!(state.change.is_none());
+}

@@ -42,6 +42,13 @@ pub enum Request {
     Amend(Form<String>),
     /// Record the risk assessment (level 3).
     RecordRiskAssessment(RiskAssessmentInput<String>),
+    /// Propose a change to a published registration.
+    ProposeChange {
+        /// The form as it should be.
+        form: Form<String>,
+        /// Why.
+        reason: String,
+    },
     /// Any command without personal data.
     Other(Command),
 }
@@ -263,6 +270,18 @@ impl Handler {
                 RegistrationEvent::RegistrationSubmitted { account_key, .. } => account_key,
                 RegistrationEvent::RegistrationAmended { account_key, .. }
                     if before.is_some_and(|b| &b.account_key != account_key) =>
+                {
+                    account_key
+                }
+                // A change to another account claims it while pending (the
+                // published account stays claimed too).
+                RegistrationEvent::ChangeProposed { account_key, .. }
+                    if before.is_some_and(|b| {
+                        &b.account_key != account_key
+                            && b.change
+                                .as_ref()
+                                .is_none_or(|c| &c.candidate.account_key != account_key)
+                    }) =>
                 {
                     account_key
                 }
@@ -568,6 +587,12 @@ async fn seal_request(
                 document_reference: input.document_reference.clone(),
             })
         }
+        Request::ProposeChange { form, reason } => Command::ProposeChange {
+            // Values unchanged from the published form keep its ciphertext,
+            // so the domain sees exactly which fields the change touches.
+            form: seal::form(sealer, form, state.map(|s| &*s.form)).await?,
+            reason: reason.clone(),
+        },
         Request::Other(command) => command.clone(),
     })
 }
@@ -576,7 +601,9 @@ async fn seal_request(
 /// which only says whether each is there).
 fn check_typed(request: &Request) -> Result<(), domain::DomainError> {
     match request {
-        Request::Submit(form) | Request::Amend(form) => form.check_personal(),
+        Request::Submit(form) | Request::Amend(form) | Request::ProposeChange { form, .. } => {
+            form.check_personal()
+        }
         Request::RecordRiskAssessment(input) => {
             input.assessor.check(PersonalKind::Name).map_err(|problem| {
                 domain::DomainError::Invalid {
@@ -619,6 +646,7 @@ fn request_name(request: &Request) -> &'static str {
         Request::Submit(_) => "Submit",
         Request::Amend(_) => "Amend",
         Request::RecordRiskAssessment(_) => "RecordRiskAssessment",
+        Request::ProposeChange { .. } => "ProposeChange",
         Request::Other(c) => match c {
             Command::Submit { .. } => "Submit",
             Command::Amend { .. } => "Amend",
@@ -633,6 +661,8 @@ fn request_name(request: &Request) -> &'static str {
             Command::Publish => "Publish",
             Command::Withdraw { .. } => "Withdraw",
             Command::Revalidate => "Revalidate",
+            Command::ProposeChange { .. } => "ProposeChange",
+            Command::WithdrawChange { .. } => "WithdrawChange",
         },
     }
 }

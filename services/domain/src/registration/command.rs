@@ -75,6 +75,19 @@ pub enum Command {
     },
     /// The business contact or communications confirms it is still in use.
     Revalidate,
+    /// The applicant, the business contact or communications proposes a
+    /// change to a published registration (replacing any pending one).
+    ProposeChange {
+        /// The form as it should be.
+        form: Form<Sealed>,
+        /// Why.
+        reason: String,
+    },
+    /// The proposer or communications withdraws the pending change.
+    WithdrawChange {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Command {
@@ -96,6 +109,8 @@ impl Command {
             Command::Publish => "publish",
             Command::Withdraw { .. } => "withdraw",
             Command::Revalidate => "re-validate",
+            Command::ProposeChange { .. } => "propose a change to",
+            Command::WithdrawChange { .. } => "withdraw the pending change of",
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::level::Level;
 use crate::personal::{PersonalKind, PersonalValue, Sealed};
 use crate::reference::ReferenceData;
 
+use super::change::{PendingChange, Proposer};
 use super::command::{Command, RiskAssessmentInput};
 use super::event::Step;
 use super::event::{RegistrationEvent, RiskAssessment, SignOff};
@@ -65,6 +66,15 @@ pub fn decide(
     let Some(s) = state else {
         return Err(DomainError::RegistrationNotFound(uuid::Uuid::nil()));
     };
+    if let Some(change) = s
+        .change
+        .as_deref()
+        .filter(|_| s.status == Status::Published)
+    {
+        if let Some(events) = decide_on_change(s, change, command, ctx)? {
+            return Ok(events);
+        }
+    }
     let event = match command {
         Command::Submit { .. } => unreachable!("handled above"),
         Command::Amend { form } => amend(s, form, ctx)?,
@@ -125,8 +135,128 @@ pub fn decide(
             in_status(s, command, &[Status::Published])?;
             RegistrationEvent::RegistrationRevalidated(ctx.sign_off())
         }
+        Command::ProposeChange { form, reason } => propose_change(s, form, reason, ctx)?,
+        Command::WithdrawChange { reason } => {
+            let Some(change) = &s.change else {
+                return Err(DomainError::NoPendingChange);
+            };
+            if change.proposed_by != ctx.actor.subject && !ctx.actor.has(Role::Communications) {
+                return Err(DomainError::NotTheProposer);
+            }
+            checks::text("reason", reason, form::MAX_TEXT)?;
+            RegistrationEvent::ChangeWithdrawn {
+                reason: reason.trim().to_owned(),
+                sign_off: ctx.sign_off(),
+            }
+        }
     };
     Ok(vec![event])
+}
+
+/// A sign-off command while a change is pending is decided against the
+/// change (its candidate), by the same rules as a new registration's;
+/// approval, refusal and publication become the change's own events.
+/// `None` for the commands that act on the registration itself.
+fn decide_on_change(
+    s: &Registration,
+    change: &PendingChange,
+    command: &Command,
+    ctx: &Context<'_>,
+) -> Result<Option<Vec<RegistrationEvent>>, DomainError> {
+    let candidate = &change.candidate;
+    let event = match command {
+        Command::RecordRiskAssessment(_)
+        | Command::SignRiskAssessment
+        | Command::SeniorOfficerSignOff
+        | Command::RecordConsultationListing { .. }
+        | Command::ApproveBrandingAsset { .. }
+        | Command::RequestChanges { .. } => return decide(Some(candidate), command, ctx).map(Some),
+        Command::Approve => match decide(Some(candidate), command, ctx)?.pop() {
+            Some(RegistrationEvent::RegistrationApproved(so)) => {
+                RegistrationEvent::ChangeApproved(so)
+            }
+            _ => unreachable!("approval decides one approval"),
+        },
+        Command::Reject { .. } => match decide(Some(candidate), command, ctx)?.pop() {
+            Some(RegistrationEvent::RegistrationRejected {
+                reason,
+                role,
+                sign_off,
+            }) => RegistrationEvent::ChangeRefused {
+                reason,
+                role,
+                sign_off,
+            },
+            _ => unreachable!("a rejection decides one rejection"),
+        },
+        Command::Publish => match decide(Some(candidate), command, ctx)?.pop() {
+            Some(RegistrationEvent::RegistrationPublished {
+                sign_off,
+                officer_subject,
+            }) => RegistrationEvent::ChangePublished {
+                sign_off,
+                officer_subject,
+                renamed_from: (candidate.account_key != s.account_key)
+                    .then(|| s.account_key.clone()),
+            },
+            _ => unreachable!("a publication decides one publication"),
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some(vec![event]))
+}
+
+/// Propose a change to a published registration: the applicant, the
+/// business contact or communications; a pending change is replaced only
+/// by its proposer or communications.
+fn propose_change(
+    s: &Registration,
+    new: &Form<Sealed>,
+    reason: &str,
+    ctx: &Context<'_>,
+) -> Result<RegistrationEvent, DomainError> {
+    let who = ctx.actor.subject.as_str();
+    let capacity = if s.applicant == who {
+        Proposer::Applicant
+    } else if s.form.business_contact.subject == who {
+        Proposer::BusinessContact
+    } else if ctx.actor.has(Role::Communications) {
+        Proposer::Communications
+    } else {
+        return Err(DomainError::NotAllowedToProposeChange);
+    };
+    in_status(
+        s,
+        &Command::ProposeChange {
+            form: new.clone(),
+            reason: reason.to_owned(),
+        },
+        &[Status::Published],
+    )?;
+    if let Some(pending) = &s.change {
+        if pending.proposed_by != who && !ctx.actor.has(Role::Communications) {
+            return Err(DomainError::NotTheProposer);
+        }
+    }
+    checks::text("reason", reason, form::MAX_TEXT)?;
+    let account_key = form::validate(new, ctx.reference)?;
+    let same_as_pending = s
+        .change
+        .as_ref()
+        .is_some_and(|c| *c.candidate.form == *new && c.status() != Status::ChangesRequested);
+    if *new == *s.form || same_as_pending {
+        return Err(DomainError::NothingChanged);
+    }
+    let required = super::change::required_steps(s, new, &account_key);
+    Ok(RegistrationEvent::ChangeProposed {
+        account_key,
+        form: new.clone(),
+        reason: reason.trim().to_owned(),
+        capacity,
+        required,
+        by: who.to_owned(),
+        at: ctx.now,
+    })
 }
 
 fn in_status(s: &Registration, command: &Command, allowed: &[Status]) -> Result<(), DomainError> {

@@ -7,6 +7,8 @@ use crate::form::Form;
 use crate::personal::Sealed;
 use crate::platform::AccountKey;
 
+use super::change::Proposer;
+
 /// The payload schema version of every registration event type today.
 pub const EVENT_SCHEMA_VERSION: i32 = 1;
 
@@ -152,6 +154,60 @@ pub enum RegistrationEvent {
     },
     /// The business contact or communications confirmed it is still in use.
     RegistrationRevalidated(SignOff),
+    /// The applicant, the business contact or communications proposed a
+    /// change to the published registration. Until the change is
+    /// published, the sign-off events that follow (risk assessment, its
+    /// signature, senior-officer sign-off, Finder listing, branding
+    /// approval, changes requested) are the change's.
+    #[serde(rename_all = "camelCase")]
+    ChangeProposed {
+        /// The canonical account after the change.
+        account_key: AccountKey,
+        /// The proposed form.
+        form: Form<Sealed>,
+        /// Why.
+        reason: String,
+        /// In which capacity.
+        capacity: Proposer,
+        /// The sign-offs the change needs.
+        required: Vec<Step>,
+        /// Who.
+        by: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Communications approved the pending change.
+    ChangeApproved(SignOff),
+    /// An approver refused the pending change; the registration stays
+    /// published as it was.
+    #[serde(rename_all = "camelCase")]
+    ChangeRefused {
+        /// Why.
+        reason: String,
+        /// In which capacity.
+        role: Role,
+        /// Who and when.
+        sign_off: SignOff,
+    },
+    /// The proposer or communications withdrew the pending change.
+    #[serde(rename_all = "camelCase")]
+    ChangeWithdrawn {
+        /// Why.
+        reason: String,
+        /// Who and when.
+        sign_off: SignOff,
+    },
+    /// Communications published the change: the public answer shows the
+    /// new details from now on.
+    #[serde(rename_all = "camelCase")]
+    ChangePublished {
+        /// Who and when.
+        sign_off: SignOff,
+        /// The officer whose verification entry is published (level 3).
+        officer_subject: Option<String>,
+        /// The account it was known as, when the change renamed it.
+        renamed_from: Option<AccountKey>,
+    },
 }
 
 impl RegistrationEvent {
@@ -171,6 +227,11 @@ impl RegistrationEvent {
             RegistrationEvent::RegistrationPublished { .. } => "RegistrationPublished",
             RegistrationEvent::RegistrationWithdrawn { .. } => "RegistrationWithdrawn",
             RegistrationEvent::RegistrationRevalidated(_) => "RegistrationRevalidated",
+            RegistrationEvent::ChangeProposed { .. } => "ChangeProposed",
+            RegistrationEvent::ChangeApproved(_) => "ChangeApproved",
+            RegistrationEvent::ChangeRefused { .. } => "ChangeRefused",
+            RegistrationEvent::ChangeWithdrawn { .. } => "ChangeWithdrawn",
+            RegistrationEvent::ChangePublished { .. } => "ChangePublished",
         }
     }
 }

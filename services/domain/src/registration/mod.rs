@@ -3,6 +3,7 @@
 //! `decide(state, command, context) -> events` holds every rule;
 //! `Registration::apply` folds events into state and holds none.
 
+mod change;
 mod command;
 mod decide;
 mod event;
@@ -10,6 +11,7 @@ mod filter;
 mod state;
 mod waiting;
 
+pub use change::{required_steps, FormerKey, PendingChange, Proposer};
 pub use command::{Command, RiskAssessmentInput};
 pub use decide::{decide, Context};
 pub use event::{RegistrationEvent, Risk, RiskAssessment, SignOff, Step, EVENT_SCHEMA_VERSION};

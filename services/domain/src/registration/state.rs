@@ -10,6 +10,7 @@ use crate::level::Level;
 use crate::personal::{PersonalKind, Sealed};
 use crate::platform::AccountKey;
 
+use super::change::{self, FormerKey, PendingChange};
 use super::event::{RegistrationEvent, RiskAssessment, SignOff, Step};
 
 /// Where a registration is in its lifecycle.
@@ -79,6 +80,12 @@ pub struct Registration {
     pub published: Option<SignOff>,
     /// The last re-validation (or the publication).
     pub last_validated: Option<SignOff>,
+    /// The change proposed to it while published, until it is published,
+    /// refused or withdrawn.
+    pub change: Option<Box<PendingChange>>,
+    /// The accounts it was known as before published changes renamed it,
+    /// oldest first.
+    pub former_keys: Vec<FormerKey>,
 }
 
 /// When a published registration's review falls due.
@@ -104,6 +111,12 @@ impl Registration {
                 },
                 ra.assessor.clone(),
             ));
+        }
+        if let Some(c) = &self.change {
+            for (mut field, value) in c.candidate.personal_fields() {
+                field.path = format!("pendingChange.{}", field.path);
+                out.push((field, value));
+            }
         }
         out
     }
@@ -219,10 +232,20 @@ impl Registration {
                 updated_at: *at,
                 published: None,
                 last_validated: None,
+                change: None,
+                former_keys: Vec::new(),
             });
         }
         let mut s = state?;
         s.version += 1;
+        if s.status == Status::Published && s.change.is_some() && Self::is_change_step(event) {
+            let change = s.change.as_mut().expect("checked");
+            // The candidate is cheap to copy: its form is shared.
+            change.candidate =
+                Registration::apply(Some(change.candidate.clone()), event).expect("folds");
+            s.updated_at = change.candidate.updated_at;
+            return Some(s);
+        }
         match event {
             RegistrationEvent::RegistrationSubmitted { .. } => unreachable!("handled above"),
             RegistrationEvent::RegistrationAmended {
@@ -296,13 +319,100 @@ impl Registration {
                 s.updated_at = sign_off.at;
                 s.withdrawal = Some((reason.clone(), sign_off.clone()));
                 s.status = Status::Withdrawn;
+                s.change = None;
             }
             RegistrationEvent::RegistrationRevalidated(so) => {
                 s.updated_at = so.at;
                 s.last_validated = Some(so.clone());
             }
+            RegistrationEvent::ChangeProposed {
+                account_key,
+                form,
+                reason,
+                capacity,
+                required,
+                by,
+                at,
+            } => {
+                let candidate = change::candidate(&s, form, account_key, required, by, *at);
+                s.change = Some(Box::new(PendingChange {
+                    reason: reason.clone(),
+                    proposed_by: by.clone(),
+                    capacity: *capacity,
+                    proposed_at: *at,
+                    required: required.clone(),
+                    candidate,
+                }));
+                s.updated_at = *at;
+            }
+            RegistrationEvent::ChangeApproved(so) => {
+                s.updated_at = so.at;
+                if let Some(c) = s.change.as_mut() {
+                    c.candidate.approval = Some(so.clone());
+                    c.candidate.status = Status::Approved;
+                }
+            }
+            RegistrationEvent::ChangeRefused { sign_off, .. } => {
+                s.updated_at = sign_off.at;
+                s.change = None;
+            }
+            RegistrationEvent::ChangeWithdrawn { sign_off, .. } => {
+                s.updated_at = sign_off.at;
+                s.change = None;
+            }
+            RegistrationEvent::ChangePublished {
+                sign_off,
+                renamed_from,
+                ..
+            } => {
+                s.updated_at = sign_off.at;
+                if let Some(c) = s.change.take() {
+                    let c = c.candidate;
+                    if let Some(old) = renamed_from {
+                        s.former_keys.push(FormerKey {
+                            account_key: old.clone(),
+                            renamed_to: c.account_key.clone(),
+                            renamed_at: sign_off.at,
+                        });
+                    }
+                    s.account_key = c.account_key;
+                    s.form = c.form;
+                    s.risk_assessment = c.risk_assessment;
+                    s.risk_signature = c.risk_signature;
+                    s.senior_sign_off = c.senior_sign_off;
+                    s.consultation_listing = c.consultation_listing;
+                    s.branding_approvals = c.branding_approvals;
+                    s.approval = c.approval;
+                }
+                s.last_validated = Some(sign_off.clone());
+            }
         }
         Some(s)
+    }
+
+    /// The sign-off events that, while a change is pending, are the
+    /// change's rather than the published registration's.
+    fn is_change_step(event: &RegistrationEvent) -> bool {
+        matches!(
+            event,
+            RegistrationEvent::RiskAssessmentRecorded { .. }
+                | RegistrationEvent::RiskAssessmentSigned(_)
+                | RegistrationEvent::SeniorOfficerSignedOff(_)
+                | RegistrationEvent::ConsultationListed { .. }
+                | RegistrationEvent::BrandingAssetApproved { .. }
+                | RegistrationEvent::ChangesRequested { .. }
+        )
+    }
+
+    /// Every staff subject the registration names, on its form and on a
+    /// pending change's.
+    pub fn named_subjects(&self) -> std::collections::BTreeSet<&str> {
+        let mut named = self.form.named_subjects();
+        if let Some(c) = &self.change {
+            named.extend(c.candidate.form.named_subjects());
+            named.insert(c.proposed_by.as_str());
+        }
+        named
     }
 
     fn void(&mut self, steps: &[Step]) {

@@ -107,7 +107,14 @@ impl Registration {
                 Task::ChangesRequested,
                 Some(self.applicant.clone()),
             )),
-            Status::Published | Status::Withdrawn | Status::Rejected => {}
+            // A pending change waits for exactly what a new registration
+            // in its place would (with its proposer as the applicant).
+            Status::Published => {
+                if let Some(change) = &self.change {
+                    items = change.candidate.waiting_on();
+                }
+            }
+            Status::Withdrawn | Status::Rejected => {}
         }
         items
     }
