@@ -38,7 +38,9 @@ async fn run(
 ) -> Result<RegistrationPayload> {
     let meta = super::request_meta(ctx, expected_version, idempotency_key)?;
     let form = match &request {
-        Request::Submit(f) | Request::Amend(f) => Some(f.clone()),
+        Request::Submit(f) | Request::Amend(f) | Request::ProposeChange { form: f, .. } => {
+            Some(f.clone())
+        }
         _ => None,
     };
     match handler(ctx)?.handle(id, request, &meta).await {
@@ -107,6 +109,48 @@ impl RegistryMutation {
             idempotency_key,
         )
         .await
+    }
+
+    /// Propose a change to a published registration (its applicant, its
+    /// business contact or communications): the complete form as it
+    /// should be. It stays published under its current details while the
+    /// change goes through exactly the sign-offs it touches (see
+    /// `pendingChange.requiredSteps`), by the same mutations as a new
+    /// registration's; `publishRegistration` then publishes the change. A
+    /// second proposal replaces a pending one (its proposer or
+    /// communications only).
+    async fn propose_change(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "The complete form as it should be.")] form: RegistrationFormInput,
+        #[graphql(desc = "Why, e.g. `The officer left; Sam Patel takes over`.")] reason: String,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        let request = Request::ProposeChange {
+            form: form.into(),
+            reason,
+        };
+        run(ctx, id, request, expected_version, idempotency_key).await
+    }
+
+    /// Withdraw the pending change of a published registration (its
+    /// proposer or communications). The registration stays as published.
+    async fn withdraw_change(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "Why.")] reason: String,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        let request = Request::Other(Command::WithdrawChange { reason });
+        run(ctx, id, request, expected_version, idempotency_key).await
     }
 
     /// Record the risk assessment of a level-3 registration (the applicant,

@@ -133,9 +133,14 @@ fn verified_account(
         account_url: a.account_url,
         status: if a.verified {
             VerificationStatus::Verified
+        } else if a.renamed.is_some() {
+            VerificationStatus::Renamed
         } else {
             VerificationStatus::Withdrawn
         },
+        renamed_to: a.renamed.as_ref().map(|r| r.account_key.clone()),
+        renamed_to_url: a.renamed.as_ref().map(|r| r.account_url.clone()),
+        renamed_at: a.renamed.as_ref().map(|r| r.at),
         level: a.level.into(),
         service_area: a.service_area,
         service_name: a.service_name,

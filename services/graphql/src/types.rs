@@ -338,6 +338,89 @@ impl RegistrationNode {
                 overdue: d.overdue,
             })
     }
+    /// The change proposed to it while published, until the change is
+    /// published, refused or withdrawn. The registration stays published,
+    /// and verified under its current details, meanwhile.
+    async fn pending_change(&self) -> Option<PendingChangeNode> {
+        self.0.change.as_ref().map(|c| PendingChangeNode {
+            reason: c.reason.clone(),
+            proposed_by: c.proposed_by.clone(),
+            capacity: c.capacity.into(),
+            proposed_at: c.proposed_at,
+            required_steps: c.required.iter().map(step_name).collect(),
+            proposed: RegistrationNode(Arc::new(c.candidate.clone())),
+        })
+    }
+    /// The accounts it was known as before published changes renamed it.
+    async fn former_accounts(&self) -> Vec<FormerAccount> {
+        self.0
+            .former_keys
+            .iter()
+            .map(|f| FormerAccount {
+                account_key: f.account_key.to_string(),
+                account_url: f.account_key.url(),
+                renamed_to: f.renamed_to.to_string(),
+                renamed_at: f.renamed_at,
+            })
+            .collect()
+    }
+}
+
+/// In which capacity someone proposed a change.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeProposer {
+    /// The member of staff who submitted the registration.
+    Applicant,
+    /// Its business contact.
+    BusinessContact,
+    /// The communications team.
+    Communications,
+}
+
+impl From<domain::registration::Proposer> for ChangeProposer {
+    fn from(p: domain::registration::Proposer) -> Self {
+        match p {
+            domain::registration::Proposer::Applicant => ChangeProposer::Applicant,
+            domain::registration::Proposer::BusinessContact => ChangeProposer::BusinessContact,
+            domain::registration::Proposer::Communications => ChangeProposer::Communications,
+        }
+    }
+}
+
+/// A change proposed to a published registration.
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "PendingChange")]
+pub struct PendingChangeNode {
+    /// Why it was proposed.
+    pub reason: String,
+    /// Staff id of who proposed it.
+    pub proposed_by: String,
+    /// In which capacity.
+    pub capacity: ChangeProposer,
+    /// When.
+    pub proposed_at: DateTime<Utc>,
+    /// The sign-offs the change needs, in the names of `outstandingSteps`
+    /// (the sign-offs it does not touch carry over).
+    pub required_steps: Vec<String>,
+    /// The registration as it will be once the change is published: its
+    /// `status` is the change's (SUBMITTED, CHANGES_REQUESTED or
+    /// APPROVED), its `outstandingSteps` what the change still waits for,
+    /// its `applicant` the proposer. The same sign-off mutations act on it
+    /// while it is pending.
+    pub proposed: RegistrationNode,
+}
+
+/// An account a registration was known as before a change renamed it.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct FormerAccount {
+    /// The old canonical key.
+    pub account_key: String,
+    /// The old public URL.
+    pub account_url: String,
+    /// The key it was renamed to.
+    pub renamed_to: String,
+    /// When the rename was published.
+    pub renamed_at: DateTime<Utc>,
 }
 
 /// The wire name of a step (as the read models store it).
@@ -706,6 +789,9 @@ pub enum VerificationStatus {
     Verified,
     /// It was official, and has been withdrawn: it no longer speaks for the council.
     Withdrawn,
+    /// It was an official account under this name, and was renamed: see
+    /// `renamedTo`. Whoever holds the old name now is not the council.
+    Renamed,
     /// Not an account the council has registered. A normal answer, not an error.
     Unknown,
 }
@@ -754,6 +840,12 @@ pub struct VerifiedAccount {
     /// True when its re-validation is overdue by more than the grace
     /// period: still the council's account, but not confirmed for a while.
     pub confirmation_overdue: bool,
+    /// For a renamed account: the account key it was renamed to.
+    pub renamed_to: Option<String>,
+    /// For a renamed account: the public URL it was renamed to.
+    pub renamed_to_url: Option<String>,
+    /// For a renamed account: since when.
+    pub renamed_at: Option<DateTime<Utc>>,
 }
 
 /// A level-3 officer's public verification entry: what the framework says is

@@ -166,6 +166,19 @@ pub struct Account {
     /// When the council last confirmed it: its publication, or its latest
     /// re-validation.
     pub last_confirmed_at: DateTime<Utc>,
+    /// When a published change renamed the account: what it is now.
+    pub renamed: Option<Renamed>,
+}
+
+/// The account an old handle was renamed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renamed {
+    /// Its canonical key now.
+    pub account_key: String,
+    /// Its public URL now.
+    pub account_url: String,
+    /// Since when.
+    pub at: DateTime<Utc>,
 }
 
 /// When the public is told that an account's confirmation is overdue: its
@@ -210,7 +223,8 @@ impl Account {
 }
 
 const VERIFICATION_COLUMNS: &str = "account_key, platform, account_url, status, level, \
-     service_area, officer_slug, verified_since, withdrawn_at, last_confirmed_at";
+     service_area, officer_slug, verified_since, withdrawn_at, last_confirmed_at, renamed_to, \
+     renamed_to_url, renamed_at";
 
 fn account(
     row: &sqlx::postgres::PgRow,
@@ -230,6 +244,18 @@ fn account(
         verified_since: row.try_get("verified_since")?,
         withdrawn_at: row.try_get("withdrawn_at")?,
         last_confirmed_at: row.try_get("last_confirmed_at")?,
+        renamed: match (
+            row.try_get::<Option<String>, _>("renamed_to")?,
+            row.try_get::<Option<String>, _>("renamed_to_url")?,
+            row.try_get::<Option<DateTime<Utc>>, _>("renamed_at")?,
+        ) {
+            (Some(account_key), Some(account_url), Some(at)) => Some(Renamed {
+                account_key,
+                account_url,
+                at,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -491,6 +517,7 @@ mod tests {
             verified_since: last_confirmed_at,
             withdrawn_at: None,
             last_confirmed_at,
+            renamed: None,
         }
     }
 

@@ -144,6 +144,9 @@ pub(crate) struct VerificationRow {
     pub verified_since: DateTime<Utc>,
     pub withdrawn_at: Option<DateTime<Utc>>,
     pub last_confirmed_at: DateTime<Utc>,
+    pub renamed_to: Option<String>,
+    pub renamed_to_url: Option<String>,
+    pub renamed_at: Option<DateTime<Utc>>,
 }
 
 impl Row for VerificationRow {
@@ -160,6 +163,9 @@ impl Row for VerificationRow {
         "verified_since",
         "withdrawn_at",
         "last_confirmed_at",
+        "renamed_to",
+        "renamed_to_url",
+        "renamed_at",
     ];
     fn encode(&self, out: &mut CopyRows) {
         out.row(fields(Self::COLUMNS))
@@ -173,7 +179,10 @@ impl Row for VerificationRow {
             .opt_text(self.officer_slug.as_deref())
             .timestamptz(&self.verified_since)
             .opt_timestamptz(self.withdrawn_at.as_ref())
-            .timestamptz(&self.last_confirmed_at);
+            .timestamptz(&self.last_confirmed_at)
+            .opt_text(self.renamed_to.as_deref())
+            .opt_text(self.renamed_to_url.as_deref())
+            .opt_timestamptz(self.renamed_at.as_ref());
     }
 }
 

@@ -72,7 +72,10 @@ async fn the_public_directory_and_verification_hold_only_published_facts_and_no_
             "officer_slug",
             "verified_since",
             "withdrawn_at",
-            "last_confirmed_at"
+            "last_confirmed_at",
+            "renamed_to",
+            "renamed_to_url",
+            "renamed_at"
         ])
     );
     assert_eq!(
@@ -112,6 +115,20 @@ async fn the_public_directory_and_verification_hold_only_published_facts_and_no_
         withdrawn_shown > 0,
         "withdrawn accounts stay visible as withdrawn"
     );
+    // An account renamed by a published change answers "renamed", naming
+    // the account its registration holds now.
+    let renamed: Vec<(String, Option<String>)> = sqlx::query_as(
+        "select v.renamed_to, r.account_key from read_models.verification_accounts v \
+         left join read_models.registrations r on r.id = v.registration_id \
+         where v.status = 'renamed'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(!renamed.is_empty(), "the history renames accounts");
+    for (to, now) in &renamed {
+        assert_eq!(Some(to), now.as_ref(), "renamed to the account it holds");
+    }
     let published: i64 = sqlx::query_scalar(
         "select count(*) from read_models.registrations where status = 'published'",
     )

@@ -67,6 +67,18 @@ async fn rebuilding_from_zero_gives_exactly_what_incremental_projection_gave() {
             "{status} in {history:?}"
         );
     }
+    for kind in [
+        "ChangeProposed",
+        "ChangeApproved",
+        "ChangePublished",
+        "ChangeRefused",
+        "ChangeWithdrawn",
+    ] {
+        assert!(
+            history.event_types.get(kind).copied().unwrap_or(0) > 0,
+            "{kind} in {history:?}"
+        );
+    }
     caught_up(&db.runtime).await;
     projector.stop().await;
 

@@ -45,7 +45,13 @@ fn officer_page(row_slug: &Option<String>) -> String {
 fn last_modified(accounts: &[Account]) -> Option<DateTime<Utc>> {
     accounts
         .iter()
-        .flat_map(|a| [Some(a.verified_since), a.withdrawn_at])
+        .flat_map(|a| {
+            [
+                Some(a.verified_since),
+                a.withdrawn_at,
+                a.renamed.as_ref().map(|r| r.at),
+            ]
+        })
         .flatten()
         .max()
 }
@@ -183,11 +189,14 @@ pub(super) async fn atom(State(state): State<WebState>, headers: HeaderMap) -> R
         Ok(a) => a,
         Err(e) => return failure(&state, &e),
     };
-    let mut entries: Vec<(DateTime<Utc>, bool, &Account)> = Vec::new();
+    let mut entries: Vec<(DateTime<Utc>, &str, &Account)> = Vec::new();
     for a in &accounts {
-        entries.push((a.verified_since, true, a));
+        entries.push((a.verified_since, "published", a));
         if let Some(w) = a.withdrawn_at {
-            entries.push((w, false, a));
+            entries.push((w, "withdrawn", a));
+        }
+        if let Some(r) = &a.renamed {
+            entries.push((r.at, "renamed", a));
         }
     }
     entries.sort_by(|x, y| y.0.cmp(&x.0).then(x.2.account_key.cmp(&y.2.account_key)));
@@ -209,13 +218,15 @@ pub(super) async fn atom(State(state): State<WebState>, headers: HeaderMap) -> R
             link rel="alternate" type="text/html" href="/directory" {}
             updated { (updated) }
             author { name { (council) } }
-            @for (at, published, a) in entries {
+            @for (at, kind, a) in entries {
                 @let when = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                @let kind = if published { "published" } else { "withdrawn" };
+                @let published = kind == "published";
                 @let service = a.service_name.as_deref().unwrap_or(&a.service_area);
                 entry {
                     @if published {
                         title { "Official: " (a.account_key) " on " (a.platform.display_name()) }
+                    } @else if let (Some(r), "renamed") = (&a.renamed, kind) {
+                        title { "Renamed: " (a.account_key) " is now " (r.account_key) " on " (a.platform.display_name()) }
                     } @else {
                         title { "Withdrawn: " (a.account_key) " on " (a.platform.display_name()) }
                     }
@@ -225,6 +236,8 @@ pub(super) async fn atom(State(state): State<WebState>, headers: HeaderMap) -> R
                     category term=(kind) {}
                     @if published {
                         summary { (a.account_url) " is an official account of " (council) ", " (service) "." }
+                    } @else if let (Some(r), "renamed") = (&a.renamed, kind) {
+                        summary { "The official account " (a.account_url) " of " (council) " was renamed to " (r.account_url) ". The old address is no longer the council's." }
                     } @else {
                         summary { (a.account_url) " is no longer an official account of " (council) "." }
                     }

@@ -215,6 +215,21 @@ pub(super) async fn verify(
                     }
                 }
             }
+            Some(Account {
+                renamed: Some(r), ..
+            }) => html! {
+                div.result.withdrawn #result data-status="renamed" {
+                    h2 { span.badge.withdrawn { "Renamed" } " This is no longer the name of a council account" }
+                    p {
+                        "This was an official " (council) " account, and since "
+                        (date(r.at))
+                        " it is called "
+                        a href=(r.account_url) rel="noopener" { (r.account_url) }
+                        ". Whoever uses the old name now does not speak for the council."
+                    }
+                    p { a href={ "/verify?account=" (url_encode(&r.account_url)) } { "Check the account it was renamed to" } }
+                }
+            },
             Some(a) => html! {
                 div.result.withdrawn #result data-status="withdrawn" {
                     h2 { span.badge.withdrawn { "Withdrawn" } " This account is no longer an official council account" }

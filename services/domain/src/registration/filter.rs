@@ -42,7 +42,7 @@ impl Filter {
             && self
                 .named_subject
                 .as_ref()
-                .is_none_or(|s| r.form.named_subjects().contains(s.as_str()))
+                .is_none_or(|s| r.named_subjects().contains(s.as_str()))
             && self.applicant.as_ref().is_none_or(|a| *a == r.applicant)
             && self.search_matches(r, service_name)
     }

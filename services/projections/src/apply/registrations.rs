@@ -78,7 +78,7 @@ impl Row for Out<'_> {
             .map(step_name)
             .collect();
         let outstanding: Vec<String> = s.outstanding().iter().map(step_name).collect();
-        let named: Vec<&str> = s.form.named_subjects().into_iter().collect();
+        let named: Vec<&str> = s.named_subjects().into_iter().collect();
         out.row(i16::try_from(Self::COLUMNS.len()).expect("few columns"))
             .uuid(&s.id)
             .int8(s.version)

@@ -46,6 +46,7 @@ impl Verification {
             if let Decoded::Registration { state } = item.decoded {
                 if state.published.is_some() {
                     keys.insert(state.account_key.to_string());
+                    keys.extend(state.former_keys.iter().map(|f| f.account_key.to_string()));
                     slugs.extend(officer_slug_of(state));
                 }
             }
@@ -108,6 +109,39 @@ impl Verification {
                 verified_since: published.at,
                 withdrawn_at,
                 last_confirmed_at: s.last_validated.as_ref().map_or(published.at, |v| v.at),
+                renamed_to: None,
+                renamed_to_url: None,
+                renamed_at: None,
+            };
+            self.accounts.put(key, row);
+        }
+        // Each account it was known as answers "renamed" (to the account it
+        // holds now, however many renames ago), unless another registration
+        // has registered that account anew since.
+        for former in &s.former_keys {
+            let key = former.account_key.to_string();
+            if self
+                .accounts
+                .get(&key)
+                .is_some_and(|existing| existing.registration_id != s.id)
+            {
+                continue;
+            }
+            let row = VerificationRow {
+                account_key: key.clone(),
+                platform: former.account_key.platform.code().to_owned(),
+                account_url: former.account_key.url(),
+                status: "renamed".to_owned(),
+                registration_id: s.id,
+                level: i16::from(s.level().number()),
+                service_area: s.form.service_area.clone(),
+                officer_slug: None,
+                verified_since: published.at,
+                withdrawn_at: None,
+                last_confirmed_at: former.renamed_at,
+                renamed_to: Some(s.account_key.to_string()),
+                renamed_to_url: Some(s.account_key.url()),
+                renamed_at: Some(former.renamed_at),
             };
             self.accounts.put(key, row);
         }

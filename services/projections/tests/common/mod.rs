@@ -235,6 +235,49 @@ fn script(seed: u64, i: usize, level: u8, rng: &mut Rng) -> Vec<(Actor, Command)
                 Command::Revalidate,
             ));
         }
+        if rng.chance(25) {
+            // A change after publication: now and then a rename, else new
+            // details; its level steps (some refused: the new form may name
+            // another line manager), then published, refused or withdrawn.
+            let mut changed = form(seed, i, level, 1 + rng.below(3));
+            if rng.chance(50) {
+                changed.account = format!("@a{seed}x{i}r");
+            }
+            s.push((
+                applicant.clone(),
+                Command::ProposeChange {
+                    form: changed,
+                    reason: "Keeping the record current".into(),
+                },
+            ));
+            level_steps(&mut s);
+            if i.is_multiple_of(7) {
+                s.push((
+                    comms.clone(),
+                    Command::ApproveBrandingAsset {
+                        asset_id: "logo".into(),
+                    },
+                ));
+            }
+            match rng.below(10) {
+                0 => s.push((
+                    comms.clone(),
+                    Command::Reject {
+                        reason: "Not this handle".into(),
+                    },
+                )),
+                1 => s.push((
+                    applicant.clone(),
+                    Command::WithdrawChange {
+                        reason: "Not needed after all".into(),
+                    },
+                )),
+                _ => {
+                    s.push((comms.clone(), Command::Approve));
+                    s.push((comms.clone(), Command::Publish));
+                }
+            }
+        }
         if rng.chance(15) {
             s.push((
                 comms.clone(),
@@ -288,6 +331,8 @@ pub struct History {
     pub refused: usize,
     pub erasures: usize,
     pub statuses: BTreeMap<String, usize>,
+    /// How many events of each type were written.
+    pub event_types: BTreeMap<String, usize>,
 }
 
 /// Write a history of `registrations` registrations to the log.
@@ -451,6 +496,9 @@ pub async fn generate_batched(
                     state.as_ref().map_or(0, |s| s.version)
                 );
                 history.events += new.len();
+                for e in &new {
+                    *history.event_types.entry(e.event_type.clone()).or_default() += 1;
+                }
                 writer.push(stream, expected, new, key).await;
                 for e in &events {
                     *state = Registration::apply(state.take(), e);
