@@ -141,5 +141,25 @@ pub async fn submit_and_approve_asset(api: &Api, handle: &str) -> String {
     id
 }
 
+/// Propose a change to a published registration as `who`: the payload.
+pub async fn propose_change(
+    api: &Api,
+    who: (&str, &[&str]),
+    id: &str,
+    form: Value,
+    reason: &str,
+) -> Value {
+    let query = format!(
+        "mutation($id: UUID!, $f: RegistrationFormInput!, $r: String!) {{ proposeChange(id: $id, form: $f, reason: $r) {{ registration {{ {FIELDS} pendingChange {{ requiredSteps proposedBy capacity proposed {{ status accountKey outstandingSteps }} }} }} position }} }}"
+    );
+    api.ok(
+        Some(&as_(who)),
+        &query,
+        json!({"id": id, "f": form, "r": reason}),
+    )
+    .await["proposeChange"]
+        .clone()
+}
+
 /// The risk assessment argument of `recordRiskAssessment`.
 pub const RISK_ASSESSMENT: &str = r#", assessment: {assessor: "Morgan Manager", assessorSubject: "u-manager", assessedOn: "2026-11-20", risks: [{risk: "Messages out of hours", mitigation: "Auto-reply with office hours"}], documentReference: "RA-2026-031"}"#;

@@ -297,7 +297,11 @@ pub(super) async fn officer(
     let name = o.name.clone().unwrap_or_else(|| "Name withheld".to_owned());
     let body = html! {
         h1 { (name) }
-        p { (name) " is an officer of " (state.council_name) " who talks with the public on social media as part of their job. The accounts below are theirs. If an account claims to be this officer's and is not listed here, it is not the council's." }
+        @if o.accounts.is_empty() {
+            p { (name) " no longer uses a social media account for " (state.council_name) ". Any account that claims to be this officer's is not the council's." }
+        } @else {
+            p { (name) " is an officer of " (state.council_name) " who talks with the public on social media as part of their job. The accounts below are theirs. If an account claims to be this officer's and is not listed here, it is not the council's." }
+        }
         dl {
             dt { "Job role" } dd { (o.job_title) }
             dt { "Service" } dd { (o.service_name.as_deref().unwrap_or(&o.service_area)) }

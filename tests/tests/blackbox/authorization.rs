@@ -36,6 +36,7 @@ enum Given {
     Level1BrandingApproved,
     Level1Approved,
     Level1Published,
+    Level1ChangePending,
     Level2,
     Level3,
     Level3Assessed,
@@ -61,6 +62,11 @@ impl Fixture {
         match given {
             Given::Nothing => String::new(),
             Given::Level1 => submit(api, form(1)).await,
+            Given::Level1ChangePending => {
+                let id = Box::pin(self.given(Given::Level1Published)).await;
+                council::propose_change(api, APPLICANT, &id, form(1), "Renamed").await;
+                id
+            }
             Given::Level1BrandingApproved | Given::Level1Approved | Given::Level1Published => {
                 let id = submit(api, form(1)).await;
                 act(
@@ -178,6 +184,16 @@ const MUTATIONS: &[MutationCase] = &[
         allowed: &["contact", "communications"],
     },
     MutationCase {
+        name: "proposeChange",
+        given: Given::Level1Published,
+        allowed: &["applicant", "contact", "communications"],
+    },
+    MutationCase {
+        name: "withdrawChange",
+        given: Given::Level1ChangePending,
+        allowed: &["applicant", "communications"],
+    },
+    MutationCase {
         name: "acceptJobRole",
         given: Given::Nothing,
         allowed: &["admin"],
@@ -225,7 +241,11 @@ fn call(fx: &Fixture, name: &str, id: &str, n: usize) -> (String, Value) {
         "recordRiskAssessment" => by_id(RISK_ASSESSMENT),
         "recordConsultationListing" => by_id(r#", finderReference: "CF-1""#),
         "approveBrandingAsset" => by_id(r#", assetId: "summer-logo""#),
-        "requestChanges" | "rejectRegistration" | "withdrawRegistration" => {
+        "proposeChange" => (
+            format!("mutation($id: UUID!, $f: RegistrationFormInput!) {{ proposeChange(id: $id, form: $f, reason: \"Renamed\") {payload} }}"),
+            json!({"id": id, "f": council::form(1, "X", &fx.account())}),
+        ),
+        "requestChanges" | "rejectRegistration" | "withdrawRegistration" | "withdrawChange" => {
             by_id(r#", reason: "A reason""#)
         }
         "signLogHead" => ("mutation { signLogHead { position } }".into(), json!({})),

@@ -6,6 +6,7 @@ mod audit;
 mod authorization;
 mod binary;
 mod browser;
+mod changes;
 mod crash;
 mod demo;
 mod errors;

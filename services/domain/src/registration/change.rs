@@ -130,15 +130,18 @@ pub fn required_steps(s: &Registration, new: &Form<Sealed>, new_key: &AccountKey
                 councillor: c2,
                 ..
             },
-        ) => {
-            if account_changed || area_changed || s1.subject != s2.subject || t1 != t2 || c1 != c2 {
-                steps.push(Step::SeniorOfficerSignOff);
-            }
+        ) if account_changed
+            || area_changed
+            || s1.subject != s2.subject
+            || t1 != t2
+            || c1 != c2 =>
+        {
+            steps.push(Step::SeniorOfficerSignOff);
         }
-        (LevelDetails::Consult { .. }, LevelDetails::Consult { .. }) => {
-            if account_changed || old.details != new.details {
-                steps.push(Step::ConsultationListing);
-            }
+        (LevelDetails::Consult { .. }, LevelDetails::Consult { .. })
+            if account_changed || old.details != new.details =>
+        {
+            steps.push(Step::ConsultationListing);
         }
         _ => {}
     }

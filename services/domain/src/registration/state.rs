@@ -238,8 +238,11 @@ impl Registration {
         }
         let mut s = state?;
         s.version += 1;
-        if s.status == Status::Published && s.change.is_some() && Self::is_change_step(event) {
-            let change = s.change.as_mut().expect("checked");
+        if let Some(change) = s
+            .change
+            .as_mut()
+            .filter(|_| s.status == Status::Published && Self::is_change_step(event))
+        {
             // The candidate is cheap to copy: its form is shared.
             change.candidate =
                 Registration::apply(Some(change.candidate.clone()), event).expect("folds");
