@@ -1404,3 +1404,89 @@ fn withdrawing_a_registration_drops_its_pending_change() {
     assert_eq!(state.status, Status::Withdrawn);
     assert!(state.change.is_none());
 }
+
+// --- The officer link-back --------------------------------------------------
+
+fn link_back(url: &str) -> Command {
+    Command::RecordOfficerLinkBack {
+        profile_url: url.into(),
+    }
+}
+
+#[test]
+fn only_communications_records_that_a_published_officer_profile_links_back_and_only_for_its_account(
+) {
+    let mut s = published(3);
+    let url = "https://x.com/NorthLevel3";
+    for who in [
+        applicant(),
+        line_manager(),
+        Actor::new(OFFICER, [Role::Staff]),
+    ] {
+        assert!(matches!(
+            s.refused(&who, link_back(url)),
+            DomainError::MissingRole {
+                role: Role::Communications
+            }
+        ));
+    }
+    assert!(matches!(
+        s.refused(&comms(), link_back("https://x.com/SomeoneElse")),
+        DomainError::Invalid { field, .. } if field == "profileUrl"
+    ));
+    assert!(matches!(
+        s.refused(&comms(), link_back("@NorthLevel3")),
+        DomainError::Invalid { field, .. } if field == "profileUrl"
+    ));
+    let events = s.ok(&comms(), link_back(url));
+    assert!(matches!(
+        &events[0],
+        RegistrationEvent::OfficerLinkBackChecked { officer_subject, profile_url, .. }
+            if officer_subject == OFFICER && profile_url == url
+    ));
+    assert_eq!(s.state().unwrap().link_back.unwrap().checked.by, COMMS);
+}
+
+#[test]
+fn the_link_back_check_applies_to_published_level_3_registrations_only() {
+    assert!(matches!(
+        published(1).refused(&comms(), link_back("https://x.com/NorthLevel1")),
+        DomainError::WrongLevel { .. }
+    ));
+    assert!(matches!(
+        approved(3).refused(&comms(), link_back("https://x.com/NorthLevel3")),
+        DomainError::NotAllowedInStatus { .. }
+    ));
+}
+
+#[test]
+fn a_published_level_3_registration_waits_for_communications_to_check_the_link_back() {
+    let mut s = published(3);
+    let waiting = s.state().unwrap().waiting_on();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].role, Role::Communications);
+    assert_eq!(waiting[0].task, domain::registration::Task::LinkBackCheck);
+    s.ok(&comms(), link_back("https://x.com/NorthLevel3"));
+    assert!(s.state().unwrap().waiting_on().is_empty());
+}
+
+#[test]
+fn a_change_of_officer_needs_the_link_back_checked_again_and_a_change_of_contact_does_not() {
+    let mut s = published(3);
+    s.ok(&comms(), link_back("https://x.com/NorthLevel3"));
+    let mut f = form(3);
+    f.business_contact = staff("u-new-contact", "Nat Contact", true);
+    propose(&mut s, &applicant(), f.clone());
+    s.ok(&comms(), Command::Approve);
+    s.ok(&comms(), Command::Publish);
+    assert!(s.state().unwrap().link_back.is_some());
+    if let LevelDetails::Participate { officer, .. } = &mut f.details {
+        *officer = staff("u-new-officer", "Nia New", true);
+    }
+    propose(&mut s, &applicant(), f);
+    s.ok(&applicant(), risk_assessment(APPLICANT));
+    s.ok(&line_manager(), Command::SignRiskAssessment);
+    s.ok(&comms(), Command::Approve);
+    s.ok(&comms(), Command::Publish);
+    assert!(s.state().unwrap().link_back.is_none());
+}

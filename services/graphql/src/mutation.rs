@@ -137,6 +137,25 @@ impl RegistryMutation {
         run(ctx, id, request, expected_version, idempotency_key).await
     }
 
+    /// Record that you (communications) checked the published level-3
+    /// account's profile links to the officer's page on the council's site:
+    /// the profile address you checked. The officer page then says so, and
+    /// when. A change of officer or account needs a new check.
+    async fn record_officer_link_back(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "The profile address you checked, e.g. `https://x.com/NorthYouthSam`.")]
+        profile_url: String,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        let request = Request::Other(Command::RecordOfficerLinkBack { profile_url });
+        run(ctx, id, request, expected_version, idempotency_key).await
+    }
+
     /// Withdraw the pending change of a published registration (its
     /// proposer or communications). The registration stays as published.
     async fn withdraw_change(

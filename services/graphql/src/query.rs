@@ -141,6 +141,7 @@ fn verified_account(
         renamed_to: a.renamed.as_ref().map(|r| r.account_key.clone()),
         renamed_to_url: a.renamed.as_ref().map(|r| r.account_url.clone()),
         renamed_at: a.renamed.as_ref().map(|r| r.at),
+        link_back_checked_at: a.link_back_checked_at,
         level: a.level.into(),
         service_area: a.service_area,
         service_name: a.service_name,

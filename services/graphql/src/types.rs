@@ -351,6 +351,16 @@ impl RegistrationNode {
             proposed: RegistrationNode(Arc::new(c.candidate.clone())),
         })
     }
+    /// Level 3: communications' check that the account's profile links to
+    /// the officer's page (null until checked, and again after a change of
+    /// officer or account).
+    async fn officer_link_back(&self) -> Option<OfficerLinkBack> {
+        self.0.link_back.as_ref().map(|l| OfficerLinkBack {
+            profile_url: l.profile_url.clone(),
+            officer_subject: l.officer_subject.clone(),
+            checked: SignOff::from(&l.checked),
+        })
+    }
     /// The accounts it was known as before published changes renamed it.
     async fn former_accounts(&self) -> Vec<FormerAccount> {
         self.0
@@ -364,6 +374,17 @@ impl RegistrationNode {
             })
             .collect()
     }
+}
+
+/// A checked link from a level-3 account's profile to its officer's page.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct OfficerLinkBack {
+    /// The profile address checked.
+    pub profile_url: String,
+    /// Staff id of the officer whose page it links to.
+    pub officer_subject: String,
+    /// Who in communications checked, and when.
+    pub checked: SignOff,
 }
 
 /// In which capacity someone proposed a change.
@@ -846,6 +867,9 @@ pub struct VerifiedAccount {
     pub renamed_to_url: Option<String>,
     /// For a renamed account: since when.
     pub renamed_at: Option<DateTime<Utc>>,
+    /// Level 3: when the council checked that the account's profile links
+    /// to the officer's page (null: not checked).
+    pub link_back_checked_at: Option<DateTime<Utc>>,
 }
 
 /// A level-3 officer's public verification entry: what the framework says is

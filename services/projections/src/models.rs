@@ -108,6 +108,7 @@ pub fn queue_items(s: &Registration) -> Vec<(&'static str, String, Option<String
                 Task::Step(step) => step_name(step),
                 Task::Publication => "publication".to_owned(),
                 Task::ChangesRequested => "changes_requested".to_owned(),
+                Task::LinkBackCheck => "link_back_check".to_owned(),
             };
             (w.role.code(), step, w.assignee)
         })

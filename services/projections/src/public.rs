@@ -168,6 +168,9 @@ pub struct Account {
     pub last_confirmed_at: DateTime<Utc>,
     /// When a published change renamed the account: what it is now.
     pub renamed: Option<Renamed>,
+    /// Level 3: when communications checked that its profile links to the
+    /// officer's page (none: not checked).
+    pub link_back_checked_at: Option<DateTime<Utc>>,
 }
 
 /// The account an old handle was renamed to.
@@ -224,7 +227,7 @@ impl Account {
 
 const VERIFICATION_COLUMNS: &str = "account_key, platform, account_url, status, level, \
      service_area, officer_slug, verified_since, withdrawn_at, last_confirmed_at, renamed_to, \
-     renamed_to_url, renamed_at";
+     renamed_to_url, renamed_at, link_back_checked_at";
 
 fn account(
     row: &sqlx::postgres::PgRow,
@@ -256,6 +259,7 @@ fn account(
             }),
             _ => None,
         },
+        link_back_checked_at: row.try_get("link_back_checked_at")?,
     })
 }
 
@@ -518,6 +522,7 @@ mod tests {
             withdrawn_at: None,
             last_confirmed_at,
             renamed: None,
+            link_back_checked_at: None,
         }
     }
 

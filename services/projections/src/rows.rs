@@ -147,6 +147,7 @@ pub(crate) struct VerificationRow {
     pub renamed_to: Option<String>,
     pub renamed_to_url: Option<String>,
     pub renamed_at: Option<DateTime<Utc>>,
+    pub link_back_checked_at: Option<DateTime<Utc>>,
 }
 
 impl Row for VerificationRow {
@@ -166,6 +167,7 @@ impl Row for VerificationRow {
         "renamed_to",
         "renamed_to_url",
         "renamed_at",
+        "link_back_checked_at",
     ];
     fn encode(&self, out: &mut CopyRows) {
         out.row(fields(Self::COLUMNS))
@@ -182,7 +184,8 @@ impl Row for VerificationRow {
             .timestamptz(&self.last_confirmed_at)
             .opt_text(self.renamed_to.as_deref())
             .opt_text(self.renamed_to_url.as_deref())
-            .opt_timestamptz(self.renamed_at.as_ref());
+            .opt_timestamptz(self.renamed_at.as_ref())
+            .opt_timestamptz(self.link_back_checked_at.as_ref());
     }
 }
 

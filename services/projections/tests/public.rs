@@ -75,7 +75,8 @@ async fn the_public_directory_and_verification_hold_only_published_facts_and_no_
             "last_confirmed_at",
             "renamed_to",
             "renamed_to_url",
-            "renamed_at"
+            "renamed_at",
+            "link_back_checked_at"
         ])
     );
     assert_eq!(

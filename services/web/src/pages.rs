@@ -315,6 +315,9 @@ pub(super) async fn officer(
                     " (" (a.platform.display_name()) ") – "
                     @if a.verified {
                         span.badge.verified { "Verified" }
+                        @if let Some(at) = a.link_back_checked_at {
+                            " – its profile links to this page (checked by the council on " (date(at)) ")"
+                        }
                     } @else {
                         span.badge.withdrawn { "Withdrawn" } " on " (a.withdrawn_at.map(date).unwrap_or_default())
                     }

@@ -40,6 +40,7 @@ enum Given {
     Level2,
     Level3,
     Level3Assessed,
+    Level3Published,
     Level4,
 }
 
@@ -86,10 +87,15 @@ impl Fixture {
                 id
             }
             Given::Level2 => submit(api, form(2)).await,
-            Given::Level3 | Given::Level3Assessed => {
+            Given::Level3 | Given::Level3Assessed | Given::Level3Published => {
                 let id = submit(api, form(3)).await;
-                if matches!(given, Given::Level3Assessed) {
+                if !matches!(given, Given::Level3) {
                     act(api, APPLICANT, "recordRiskAssessment", &id, RISK_ASSESSMENT).await;
+                }
+                if matches!(given, Given::Level3Published) {
+                    act(api, MANAGER, "signRiskAssessment", &id, "").await;
+                    act(api, COMMS, "approveRegistration", &id, "").await;
+                    act(api, COMMS, "publishRegistration", &id, "").await;
                 }
                 id
             }
@@ -194,6 +200,11 @@ const MUTATIONS: &[MutationCase] = &[
         allowed: &["applicant", "communications"],
     },
     MutationCase {
+        name: "recordOfficerLinkBack",
+        given: Given::Level3Published,
+        allowed: &["communications"],
+    },
+    MutationCase {
         name: "acceptJobRole",
         given: Given::Nothing,
         allowed: &["admin"],
@@ -241,6 +252,10 @@ fn call(fx: &Fixture, name: &str, id: &str, n: usize) -> (String, Value) {
         "recordRiskAssessment" => by_id(RISK_ASSESSMENT),
         "recordConsultationListing" => by_id(r#", finderReference: "CF-1""#),
         "approveBrandingAsset" => by_id(r#", assetId: "summer-logo""#),
+        "recordOfficerLinkBack" => (
+            format!("mutation($id: UUID!, $url: String!) {{ recordOfficerLinkBack(id: $id, profileUrl: $url) {payload} }}"),
+            json!({"id": id}),
+        ),
         "proposeChange" => (
             format!("mutation($id: UUID!, $f: RegistrationFormInput!) {{ proposeChange(id: $id, form: $f, reason: \"Renamed\") {payload} }}"),
             json!({"id": id, "f": council::form(1, "X", &fx.account())}),
@@ -294,7 +309,19 @@ async fn exactly_the_allowed_people_may_call_each_mutation() {
                 submit(&fx.api, form).await;
             }
             let head_before = log_head(&fx.api).await;
-            let (query, vars) = call(&fx, case.name, &id, n);
+            let (query, mut vars) = call(&fx, case.name, &id, n);
+            if case.name == "recordOfficerLinkBack" {
+                // The profile checked is the registration's own account.
+                let r = fx
+                    .api
+                    .ok(
+                        Some(&as_(COMMS)),
+                        "query($id: UUID!) { registration(id: $id) { accountUrl } }",
+                        json!({"id": id}),
+                    )
+                    .await;
+                vars["url"] = r["registration"]["accountUrl"].clone();
+            }
             let token = person.map(as_);
             let body = fx.api.post(token.as_deref(), &query, vars).await;
             let code = error_code(&body);

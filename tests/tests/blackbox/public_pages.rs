@@ -601,3 +601,78 @@ async fn an_account_not_reconfirmed_past_its_review_and_grace_is_still_genuine_b
     let html = get(&api, path).await.text().await.unwrap();
     assert!(!html.contains("id=\"overdue\""), "{html}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_officer_page_says_the_profile_links_to_it_only_once_communications_has_checked_and_when(
+) {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    let (id, position) = published_council(&api).await;
+    let account = api
+        .ok(
+            None,
+            "query($p: Int) { verifyAccount(input: \"@NorthYouthPub\", atLeastPosition: $p) { account { officerSlug linkBackCheckedAt } } }",
+            json!({"p": position}),
+        )
+        .await["verifyAccount"]["account"]
+        .clone();
+    assert_eq!(account["linkBackCheckedAt"], Value::Null);
+    let slug = account["officerSlug"].as_str().unwrap().to_owned();
+    let path = format!("/officers/{slug}");
+    let before = get(&api, &path).await.text().await.unwrap();
+    assert!(!before.contains("links to this page"), "{before}");
+
+    // Communications' queue holds the check until it is done.
+    let queue =
+        "{ approvalQueue(role: COMMUNICATIONS) { edges { node { registrationId step } } } }";
+    let waiting = api.ok(Some(&as_(COMMS)), queue, json!({})).await;
+    assert!(waiting.to_string().contains("link_back_check"), "{waiting}");
+    // The address checked must be the registration's account.
+    let wrong = api
+        .post(
+            Some(&as_(COMMS)),
+            "mutation($id: UUID!) { recordOfficerLinkBack(id: $id, profileUrl: \"https://x.com/SomeoneElse\") { position } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        blackbox_tests::error_code(&wrong).as_deref(),
+        Some("BAD_USER_INPUT")
+    );
+    assert!(wrong.to_string().contains("profileUrl"), "{wrong}");
+    let checked = act(
+        &api,
+        COMMS,
+        "recordOfficerLinkBack",
+        &id,
+        r#", profileUrl: "https://x.com/NorthYouthPub""#,
+    )
+    .await;
+    let p = checked["position"].as_i64().unwrap();
+    let account = api
+        .ok(
+            None,
+            "query($p: Int) { verifyAccount(input: \"@NorthYouthPub\", atLeastPosition: $p) { account { linkBackCheckedAt } } }",
+            json!({"p": p}),
+        )
+        .await;
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    assert!(
+        account["verifyAccount"]["account"]["linkBackCheckedAt"]
+            .as_str()
+            .unwrap()
+            .starts_with(&today),
+        "{account}"
+    );
+    let after = get(&api, &path).await.text().await.unwrap();
+    assert!(
+        after.contains("its profile links to this page (checked by the council on"),
+        "{after}"
+    );
+    let waiting = api.ok(Some(&as_(COMMS)), queue, json!({})).await;
+    assert!(
+        !waiting.to_string().contains("link_back_check"),
+        "{waiting}"
+    );
+}

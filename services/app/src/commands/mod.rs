@@ -663,6 +663,7 @@ fn request_name(request: &Request) -> &'static str {
             Command::Revalidate => "Revalidate",
             Command::ProposeChange { .. } => "ProposeChange",
             Command::WithdrawChange { .. } => "WithdrawChange",
+            Command::RecordOfficerLinkBack { .. } => "RecordOfficerLinkBack",
         },
     }
 }

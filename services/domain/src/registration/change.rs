@@ -200,6 +200,7 @@ pub(crate) fn candidate(
         last_validated: None,
         change: None,
         former_keys: Vec::new(),
+        link_back: None,
     };
     if same_level {
         if keep(&Step::RiskAssessment) {

@@ -83,6 +83,12 @@ pub enum Command {
         /// Why.
         reason: String,
     },
+    /// Communications records that it checked the level-3 officer's
+    /// profile links to their page on the council's site.
+    RecordOfficerLinkBack {
+        /// The profile address they checked (the registration's account).
+        profile_url: String,
+    },
     /// The proposer or communications withdraws the pending change.
     WithdrawChange {
         /// Why.
@@ -111,6 +117,7 @@ impl Command {
             Command::Revalidate => "re-validate",
             Command::ProposeChange { .. } => "propose a change to",
             Command::WithdrawChange { .. } => "withdraw the pending change of",
+            Command::RecordOfficerLinkBack { .. } => "record the officer link-back of",
         }
     }
 }

@@ -136,6 +136,7 @@ pub fn decide(
             RegistrationEvent::RegistrationRevalidated(ctx.sign_off())
         }
         Command::ProposeChange { form, reason } => propose_change(s, form, reason, ctx)?,
+        Command::RecordOfficerLinkBack { profile_url } => link_back(s, profile_url, ctx)?,
         Command::WithdrawChange { reason } => {
             let Some(change) = &s.change else {
                 return Err(DomainError::NoPendingChange);
@@ -204,6 +205,46 @@ fn decide_on_change(
         _ => return Ok(None),
     };
     Ok(Some(vec![event]))
+}
+
+/// Communications records that the level-3 officer's profile (this
+/// registration's account) links to the officer's page.
+fn link_back(
+    s: &Registration,
+    profile_url: &str,
+    ctx: &Context<'_>,
+) -> Result<RegistrationEvent, DomainError> {
+    level(s, Level::Participate, "an officer link-back")?;
+    ctx.require(Role::Communications)?;
+    in_status(
+        s,
+        &Command::RecordOfficerLinkBack {
+            profile_url: profile_url.to_owned(),
+        },
+        &[Status::Published],
+    )?;
+    checks::text("profileUrl", profile_url, 500)?;
+    let url = url::Url::parse(profile_url.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    let same_account = url.is_some()
+        && crate::platform::normalise(s.form.platform, profile_url.trim())
+            .is_ok_and(|k| k == s.account_key);
+    if !same_account {
+        return Err(DomainError::invalid(
+            "profileUrl",
+            format!(
+                "must be the full address of the profile checked, this registration's account ({})",
+                s.account_key.url()
+            ),
+        ));
+    }
+    let officer = s.officer().expect("level 3 names an officer");
+    Ok(RegistrationEvent::OfficerLinkBackChecked {
+        profile_url: profile_url.trim().to_owned(),
+        officer_subject: officer.to_owned(),
+        sign_off: ctx.sign_off(),
+    })
 }
 
 /// Propose a change to a published registration: the applicant, the

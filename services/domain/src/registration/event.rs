@@ -197,6 +197,17 @@ pub enum RegistrationEvent {
         /// Who and when.
         sign_off: SignOff,
     },
+    /// Communications checked that the level-3 officer's profile links to
+    /// their page on the council's site.
+    #[serde(rename_all = "camelCase")]
+    OfficerLinkBackChecked {
+        /// The profile address checked.
+        profile_url: String,
+        /// The officer whose page it links to.
+        officer_subject: String,
+        /// Who checked, and when.
+        sign_off: SignOff,
+    },
     /// Communications published the change: the public answer shows the
     /// new details from now on.
     #[serde(rename_all = "camelCase")]
@@ -232,6 +243,7 @@ impl RegistrationEvent {
             RegistrationEvent::ChangeRefused { .. } => "ChangeRefused",
             RegistrationEvent::ChangeWithdrawn { .. } => "ChangeWithdrawn",
             RegistrationEvent::ChangePublished { .. } => "ChangePublished",
+            RegistrationEvent::OfficerLinkBackChecked { .. } => "OfficerLinkBackChecked",
         }
     }
 }

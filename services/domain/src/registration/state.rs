@@ -86,6 +86,20 @@ pub struct Registration {
     /// The accounts it was known as before published changes renamed it,
     /// oldest first.
     pub former_keys: Vec<FormerKey>,
+    /// Level 3: communications' check that the officer's profile links to
+    /// their page, for the officer and account it holds now.
+    pub link_back: Option<LinkBack>,
+}
+
+/// A checked link from a level-3 account's profile to its officer's page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkBack {
+    /// The profile address checked.
+    pub profile_url: String,
+    /// The officer whose page it links to.
+    pub officer_subject: String,
+    /// Who checked, and when.
+    pub checked: SignOff,
 }
 
 /// When a published registration's review falls due.
@@ -234,6 +248,7 @@ impl Registration {
                 last_validated: None,
                 change: None,
                 former_keys: Vec::new(),
+                link_back: None,
             });
         }
         let mut s = state?;
@@ -371,6 +386,11 @@ impl Registration {
                 s.updated_at = sign_off.at;
                 if let Some(c) = s.change.take() {
                     let c = c.candidate;
+                    // The check was of this officer's link from this
+                    // account: another officer or account needs a new one.
+                    if c.officer() != s.officer() || c.account_key != s.account_key {
+                        s.link_back = None;
+                    }
                     if let Some(old) = renamed_from {
                         s.former_keys.push(FormerKey {
                             account_key: old.clone(),
@@ -388,6 +408,18 @@ impl Registration {
                     s.approval = c.approval;
                 }
                 s.last_validated = Some(sign_off.clone());
+            }
+            RegistrationEvent::OfficerLinkBackChecked {
+                profile_url,
+                officer_subject,
+                sign_off,
+            } => {
+                s.updated_at = sign_off.at;
+                s.link_back = Some(LinkBack {
+                    profile_url: profile_url.clone(),
+                    officer_subject: officer_subject.clone(),
+                    checked: sign_off.clone(),
+                });
             }
         }
         Some(s)

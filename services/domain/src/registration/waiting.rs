@@ -13,6 +13,9 @@ pub enum Task {
     Publication,
     /// The applicant's answer to a request for changes.
     ChangesRequested,
+    /// Communications' check that a published level-3 account's profile
+    /// links to the officer's page.
+    LinkBackCheck,
 }
 
 /// One item of a queue: the role that acts, the task, and the member of
@@ -110,8 +113,15 @@ impl Registration {
             // A pending change waits for exactly what a new registration
             // in its place would (with its proposer as the applicant).
             Status::Published => {
+                if self.level() == Level::Participate && self.link_back.is_none() {
+                    items.push(Waiting::new(
+                        Role::Communications,
+                        Task::LinkBackCheck,
+                        None,
+                    ));
+                }
                 if let Some(change) = &self.change {
-                    items = change.candidate.waiting_on();
+                    items.extend(change.candidate.waiting_on());
                 }
             }
             Status::Withdrawn | Status::Rejected => {}

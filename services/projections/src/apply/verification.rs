@@ -112,6 +112,11 @@ impl Verification {
                 renamed_to: None,
                 renamed_to_url: None,
                 renamed_at: None,
+                link_back_checked_at: s
+                    .link_back
+                    .as_ref()
+                    .filter(|_| withdrawn_at.is_none())
+                    .map(|l| l.checked.at),
             };
             self.accounts.put(key, row);
         }
@@ -142,6 +147,7 @@ impl Verification {
                 renamed_to: Some(s.account_key.to_string()),
                 renamed_to_url: Some(s.account_key.url()),
                 renamed_at: Some(former.renamed_at),
+                link_back_checked_at: None,
             };
             self.accounts.put(key, row);
         }

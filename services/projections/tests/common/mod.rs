@@ -235,6 +235,14 @@ fn script(seed: u64, i: usize, level: u8, rng: &mut Rng) -> Vec<(Actor, Command)
                 Command::Revalidate,
             ));
         }
+        if level == 3 && rng.chance(60) {
+            s.push((
+                comms.clone(),
+                Command::RecordOfficerLinkBack {
+                    profile_url: format!("https://x.com/a{seed}x{i}"),
+                },
+            ));
+        }
         if rng.chance(25) {
             // A change after publication: now and then a rename, else new
             // details; its level steps (some refused: the new form may name
