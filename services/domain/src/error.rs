@@ -78,6 +78,12 @@ pub enum DomainError {
     /// replace or withdraw it.
     #[error("only the person who proposed the pending change, or the communications team, may replace or withdraw it")]
     NotTheProposer,
+    /// Only the business contact named on the form acknowledges the policy.
+    #[error("only the business contact named on the form may acknowledge the social media policy for it")]
+    NotTheNamedContact,
+    /// This version is acknowledged already.
+    #[error("version {0} of the social media policy is already acknowledged for this account")]
+    PolicyAlreadyAcknowledged(String),
     /// No change is pending.
     #[error("no change to this registration is pending")]
     NoPendingChange,
@@ -169,6 +175,8 @@ impl DomainError {
             DomainError::NotAllowedToProposeChange => "NotAllowedToProposeChange",
             DomainError::NotTheProposer => "NotTheProposer",
             DomainError::NoPendingChange => "NoPendingChange",
+            DomainError::NotTheNamedContact => "NotTheNamedContact",
+            DomainError::PolicyAlreadyAcknowledged(_) => "PolicyAlreadyAcknowledged",
             DomainError::RegistrationNotFound(_) => "RegistrationNotFound",
             DomainError::RegistrationExists(_) => "RegistrationExists",
             DomainError::AccountAlreadyRegistered { .. } => "AccountAlreadyRegistered",
@@ -202,7 +210,8 @@ impl DomainError {
             | DomainError::NotAllowedToRecordRiskAssessment
             | DomainError::NotAnApprover
             | DomainError::NotAllowedToProposeChange
-            | DomainError::NotTheProposer => ErrorKind::Forbidden,
+            | DomainError::NotTheProposer
+            | DomainError::NotTheNamedContact => ErrorKind::Forbidden,
             DomainError::RegistrationNotFound(_) => ErrorKind::NotFound,
             DomainError::RegistrationExists(_) | DomainError::AccountAlreadyRegistered { .. } => {
                 ErrorKind::Conflict

@@ -346,6 +346,17 @@ pub fn validate<P: PersonalValue>(
     }
     staff("form.businessContact", &form.business_contact, true)?;
     text("form.policyVersion", &form.policy_version, 50)?;
+    if let Some(current) = reference.current_policy() {
+        if form.policy_version.trim() != current.version {
+            return Err(DomainError::invalid(
+                "form.policyVersion",
+                format!(
+                    "must be the current social media policy, version {} of {}",
+                    current.version, current.published_on
+                ),
+            ));
+        }
+    }
     if !form.policy_acknowledged {
         return Err(DomainError::invalid(
             "form.policyAcknowledged",

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::actor::{Actor, Role};
@@ -21,8 +22,16 @@ pub mod streams {
     pub const ORG_UNITS: &str = "reference-org_units";
     /// Platforms accepted for new registrations.
     pub const PLATFORMS: &str = "reference-platforms";
+    /// Versions of the social media policy.
+    pub const POLICY_VERSIONS: &str = "reference-policy_versions";
     /// All of them, in load order.
-    pub const ALL: [&str; 4] = [JOB_ROLES, SPEAKING_AUTHORITIES, ORG_UNITS, PLATFORMS];
+    pub const ALL: [&str; 5] = [
+        JOB_ROLES,
+        SPEAKING_AUTHORITIES,
+        ORG_UNITS,
+        PLATFORMS,
+        POLICY_VERSIONS,
+    ];
 }
 
 /// Something that happened to reference data.
@@ -79,6 +88,32 @@ pub enum ReferenceEvent {
         /// The platform.
         platform: Platform,
     },
+    /// A version of the social media policy was published: from now on
+    /// forms acknowledge it, and every published account re-acknowledges it.
+    #[serde(rename_all = "camelCase")]
+    PolicyVersionPublished {
+        /// The version, e.g. `2026.2`.
+        version: String,
+        /// The date on the policy.
+        published_on: NaiveDate,
+        /// What changed, in a sentence or two.
+        summary: String,
+        /// Where staff read it.
+        url: String,
+    },
+}
+
+/// A published version of the social media policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyVersion {
+    /// The version, e.g. `2026.2`.
+    pub version: String,
+    /// The date on the policy.
+    pub published_on: NaiveDate,
+    /// What changed.
+    pub summary: String,
+    /// Where staff read it.
+    pub url: String,
 }
 
 impl ReferenceEvent {
@@ -95,6 +130,7 @@ impl ReferenceEvent {
             ReferenceEvent::PlatformDisabled { .. } | ReferenceEvent::PlatformEnabled { .. } => {
                 streams::PLATFORMS
             }
+            ReferenceEvent::PolicyVersionPublished { .. } => streams::POLICY_VERSIONS,
         }
     }
 }
@@ -113,6 +149,9 @@ pub struct ReferenceData {
     pub org_units: BTreeMap<String, String>,
     /// Platforms closed to new registrations, with why.
     pub disabled_platforms: BTreeMap<Platform, String>,
+    /// Published versions of the social media policy, oldest first: the
+    /// last is current.
+    pub policy_versions: Vec<PolicyVersion>,
 }
 
 impl ReferenceData {
@@ -148,7 +187,24 @@ impl ReferenceData {
             ReferenceEvent::PlatformEnabled { platform } => {
                 self.disabled_platforms.remove(platform);
             }
+            ReferenceEvent::PolicyVersionPublished {
+                version,
+                published_on,
+                summary,
+                url,
+            } => self.policy_versions.push(PolicyVersion {
+                version: version.clone(),
+                published_on: *published_on,
+                summary: summary.clone(),
+                url: url.clone(),
+            }),
         }
+    }
+
+    /// The current version of the social media policy (none published yet:
+    /// forms name the version they acknowledge as free text).
+    pub fn current_policy(&self) -> Option<&PolicyVersion> {
+        self.policy_versions.last()
     }
 
     /// True when the job role is on the accepted list.
@@ -237,6 +293,32 @@ impl ReferenceData {
             ReferenceEvent::PlatformEnabled { platform } => {
                 if self.platform_enabled(*platform) {
                     return exists(format!("{platform} is already open"));
+                }
+            }
+            ReferenceEvent::PolicyVersionPublished {
+                version,
+                summary,
+                url,
+                ..
+            } => {
+                text("version", version, 50)?;
+                if version.trim() != version || version.chars().any(char::is_whitespace) {
+                    return Err(DomainError::invalid(
+                        "version",
+                        "must be a version such as 2026.2, without spaces",
+                    ));
+                }
+                text("summary", summary, 2000)?;
+                let ok = url::Url::parse(url)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+                if !ok {
+                    return Err(DomainError::invalid(
+                        "url",
+                        "must be the full address where staff read the policy (https://…)",
+                    ));
+                }
+                if self.policy_versions.iter().any(|p| &p.version == version) {
+                    return exists(format!("policy version `{version}` is already published"));
                 }
             }
         }

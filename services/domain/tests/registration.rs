@@ -1490,3 +1490,111 @@ fn a_change_of_officer_needs_the_link_back_checked_again_and_a_change_of_contact
     s.ok(&comms(), Command::Publish);
     assert!(s.state().unwrap().link_back.is_none());
 }
+
+// --- Policy versions ----------------------------------------------------------
+
+fn policy(version: &str) -> domain::reference::ReferenceEvent {
+    domain::reference::ReferenceEvent::PolicyVersionPublished {
+        version: version.into(),
+        published_on: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
+        summary: "Adds rules for direct messages".into(),
+        url: "https://intranet.north.gov.uk/policies/social-media".into(),
+    }
+}
+
+fn publish_policy(s: &mut Scenario, version: &str) {
+    let admin = Actor::new("u-admin", [Role::Admin]);
+    let e = s.reference.decide(&admin, &policy(version)).unwrap();
+    s.reference.apply(&e);
+}
+
+#[test]
+fn only_admins_publish_policy_versions_and_each_version_once() {
+    let mut s = Scenario::new();
+    assert!(matches!(
+        s.reference.decide(&comms(), &policy("2026.2")),
+        Err(DomainError::MissingRole { role: Role::Admin })
+    ));
+    publish_policy(&mut s, "2026.2");
+    let admin = Actor::new("u-admin", [Role::Admin]);
+    assert!(matches!(
+        s.reference.decide(&admin, &policy("2026.2")),
+        Err(DomainError::ReferenceData(_))
+    ));
+    let mut bad = policy("2026.3");
+    if let domain::reference::ReferenceEvent::PolicyVersionPublished { url, .. } = &mut bad {
+        *url = "intranet/policy".into();
+    }
+    assert!(matches!(
+        s.reference.decide(&admin, &bad),
+        Err(DomainError::Invalid { field, .. }) if field == "url"
+    ));
+    assert_eq!(s.reference.current_policy().unwrap().version, "2026.2");
+}
+
+#[test]
+fn a_form_must_acknowledge_the_current_policy_version_once_one_is_published() {
+    let mut s = Scenario::new();
+    publish_policy(&mut s, "2026.2");
+    let id = s.id;
+    assert!(matches!(
+        s.refused(&applicant(), Command::Submit { id, form: form(1) }),
+        DomainError::Invalid { field, problem } if field == "form.policyVersion" && problem.contains("2026.2")
+    ));
+    let mut f = form(1);
+    f.policy_version = "2026.2".into();
+    s.submit(f);
+    assert_eq!(s.state().unwrap().policy_acknowledgement.version, "2026.2");
+}
+
+#[test]
+fn after_a_new_policy_version_the_business_contact_and_only_they_re_acknowledge_it_for_a_published_account(
+) {
+    let mut s = published(1);
+    assert_eq!(s.state().unwrap().policy_acknowledgement.version, "2026.1");
+    publish_policy(&mut s, "2026.2");
+    let ack = |v: &str| Command::AcknowledgePolicy {
+        version: v.into(),
+    };
+    for who in [applicant(), comms()] {
+        assert_eq!(
+            s.refused(&who, ack("2026.2")),
+            DomainError::NotTheNamedContact
+        );
+    }
+    assert!(matches!(
+        s.refused(&contact(), ack("2026.1")),
+        DomainError::Invalid { field, .. } if field == "version"
+    ));
+    s.ok(&contact(), ack("2026.2"));
+    let state = s.state().unwrap();
+    assert_eq!(state.policy_acknowledgement.version, "2026.2");
+    assert_eq!(state.policy_acknowledgement.by.by, CONTACT);
+    assert_eq!(
+        s.refused(&contact(), ack("2026.2")),
+        DomainError::PolicyAlreadyAcknowledged("2026.2".into())
+    );
+}
+
+#[test]
+fn a_published_change_acknowledges_the_policy_current_when_it_was_proposed() {
+    let mut s = published(1);
+    publish_policy(&mut s, "2026.2");
+    let mut f = renamed(1);
+    assert!(matches!(
+        s.refused(
+            &applicant(),
+            Command::ProposeChange {
+                form: f.clone(),
+                reason: "Renamed".into()
+            }
+        ),
+        DomainError::Invalid { field, .. } if field == "form.policyVersion"
+    ));
+    f.policy_version = "2026.2".into();
+    propose(&mut s, &applicant(), f);
+    assert_eq!(s.state().unwrap().policy_acknowledgement.version, "2026.1");
+    s.ok(&comms(), Command::Approve);
+    s.ok(&comms(), Command::Publish);
+    assert_eq!(s.state().unwrap().policy_acknowledgement.version, "2026.2");
+}

@@ -664,6 +664,7 @@ fn request_name(request: &Request) -> &'static str {
             Command::ProposeChange { .. } => "ProposeChange",
             Command::WithdrawChange { .. } => "WithdrawChange",
             Command::RecordOfficerLinkBack { .. } => "RecordOfficerLinkBack",
+            Command::AcknowledgePolicy { .. } => "AcknowledgePolicy",
         },
     }
 }

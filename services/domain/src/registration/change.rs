@@ -201,6 +201,13 @@ pub(crate) fn candidate(
         change: None,
         former_keys: Vec::new(),
         link_back: None,
+        policy_acknowledgement: super::state::PolicyAcknowledgement {
+            version: form.policy_version.trim().to_owned(),
+            by: super::event::SignOff {
+                by: proposed_by.to_owned(),
+                at,
+            },
+        },
     };
     if same_level {
         if keep(&Step::RiskAssessment) {

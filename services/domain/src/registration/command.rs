@@ -89,6 +89,12 @@ pub enum Command {
         /// The profile address they checked (the registration's account).
         profile_url: String,
     },
+    /// The business contact acknowledges the current social media policy
+    /// for a published registration.
+    AcknowledgePolicy {
+        /// The version acknowledged (must be the current one).
+        version: String,
+    },
     /// The proposer or communications withdraws the pending change.
     WithdrawChange {
         /// Why.
@@ -118,6 +124,7 @@ impl Command {
             Command::ProposeChange { .. } => "propose a change to",
             Command::WithdrawChange { .. } => "withdraw the pending change of",
             Command::RecordOfficerLinkBack { .. } => "record the officer link-back of",
+            Command::AcknowledgePolicy { .. } => "acknowledge the policy for",
         }
     }
 }

@@ -137,6 +137,34 @@ pub fn decide(
         }
         Command::ProposeChange { form, reason } => propose_change(s, form, reason, ctx)?,
         Command::RecordOfficerLinkBack { profile_url } => link_back(s, profile_url, ctx)?,
+        Command::AcknowledgePolicy { version } => {
+            if s.form.business_contact.subject != ctx.actor.subject {
+                return Err(DomainError::NotTheNamedContact);
+            }
+            in_status(s, command, &[Status::Published])?;
+            let Some(current) = ctx.reference.current_policy() else {
+                return Err(DomainError::invalid(
+                    "version",
+                    "no version of the social media policy has been published",
+                ));
+            };
+            if version.trim() != current.version {
+                return Err(DomainError::invalid(
+                    "version",
+                    format!(
+                        "must be the current social media policy, version {}",
+                        current.version
+                    ),
+                ));
+            }
+            if s.policy_acknowledgement.version == current.version {
+                return Err(DomainError::PolicyAlreadyAcknowledged(current.version.clone()));
+            }
+            RegistrationEvent::PolicyAcknowledged {
+                version: current.version.clone(),
+                sign_off: ctx.sign_off(),
+            }
+        }
         Command::WithdrawChange { reason } => {
             let Some(change) = &s.change else {
                 return Err(DomainError::NoPendingChange);

@@ -197,6 +197,15 @@ pub enum RegistrationEvent {
         /// Who and when.
         sign_off: SignOff,
     },
+    /// The business contact acknowledged a (new) version of the social
+    /// media policy for the published registration.
+    #[serde(rename_all = "camelCase")]
+    PolicyAcknowledged {
+        /// The version.
+        version: String,
+        /// Who and when.
+        sign_off: SignOff,
+    },
     /// Communications checked that the level-3 officer's profile links to
     /// their page on the council's site.
     #[serde(rename_all = "camelCase")]
@@ -244,6 +253,7 @@ impl RegistrationEvent {
             RegistrationEvent::ChangeWithdrawn { .. } => "ChangeWithdrawn",
             RegistrationEvent::ChangePublished { .. } => "ChangePublished",
             RegistrationEvent::OfficerLinkBackChecked { .. } => "OfficerLinkBackChecked",
+            RegistrationEvent::PolicyAcknowledged { .. } => "PolicyAcknowledged",
         }
     }
 }

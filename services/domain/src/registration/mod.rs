@@ -16,7 +16,7 @@ pub use command::{Command, RiskAssessmentInput};
 pub use decide::{decide, Context};
 pub use event::{RegistrationEvent, Risk, RiskAssessment, SignOff, Step, EVENT_SCHEMA_VERSION};
 pub use filter::Filter;
-pub use state::{fold, LinkBack, Registration, RevalidationDue, Status};
+pub use state::{fold, LinkBack, PolicyAcknowledgement, Registration, RevalidationDue, Status};
 pub use waiting::{Task, Waiting};
 
 use uuid::Uuid;

@@ -89,6 +89,18 @@ pub struct Registration {
     /// Level 3: communications' check that the officer's profile links to
     /// their page, for the officer and account it holds now.
     pub link_back: Option<LinkBack>,
+    /// The version of the social media policy acknowledged for it last:
+    /// on its form, or since by its business contact.
+    pub policy_acknowledgement: PolicyAcknowledgement,
+}
+
+/// Who acknowledged which version of the social media policy, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyAcknowledgement {
+    /// The version.
+    pub version: String,
+    /// Who and when.
+    pub by: SignOff,
 }
 
 /// A checked link from a level-3 account's profile to its officer's page.
@@ -249,6 +261,13 @@ impl Registration {
                 change: None,
                 former_keys: Vec::new(),
                 link_back: None,
+                policy_acknowledgement: PolicyAcknowledgement {
+                    version: form.policy_version.trim().to_owned(),
+                    by: SignOff {
+                        by: applicant.clone(),
+                        at: *at,
+                    },
+                },
             });
         }
         let mut s = state?;
@@ -271,10 +290,17 @@ impl Registration {
                 form,
                 voided,
                 at,
-                ..
+                by,
             } => {
                 s.account_key = account_key.clone();
                 s.form = Arc::new(form.clone());
+                s.policy_acknowledgement = PolicyAcknowledgement {
+                    version: form.policy_version.trim().to_owned(),
+                    by: SignOff {
+                        by: by.clone(),
+                        at: *at,
+                    },
+                };
                 s.void(voided);
                 s.changes_requested = None;
                 s.status = Status::Submitted;
@@ -398,6 +424,11 @@ impl Registration {
                             renamed_at: sign_off.at,
                         });
                     }
+                    // The change's form acknowledged the policy current
+                    // when it was proposed.
+                    if c.policy_acknowledgement.version != s.policy_acknowledgement.version {
+                        s.policy_acknowledgement = c.policy_acknowledgement;
+                    }
                     s.account_key = c.account_key;
                     s.form = c.form;
                     s.risk_assessment = c.risk_assessment;
@@ -408,6 +439,13 @@ impl Registration {
                     s.approval = c.approval;
                 }
                 s.last_validated = Some(sign_off.clone());
+            }
+            RegistrationEvent::PolicyAcknowledged { version, sign_off } => {
+                s.updated_at = sign_off.at;
+                s.policy_acknowledgement = PolicyAcknowledgement {
+                    version: version.clone(),
+                    by: sign_off.clone(),
+                };
             }
             RegistrationEvent::OfficerLinkBackChecked {
                 profile_url,
