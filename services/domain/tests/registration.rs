@@ -1553,9 +1553,7 @@ fn after_a_new_policy_version_the_business_contact_and_only_they_re_acknowledge_
     let mut s = published(1);
     assert_eq!(s.state().unwrap().policy_acknowledgement.version, "2026.1");
     publish_policy(&mut s, "2026.2");
-    let ack = |v: &str| Command::AcknowledgePolicy {
-        version: v.into(),
-    };
+    let ack = |v: &str| Command::AcknowledgePolicy { version: v.into() };
     for who in [applicant(), comms()] {
         assert_eq!(
             s.refused(&who, ack("2026.2")),

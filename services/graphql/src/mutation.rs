@@ -436,6 +436,45 @@ impl RegistryMutation {
         reference(ctx, change, idempotency_key).await
     }
 
+    /// Publish a version of the social media policy (admin). From now on
+    /// forms must acknowledge it, and every published account's business
+    /// contact acknowledges it (`acknowledgePolicy`) within
+    /// `REGISTRY_POLICY_ACKNOWLEDGEMENT_DAYS`.
+    async fn publish_policy_version(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The version, e.g. `2026.2`.")] version: String,
+        #[graphql(desc = "The date on the policy.")] published_on: chrono::NaiveDate,
+        #[graphql(desc = "What changed, in a sentence or two.")] summary: String,
+        #[graphql(desc = "Where staff read it (https://…).")] url: String,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<ReferencePayload> {
+        let change = ReferenceEvent::PolicyVersionPublished {
+            version,
+            published_on,
+            summary,
+            url,
+        };
+        reference(ctx, change, idempotency_key).await
+    }
+
+    /// Acknowledge the current social media policy for a published
+    /// registration (its business contact).
+    async fn acknowledge_policy(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "The version you acknowledge: the current one.")] version: String,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        let request = Request::Other(Command::AcknowledgePolicy { version });
+        run(ctx, id, request, expected_version, idempotency_key).await
+    }
+
     /// Close a platform to new registrations (admin or communications).
     async fn disable_platform(
         &self,

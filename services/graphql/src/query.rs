@@ -515,6 +515,76 @@ impl RegistryQuery {
         Ok(connection)
     }
 
+    /// Published registrations whose business contact has not acknowledged
+    /// the current social media policy, by registration (communications and
+    /// auditors see all; a business contact their own).
+    async fn policy_acknowledgements_due(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only those past their due date.")] overdue_only: Option<bool>,
+        #[graphql(desc = "Page size, 1 to 100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
+        at_least_position: Option<i64>,
+    ) -> Result<Connection<String, types::PolicyAcknowledgementItem>> {
+        let _turn = super::pool_turn(ctx).await;
+        let viewer = signed_in(ctx)?;
+        wait_for_position(ctx, at_least_position).await?;
+        let sees_all = viewer.actor.has(Role::Communications) || viewer.actor.has(Role::Auditor);
+        let limit = page_size(first)?;
+        let after: Option<Uuid> = cursor(after)?;
+        // Overdue from its due date on, as re-validation is.
+        let today = Utc::now().date_naive();
+        let contact = (!sees_all).then_some(viewer.actor.subject.as_str());
+        let due_by = overdue_only.unwrap_or(false).then_some(today);
+        let rows = projections::staff::policy_acknowledgements_due(
+            &app(ctx)?.pool,
+            contact,
+            due_by,
+            after,
+            limit + 1,
+            settings(ctx).policy_acknowledgement_days,
+        )
+        .await?;
+        let mut connection = Connection::new(after.is_some(), rows.len() as i64 > limit);
+        for row in rows.into_iter().take(limit as usize) {
+            let item = types::PolicyAcknowledgementItem {
+                registration_id: row.registration_id,
+                account_key: row.account_key,
+                platform: row.platform.into(),
+                service_area: row.service_area,
+                contact_subject: row.contact_subject,
+                acknowledged_version: row.acknowledged_version,
+                acknowledged_at: row.acknowledged_at,
+                current_version: row.current_version,
+                due_on: row.due_on,
+                overdue: row.due_on <= today,
+            };
+            connection
+                .edges
+                .push(Edge::new(encode(&item.registration_id), item));
+        }
+        Ok(connection)
+    }
+
+    /// The published versions of the social media policy, the current one
+    /// first (signed-in staff).
+    async fn policy_versions(&self, ctx: &Context<'_>) -> Result<Vec<types::PolicyVersion>> {
+        let _turn = super::pool_turn(ctx).await;
+        signed_in(ctx)?;
+        let rows = projections::staff::policy_versions(&app(ctx)?.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| types::PolicyVersion {
+                version: r.version,
+                published_on: r.published_on,
+                summary: r.summary,
+                url: r.url,
+                published_at: r.published_at,
+            })
+            .collect())
+    }
+
     /// Job roles accepted for level 3 (public).
     async fn job_roles(
         &self,

@@ -361,6 +361,16 @@ impl RegistrationNode {
             checked: SignOff::from(&l.checked),
         })
     }
+    /// The version of the social media policy acknowledged for it last: on
+    /// its form, or since by its business contact (`acknowledgePolicy`).
+    async fn policy_acknowledgement(&self) -> PolicyAcknowledgementNode {
+        let a = &self.0.policy_acknowledgement;
+        PolicyAcknowledgementNode {
+            version: a.version.clone(),
+            by: a.by.by.clone(),
+            at: a.by.at,
+        }
+    }
     /// The accounts it was known as before published changes renamed it.
     async fn former_accounts(&self) -> Vec<FormerAccount> {
         self.0
@@ -958,6 +968,61 @@ pub struct RevalidationItem {
     pub due_on: NaiveDate,
     /// True when the due date has passed.
     pub overdue: bool,
+}
+
+/// A published version of the social media policy.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct PolicyVersion {
+    /// The version, e.g. `2026.2`: forms acknowledge the current one.
+    pub version: String,
+    /// The date on the policy.
+    pub published_on: NaiveDate,
+    /// What changed.
+    pub summary: String,
+    /// Where staff read it.
+    pub url: String,
+    /// When it was published in the registry.
+    pub published_at: DateTime<Utc>,
+}
+
+/// A published registration whose business contact has not acknowledged
+/// the current social media policy.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct PolicyAcknowledgementItem {
+    /// The registration.
+    pub registration_id: Uuid,
+    /// Canonical account key.
+    pub account_key: String,
+    /// The platform.
+    pub platform: Platform,
+    /// Service area code.
+    pub service_area: String,
+    /// Staff id of the business contact who acknowledges it.
+    pub contact_subject: String,
+    /// The version it acknowledged last.
+    pub acknowledged_version: String,
+    /// When.
+    pub acknowledged_at: DateTime<Utc>,
+    /// The current version, to acknowledge (`acknowledgePolicy`).
+    pub current_version: String,
+    /// Due by (the current version's publication plus
+    /// `REGISTRY_POLICY_ACKNOWLEDGEMENT_DAYS`).
+    pub due_on: NaiveDate,
+    /// True when that date has passed.
+    pub overdue: bool,
+}
+
+/// Which version of the social media policy was acknowledged for a
+/// registration, by whom and when.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct PolicyAcknowledgementNode {
+    /// The version.
+    pub version: String,
+    /// Staff id of who acknowledged it (the applicant on the form, or the
+    /// business contact since).
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// A job role on (or taken off) the accepted list for level 3.

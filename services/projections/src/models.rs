@@ -20,7 +20,7 @@ pub enum ReadModel {
     ApprovalQueues,
     /// Published registrations and their review dates.
     RevalidationDue,
-    /// Names of services and job roles.
+    /// Names of services and job roles; policy versions.
     Reference,
 }
 
@@ -58,7 +58,7 @@ impl ReadModel {
             ReadModel::Consultations => &["consultations"],
             ReadModel::ApprovalQueues => &["approval_queue", "fake_reports"],
             ReadModel::RevalidationDue => &["revalidation_due"],
-            ReadModel::Reference => &["org_units", "job_roles"],
+            ReadModel::Reference => &["org_units", "job_roles", "policy_versions"],
         }
     }
 }

@@ -354,6 +354,8 @@ pub(crate) struct RevalidationRow {
     pub contact_subject: String,
     pub last_validated_at: DateTime<Utc>,
     pub due_on: NaiveDate,
+    pub policy_version: String,
+    pub policy_acknowledged_at: DateTime<Utc>,
 }
 
 impl Row for RevalidationRow {
@@ -366,6 +368,8 @@ impl Row for RevalidationRow {
         "contact_subject",
         "last_validated_at",
         "due_on",
+        "policy_version",
+        "policy_acknowledged_at",
     ];
     fn encode(&self, out: &mut CopyRows) {
         out.row(fields(Self::COLUMNS))
@@ -375,7 +379,41 @@ impl Row for RevalidationRow {
             .text(&self.service_area)
             .text(&self.contact_subject)
             .timestamptz(&self.last_validated_at)
-            .date(&self.due_on);
+            .date(&self.due_on)
+            .text(&self.policy_version)
+            .timestamptz(&self.policy_acknowledged_at);
+    }
+}
+
+/// `policy_versions`: the social media policy's published versions.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub(crate) struct PolicyVersionRow {
+    pub version: String,
+    pub published_on: NaiveDate,
+    pub summary: String,
+    pub url: String,
+    pub published_at: DateTime<Utc>,
+    pub position: i64,
+}
+
+impl Row for PolicyVersionRow {
+    const TABLE: &'static str = "policy_versions";
+    const COLUMNS: &'static [&'static str] = &[
+        "version",
+        "published_on",
+        "summary",
+        "url",
+        "published_at",
+        "position",
+    ];
+    fn encode(&self, out: &mut CopyRows) {
+        out.row(fields(Self::COLUMNS))
+            .text(&self.version)
+            .date(&self.published_on)
+            .text(&self.summary)
+            .text(&self.url)
+            .timestamptz(&self.published_at)
+            .int8(self.position);
     }
 }
 

@@ -331,6 +331,108 @@ pub async fn revalidation_due(
         .collect()
 }
 
+/// The default time a published account has to acknowledge a new version
+/// of the social media policy (`REGISTRY_POLICY_ACKNOWLEDGEMENT_DAYS`).
+pub const DEFAULT_POLICY_ACKNOWLEDGEMENT_DAYS: i64 = 60;
+
+/// A published version of the social media policy.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PolicyVersionRow {
+    /// The version.
+    pub version: String,
+    /// The date on the policy.
+    pub published_on: NaiveDate,
+    /// What changed.
+    pub summary: String,
+    /// Where staff read it.
+    pub url: String,
+    /// When it was published in the registry.
+    pub published_at: DateTime<Utc>,
+}
+
+/// Every published policy version, the current one first.
+pub async fn policy_versions(pool: &PgPool) -> Result<Vec<PolicyVersionRow>, ReadError> {
+    Ok(sqlx::query_as(
+        "select version, published_on, summary, url, published_at \
+         from read_models.policy_versions order by position desc",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// A published registration that has not acknowledged the current policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDueRow {
+    /// The registration.
+    pub registration_id: Uuid,
+    /// Its account.
+    pub account_key: String,
+    /// Its platform.
+    pub platform: Platform,
+    /// Its service area.
+    pub service_area: String,
+    /// Its business contact, who acknowledges.
+    pub contact_subject: String,
+    /// The version it acknowledged last.
+    pub acknowledged_version: String,
+    /// When.
+    pub acknowledged_at: DateTime<Utc>,
+    /// The current version, to acknowledge.
+    pub current_version: String,
+    /// By when.
+    pub due_on: NaiveDate,
+}
+
+/// Published registrations whose last acknowledged policy version is not
+/// the current one (by registration id): all of them, or those of the
+/// business contact `contact`; with `due_by`, only when due by then. Each
+/// is due `days` after the current version was published.
+pub async fn policy_acknowledgements_due(
+    pool: &PgPool,
+    contact: Option<&str>,
+    due_by: Option<NaiveDate>,
+    after: Option<Uuid>,
+    limit: i64,
+    days: i64,
+) -> Result<Vec<PolicyDueRow>, ReadError> {
+    let rows: Vec<(Uuid, String, String, String, String, String, DateTime<Utc>, String, NaiveDate)> =
+        sqlx::query_as(
+            "with current_policy as ( \
+               select version, ((published_at at time zone 'UTC') + make_interval(days => $5::int))::date as due_on \
+               from read_models.policy_versions order by position desc limit 1) \
+             select r.registration_id, r.account_key, r.platform, r.service_area, r.contact_subject, \
+                    r.policy_version, r.policy_acknowledged_at, c.version, c.due_on \
+             from read_models.revalidation_due r cross join current_policy c \
+             where r.policy_version <> c.version \
+               and ($1::text is null or r.contact_subject = $1) \
+               and ($2::date is null or c.due_on <= $2) \
+               and ($3::uuid is null or r.registration_id > $3) \
+             order by r.registration_id limit $4",
+        )
+        .bind(contact)
+        .bind(due_by)
+        .bind(after)
+        .bind(limit)
+        .bind(i32::try_from(days).unwrap_or(i32::MAX))
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(PolicyDueRow {
+                registration_id: r.0,
+                account_key: r.1,
+                platform: columns::platform("revalidation_due.platform", &r.2)?,
+                service_area: r.3,
+                contact_subject: r.4,
+                acknowledged_version: r.5,
+                acknowledged_at: r.6,
+                current_version: r.7,
+                due_on: r.8,
+            })
+        })
+        .collect()
+}
+
 /// A job role: code, title, and whether it is on the accepted list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRoleRow {

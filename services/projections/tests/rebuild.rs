@@ -74,6 +74,7 @@ async fn rebuilding_from_zero_gives_exactly_what_incremental_projection_gave() {
         "ChangeRefused",
         "ChangeWithdrawn",
         "OfficerLinkBackChecked",
+        "PolicyAcknowledged",
     ] {
         assert!(
             history.event_types.get(kind).copied().unwrap_or(0) > 0,

@@ -92,6 +92,10 @@ pub struct Settings {
     /// re-validation fell due the public answer says its confirmation is
     /// overdue (default 30; 0 at once).
     pub confirmation_grace_days: i64,
+    /// `REGISTRY_POLICY_ACKNOWLEDGEMENT_DAYS`: how long after a new version
+    /// of the social media policy is published each published account's
+    /// business contact has to acknowledge it (default 60).
+    pub policy_acknowledgement_days: i64,
     /// `REGISTRY_PROJECTOR` (default true): whether this instance competes
     /// to run the projector (one instance per database wins).
     pub run_projector: bool,
@@ -303,6 +307,14 @@ impl Settings {
                 "REGISTRY_CONFIRMATION_GRACE_DAYS",
                 projections::public::DEFAULT_CONFIRMATION_GRACE_DAYS as u32,
             )?),
+            policy_acknowledgement_days: positive(
+                number(
+                    &value,
+                    "REGISTRY_POLICY_ACKNOWLEDGEMENT_DAYS",
+                    projections::staff::DEFAULT_POLICY_ACKNOWLEDGEMENT_DAYS,
+                )?,
+                "REGISTRY_POLICY_ACKNOWLEDGEMENT_DAYS",
+            )?,
         })
     }
 
@@ -496,6 +508,7 @@ mod tests {
         assert!(s.migrate_on_start);
         assert_eq!(s.log_format, LogFormat::Json);
         assert_eq!(s.review_period_days, 365);
+        assert_eq!(s.policy_acknowledgement_days, 60);
     }
 
     #[test]

@@ -158,7 +158,9 @@ pub fn decide(
                 ));
             }
             if s.policy_acknowledgement.version == current.version {
-                return Err(DomainError::PolicyAlreadyAcknowledged(current.version.clone()));
+                return Err(DomainError::PolicyAlreadyAcknowledged(
+                    current.version.clone(),
+                ));
             }
             RegistrationEvent::PolicyAcknowledged {
                 version: current.version.clone(),

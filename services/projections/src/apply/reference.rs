@@ -7,12 +7,13 @@ use sqlx::PgConnection;
 
 use super::Item;
 use crate::decode::Decoded;
-use crate::rows::{JobRoleRow, OrgUnitRow};
+use crate::rows::{JobRoleRow, OrgUnitRow, PolicyVersionRow};
 use crate::tables::{self, Mode, Table};
 
 pub(crate) struct Reference {
     org_units: Table<String, OrgUnitRow>,
     job_roles: Table<String, JobRoleRow>,
+    policy_versions: Table<String, PolicyVersionRow>,
 }
 
 impl Reference {
@@ -20,6 +21,7 @@ impl Reference {
         Reference {
             org_units: Table::new(mode),
             job_roles: Table::new(mode),
+            policy_versions: Table::new(mode),
         }
     }
 
@@ -87,6 +89,22 @@ impl Reference {
             ReferenceEvent::JobRoleWithdrawn { code } => {
                 self.job_roles.update(code, |r| r.accepted = false)
             }
+            ReferenceEvent::PolicyVersionPublished {
+                version,
+                published_on,
+                summary,
+                url,
+            } => self.policy_versions.put(
+                version.clone(),
+                PolicyVersionRow {
+                    version: version.clone(),
+                    published_on: *published_on,
+                    summary: summary.clone(),
+                    url: url.clone(),
+                    published_at: item.at,
+                    position: item.position,
+                },
+            ),
             _ => {}
         }
     }
@@ -102,6 +120,9 @@ impl Reference {
         tables::write(conn, schema, mode, "code", keys, Box::new(rows)).await?;
         let keys = self.job_roles.changed_keys();
         let rows = self.job_roles.changed().cloned();
-        tables::write(conn, schema, mode, "code", keys, Box::new(rows)).await
+        tables::write(conn, schema, mode, "code", keys, Box::new(rows)).await?;
+        let keys = self.policy_versions.changed_keys();
+        let rows = self.policy_versions.changed().cloned();
+        tables::write(conn, schema, mode, "version", keys, Box::new(rows)).await
     }
 }

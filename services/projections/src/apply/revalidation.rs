@@ -1,5 +1,5 @@
-//! `revalidation_due`: published registrations and when their review falls
-//! due.
+//! `revalidation_due`: published registrations, when their review falls
+//! due, and the policy version acknowledged for each.
 
 use std::sync::Arc;
 
@@ -60,5 +60,7 @@ fn row(s: &Registration, review_period_days: i64) -> RevalidationRow {
         contact_subject: s.form.business_contact.subject.clone(),
         last_validated_at: last.at,
         due_on: (last.at + Duration::days(review_period_days)).date_naive(),
+        policy_version: s.policy_acknowledgement.version.clone(),
+        policy_acknowledged_at: s.policy_acknowledgement.by.at,
     }
 }

@@ -64,6 +64,20 @@ fn staff(subject: &str) -> StaffRef<Sealed> {
 
 const SERVICES: [&str; 4] = ["libraries", "youth", "highways", "leisure"];
 
+/// The policy version forms acknowledge until [`NEW_POLICY`] is published
+/// halfway through a generated history (then forms are sent with it).
+const FIRST_POLICY: &str = "2026.1";
+const NEW_POLICY: &str = "2026.2";
+
+fn policy_event(version: &str) -> ReferenceEvent {
+    ReferenceEvent::PolicyVersionPublished {
+        version: version.into(),
+        published_on: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        summary: format!("Policy {version}"),
+        url: "https://intranet.example/policy".into(),
+    }
+}
+
 fn form(seed: u64, i: usize, level: u8, variant: u64) -> Form<Sealed> {
     let details = match level {
         1 => LevelDetails::Broadcast {
@@ -107,7 +121,7 @@ fn form(seed: u64, i: usize, level: u8, variant: u64) -> Form<Sealed> {
         account: format!("@a{seed}x{i}"),
         service_area: SERVICES[i % 4].into(),
         business_contact: staff(&format!("contact-{}", i % 300)),
-        policy_version: "2026.1".into(),
+        policy_version: FIRST_POLICY.into(),
         policy_acknowledged: true,
         corporate_identity_acknowledged: true,
         branding_assets: branding,
@@ -131,6 +145,7 @@ fn reference_events() -> Vec<ReferenceEvent> {
         subject: "senior-1".into(),
         topic: "Highways".into(),
     });
+    v.push(policy_event(FIRST_POLICY));
     v
 }
 
@@ -233,6 +248,15 @@ fn script(seed: u64, i: usize, level: u8, rng: &mut Rng) -> Vec<(Actor, Command)
             s.push((
                 Actor::new(format!("contact-{}", i % 300), [Role::Staff]),
                 Command::Revalidate,
+            ));
+        }
+        if rng.chance(40) {
+            // Refused until the new policy is out; then acknowledged once.
+            s.push((
+                Actor::new(format!("contact-{}", i % 300), [Role::Staff]),
+                Command::AcknowledgePolicy {
+                    version: NEW_POLICY.into(),
+                },
             ));
         }
         if level == 3 && rng.chance(60) {
@@ -436,6 +460,27 @@ pub async fn generate_batched(
     let mut next = 0;
     let mut erased: BTreeSet<Uuid> = BTreeSet::new();
     while next < registrations || !pending.is_empty() {
+        if next == registrations / 2
+            && reference
+                .current_policy()
+                .is_some_and(|p| p.version == FIRST_POLICY)
+        {
+            // A new policy version halfway: later forms acknowledge it, and
+            // published accounts re-acknowledge it.
+            let e = policy_event(NEW_POLICY);
+            reference.apply(&e);
+            let (t, p) = domain::codec::encode(&e);
+            writer.flush().await;
+            append(
+                store,
+                e.stream(),
+                ExpectedVersion::Any,
+                &[NewEvent::new(t, 1, p)],
+                format!("gen-{seed}-policy-{NEW_POLICY}"),
+            )
+            .await;
+            history.events += 1;
+        }
         if next < registrations && (pending.len() < 40 || rng.chance(30)) {
             let level = 1 + (next % 4) as u8;
             let commands = script(seed, next, level, &mut rng);
@@ -483,6 +528,17 @@ pub async fn generate_batched(
             continue;
         };
         now += Duration::minutes(1 + rng.below(90) as i64);
+        // A form written before the new policy acknowledges the current one
+        // by the time it is sent, as a person filling it in would.
+        let mut command = command;
+        if let Command::Submit { form, .. }
+        | Command::Amend { form }
+        | Command::ProposeChange { form, .. } = &mut command
+        {
+            if let Some(current) = reference.current_policy() {
+                form.policy_version = current.version.clone();
+            }
+        }
         let ctx = Context {
             actor: &actor,
             now,
