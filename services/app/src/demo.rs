@@ -223,6 +223,13 @@ pub async fn seed(handler: &Handler) -> Result<Seeded, HandleError> {
         })
         .await?;
     }
+    s.reference(ReferenceEvent::PolicyVersionPublished {
+        version: "2026.1".into(),
+        published_on: chrono::NaiveDate::from_ymd_opt(2026, 1, 12).expect("a date"),
+        summary: "Social media and online participation policy, first edition".into(),
+        url: "https://intranet.example.gov.uk/policies/social-media".into(),
+    })
+    .await?;
     for topic in ["Parks", "Countryside", "Local plan"] {
         s.reference(ReferenceEvent::SpeakingAuthorityGranted {
             subject: "demo-sam".into(),

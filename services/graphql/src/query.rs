@@ -569,9 +569,15 @@ impl RegistryQuery {
 
     /// The published versions of the social media policy, the current one
     /// first (signed-in staff).
-    async fn policy_versions(&self, ctx: &Context<'_>) -> Result<Vec<types::PolicyVersion>> {
+    async fn policy_versions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
+        at_least_position: Option<i64>,
+    ) -> Result<Vec<types::PolicyVersion>> {
         let _turn = super::pool_turn(ctx).await;
         signed_in(ctx)?;
+        wait_for_position(ctx, at_least_position).await?;
         let rows = projections::staff::policy_versions(&app(ctx)?.pool).await?;
         Ok(rows
             .into_iter()

@@ -42,6 +42,8 @@ enum Given {
     Level3Assessed,
     Level3Published,
     Level4,
+    /// Level 1, published; then a new policy version is out.
+    Level1PolicyDue,
 }
 
 struct Fixture {
@@ -100,6 +102,37 @@ impl Fixture {
                 id
             }
             Given::Level4 => submit(api, form(4)).await,
+            Given::Level1PolicyDue => {
+                let current = current_policy(api).await;
+                let mut f = form(1);
+                f["policyVersion"] = json!(current);
+                let id = submit(api, f).await;
+                act(
+                    api,
+                    COMMS,
+                    "approveBrandingAsset",
+                    &id,
+                    r#", assetId: "summer-logo""#,
+                )
+                .await;
+                act(api, COMMS, "approveRegistration", &id, "").await;
+                act(api, COMMS, "publishRegistration", &id, "").await;
+                let n = self.accounts.load(std::sync::atomic::Ordering::Relaxed);
+                let published = api.ok(
+                    Some(&as_(ADMIN)),
+                    "mutation($v: String!) { publishPolicyVersion(version: $v, publishedOn: \"2027-01-01\", summary: \"Revised\", url: \"https://intranet.north.gov.uk/policy\") { position } }",
+                    json!({"v": format!("2027.{n}")}),
+                )
+                .await;
+                // Read your write: the next form must name this version.
+                api.ok(
+                    Some(&as_(COMMS)),
+                    "query($p: Int) { policyVersions(atLeastPosition: $p) { version } }",
+                    json!({"p": published["publishPolicyVersion"]["position"]}),
+                )
+                .await;
+                id
+            }
         }
     }
 }
@@ -224,7 +257,34 @@ const MUTATIONS: &[MutationCase] = &[
         given: Given::Nothing,
         allowed: &["admin", "communications"],
     },
+    // Last: publishing a policy version changes what every later form must
+    // acknowledge (this one publishes the version the fixtures' forms name).
+    MutationCase {
+        name: "publishPolicyVersion",
+        given: Given::Nothing,
+        allowed: &["admin"],
+    },
+    MutationCase {
+        name: "acknowledgePolicy",
+        given: Given::Level1PolicyDue,
+        allowed: &["contact"],
+    },
 ];
+
+/// The current policy version (the fixtures' own before any is published).
+async fn current_policy(api: &Api) -> String {
+    let v = api
+        .ok(
+            Some(&as_(COMMS)),
+            "{ policyVersions { version } }",
+            json!({}),
+        )
+        .await;
+    v["policyVersions"][0]["version"]
+        .as_str()
+        .unwrap_or("2026.1")
+        .to_owned()
+}
 
 /// The mutation as a document and its variables, for `id` (and a fresh
 /// account or code where the call creates something).
@@ -252,6 +312,14 @@ fn call(fx: &Fixture, name: &str, id: &str, n: usize) -> (String, Value) {
         "recordRiskAssessment" => by_id(RISK_ASSESSMENT),
         "recordConsultationListing" => by_id(r#", finderReference: "CF-1""#),
         "approveBrandingAsset" => by_id(r#", assetId: "summer-logo""#),
+        "publishPolicyVersion" => (
+            "mutation { publishPolicyVersion(version: \"2026.1\", publishedOn: \"2026-01-01\", summary: \"The first\", url: \"https://intranet.north.gov.uk/policy\") { position } }".into(),
+            json!({}),
+        ),
+        "acknowledgePolicy" => (
+            format!("mutation($id: UUID!, $version: String!) {{ acknowledgePolicy(id: $id, version: $version) {payload} }}"),
+            json!({"id": id}),
+        ),
         "recordOfficerLinkBack" => (
             format!("mutation($id: UUID!, $url: String!) {{ recordOfficerLinkBack(id: $id, profileUrl: $url) {payload} }}"),
             json!({"id": id}),
@@ -310,6 +378,9 @@ async fn exactly_the_allowed_people_may_call_each_mutation() {
             }
             let head_before = log_head(&fx.api).await;
             let (query, mut vars) = call(&fx, case.name, &id, n);
+            if case.name == "acknowledgePolicy" {
+                vars["version"] = json!(current_policy(&fx.api).await);
+            }
             if case.name == "recordOfficerLinkBack" {
                 // The profile checked is the registration's own account.
                 let r = fx
@@ -414,6 +485,16 @@ async fn exactly_the_allowed_people_may_read_each_non_public_query_and_the_publi
         (
             "revalidationDue",
             "{ revalidationDue { edges { node { dueOn } } } }".into(),
+            everyone_signed_in.clone(),
+        ),
+        (
+            "policyAcknowledgementsDue",
+            "{ policyAcknowledgementsDue { edges { node { dueOn } } } }".into(),
+            everyone_signed_in.clone(),
+        ),
+        (
+            "policyVersions",
+            "{ policyVersions { version } }".into(),
             everyone_signed_in.clone(),
         ),
         (

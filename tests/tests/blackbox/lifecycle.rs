@@ -4,7 +4,7 @@
 //! pasted forms of the account, and withdrawal.
 
 use blackbox_tests::council::{self, act, as_, people::*, submit};
-use blackbox_tests::{Api, Service};
+use blackbox_tests::{error_code, Api, Service};
 use event_store::testing::TestDatabase;
 use serde_json::{json, Value};
 
@@ -263,4 +263,107 @@ async fn a_registration_at_each_level_goes_from_submission_through_publication_a
         search("100%_").await.is_empty(),
         "LIKE characters are taken literally"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_policy_version_must_be_acknowledged_by_new_forms_and_by_each_published_accounts_contact_who_then_leaves_the_overdue_queue(
+) {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[("REGISTRY_POLICY_ACKNOWLEDGEMENT_DAYS", "30")]);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let id = council::submit_and_approve_asset(&api, "@NorthPolicyAck").await;
+    act(&api, COMMS, "approveRegistration", &id, "").await;
+    act(&api, COMMS, "publishRegistration", &id, "").await;
+
+    let published = api
+        .ok(
+            Some(&as_(ADMIN)),
+            "mutation { publishPolicyVersion(version: \"2026.2\", publishedOn: \"2026-11-30\", summary: \"Direct messages answered within two working days\", url: \"https://intranet.north.gov.uk/policies/social-media\") { position } }",
+            json!({}),
+        )
+        .await;
+    let p = published["publishPolicyVersion"]["position"]
+        .as_i64()
+        .unwrap();
+    // A new form naming the old version is refused, naming the field.
+    let refused = api
+        .post(
+            Some(&as_(APPLICANT)),
+            "mutation($f: RegistrationFormInput!) { submitRegistration(form: $f) { position } }",
+            json!({"f": council::form(1, "X", "@NorthPolicyNew")}),
+        )
+        .await;
+    assert_eq!(error_code(&refused).as_deref(), Some("BAD_USER_INPUT"));
+    assert!(refused.to_string().contains("policyVersion"), "{refused}");
+    assert!(refused.to_string().contains("2026.2"), "{refused}");
+
+    let due = "query($o: Boolean, $p: Int) { policyAcknowledgementsDue(overdueOnly: $o, atLeastPosition: $p) { edges { node { registrationId acknowledgedVersion currentVersion dueOn overdue } } } }";
+    let for_comms = api.ok(Some(&as_(COMMS)), due, json!({"p": p})).await;
+    let edges = &for_comms["policyAcknowledgementsDue"]["edges"];
+    assert_eq!(edges.as_array().unwrap().len(), 1, "{for_comms}");
+    assert_eq!(edges[0]["node"]["registrationId"], id.as_str());
+    assert_eq!(edges[0]["node"]["acknowledgedVersion"], "2026.1");
+    assert_eq!(edges[0]["node"]["currentVersion"], "2026.2");
+    assert_eq!(edges[0]["node"]["overdue"], false);
+    let for_contact = api.ok(Some(&as_(CONTACT)), due, json!({"p": p})).await;
+    assert_eq!(
+        for_contact["policyAcknowledgementsDue"],
+        for_comms["policyAcknowledgementsDue"]
+    );
+    let for_stranger = api.ok(Some(&as_(STRANGER)), due, json!({"p": p})).await;
+    assert_eq!(
+        for_stranger["policyAcknowledgementsDue"]["edges"],
+        json!([])
+    );
+
+    // Thirty-one days on (aged in the read model: there is no test clock),
+    // it is overdue in communications' queue.
+    sqlx::query("update read_models.policy_versions set published_at = now() - interval '31 days'")
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    let overdue = api.ok(Some(&as_(COMMS)), due, json!({"o": true})).await;
+    let edges = &overdue["policyAcknowledgementsDue"]["edges"];
+    assert_eq!(edges.as_array().unwrap().len(), 1, "{overdue}");
+    assert_eq!(edges[0]["node"]["overdue"], true);
+
+    // Only the contact acknowledges, and only the current version.
+    let wrong = api
+        .post(
+            Some(&as_(COMMS)),
+            "mutation($id: UUID!) { acknowledgePolicy(id: $id, version: \"2026.2\") { position } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(error_code(&wrong).as_deref(), Some("FORBIDDEN"));
+    let acked = act(
+        &api,
+        CONTACT,
+        "acknowledgePolicy",
+        &id,
+        r#", version: "2026.2""#,
+    )
+    .await;
+    let p = acked["position"].as_i64().unwrap();
+    let after = api.ok(Some(&as_(COMMS)), due, json!({"p": p})).await;
+    assert_eq!(
+        after["policyAcknowledgementsDue"]["edges"],
+        json!([]),
+        "{after}"
+    );
+    let r = api
+        .ok(
+            Some(&as_(COMMS)),
+            "query($id: UUID!) { registration(id: $id) { policyAcknowledgement { version by } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        r["registration"]["policyAcknowledgement"],
+        json!({"version": "2026.2", "by": "u-contact"})
+    );
+    let mut form = council::form(1, "X", "@NorthPolicyNew");
+    form["policyVersion"] = json!("2026.2");
+    submit(&api, form).await;
 }
