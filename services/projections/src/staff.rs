@@ -395,13 +395,25 @@ pub async fn policy_acknowledgements_due(
     limit: i64,
     days: i64,
 ) -> Result<Vec<PolicyDueRow>, ReadError> {
-    let rows: Vec<(Uuid, String, String, String, String, String, DateTime<Utc>, String, NaiveDate)> =
+    #[derive(sqlx::FromRow)]
+    struct Raw {
+        registration_id: Uuid,
+        account_key: String,
+        platform: String,
+        service_area: String,
+        contact_subject: String,
+        policy_version: String,
+        policy_acknowledged_at: DateTime<Utc>,
+        current_version: String,
+        due_on: NaiveDate,
+    }
+    let rows: Vec<Raw> =
         sqlx::query_as(
             "with current_policy as ( \
                select version, ((published_at at time zone 'UTC') + make_interval(days => $5::int))::date as due_on \
                from read_models.policy_versions order by position desc limit 1) \
              select r.registration_id, r.account_key, r.platform, r.service_area, r.contact_subject, \
-                    r.policy_version, r.policy_acknowledged_at, c.version, c.due_on \
+                    r.policy_version, r.policy_acknowledged_at, c.version as current_version, c.due_on \
              from read_models.revalidation_due r cross join current_policy c \
              where r.policy_version <> c.version \
                and ($1::text is null or r.contact_subject = $1) \
@@ -419,15 +431,15 @@ pub async fn policy_acknowledgements_due(
     rows.into_iter()
         .map(|r| {
             Ok(PolicyDueRow {
-                registration_id: r.0,
-                account_key: r.1,
-                platform: columns::platform("revalidation_due.platform", &r.2)?,
-                service_area: r.3,
-                contact_subject: r.4,
-                acknowledged_version: r.5,
-                acknowledged_at: r.6,
-                current_version: r.7,
-                due_on: r.8,
+                platform: columns::platform("revalidation_due.platform", &r.platform)?,
+                registration_id: r.registration_id,
+                account_key: r.account_key,
+                service_area: r.service_area,
+                contact_subject: r.contact_subject,
+                acknowledged_version: r.policy_version,
+                acknowledged_at: r.policy_acknowledged_at,
+                current_version: r.current_version,
+                due_on: r.due_on,
             })
         })
         .collect()
