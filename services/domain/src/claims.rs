@@ -60,6 +60,7 @@ pub fn decide_claim(
 ) -> Result<ClaimEvent, DomainError> {
     if let Some(holder) = holder.filter(|h| h.id != id) {
         let holds = &holder.account_key == key
+            || holder.permanent_id.as_ref() == Some(key)
             || holder
                 .change
                 .as_ref()

@@ -84,6 +84,9 @@ pub enum DomainError {
     /// This version is acknowledged already.
     #[error("version {0} of the social media policy is already acknowledged for this account")]
     PolicyAlreadyAcknowledged(String),
+    /// This permanent id is recorded already.
+    #[error("the permanent id {0} is already recorded for this registration")]
+    PermanentIdAlreadyRecorded(String),
     /// No change is pending.
     #[error("no change to this registration is pending")]
     NoPendingChange,
@@ -175,6 +178,7 @@ impl DomainError {
             DomainError::NotAllowedToProposeChange => "NotAllowedToProposeChange",
             DomainError::NotTheProposer => "NotTheProposer",
             DomainError::NoPendingChange => "NoPendingChange",
+            DomainError::PermanentIdAlreadyRecorded(_) => "PermanentIdAlreadyRecorded",
             DomainError::NotTheNamedContact => "NotTheNamedContact",
             DomainError::PolicyAlreadyAcknowledged(_) => "PolicyAlreadyAcknowledged",
             DomainError::RegistrationNotFound(_) => "RegistrationNotFound",

@@ -747,5 +747,7 @@ fn website(text: &str) -> Result<String, NotAnAccount> {
     Ok(format!("{host}{path}"))
 }
 
+pub mod permanent;
+
 #[cfg(test)]
 mod tests;

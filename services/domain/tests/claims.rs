@@ -75,3 +75,21 @@ fn a_pending_change_to_another_account_holds_that_account_too() {
         ));
     }
 }
+
+#[test]
+fn a_permanent_id_is_held_by_one_live_registration() {
+    let mut held = Scenario::new();
+    held.submit(form(1));
+    held.ok(
+        &comms(),
+        domain::registration::Command::RecordPermanentId {
+            permanent_id: "1234567890".into(),
+        },
+    );
+    let holder = held.state().unwrap();
+    let pid = holder.permanent_id.clone().unwrap();
+    assert!(matches!(
+        decide_claim(&pid, Uuid::new_v4(), Some(&holder)),
+        Err(DomainError::AccountAlreadyRegistered { account, .. }) if account == "x:pid:1234567890"
+    ));
+}

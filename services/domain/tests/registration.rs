@@ -1596,3 +1596,66 @@ fn a_published_change_acknowledges_the_policy_current_when_it_was_proposed() {
     s.ok(&comms(), Command::Publish);
     assert_eq!(s.state().unwrap().policy_acknowledgement.version, "2026.2");
 }
+
+// --- Permanent account ids ----------------------------------------------------
+
+fn permanent(id: &str) -> Command {
+    Command::RecordPermanentId {
+        permanent_id: id.into(),
+    }
+}
+
+#[test]
+fn communications_records_a_permanent_id_of_the_registrations_own_platform_at_any_time_before_withdrawal(
+) {
+    let mut s = Scenario::new();
+    s.submit(form(1));
+    assert!(matches!(
+        s.refused(&applicant(), permanent("1234567890")),
+        DomainError::MissingRole {
+            role: Role::Communications
+        }
+    ));
+    // An X account's id is a number: a YouTube channel id is refused.
+    assert!(matches!(
+        s.refused(&comms(), permanent("UCabcdefghijklmnopqrstuv")),
+        DomainError::Invalid { field, .. } if field == "permanentId"
+    ));
+    s.ok(&comms(), permanent("1234567890"));
+    assert_eq!(
+        s.state().unwrap().permanent_id.unwrap().to_string(),
+        "x:pid:1234567890"
+    );
+    assert_eq!(
+        s.refused(&comms(), permanent(" 1234567890 ")),
+        DomainError::PermanentIdAlreadyRecorded("x:pid:1234567890".into())
+    );
+    s.ok(&comms(), Command::Approve);
+    s.ok(&comms(), Command::Publish);
+    s.ok(&comms(), permanent("1234567891"));
+    s.ok(&comms(), withdraw("Closed"));
+    assert!(matches!(
+        s.refused(&comms(), permanent("1234567892")),
+        DomainError::NotAllowedInStatus { .. }
+    ));
+}
+
+#[test]
+fn a_rename_keeps_the_permanent_id_and_a_move_to_another_platform_drops_it() {
+    let mut s = published(1);
+    s.ok(&comms(), permanent("1234567890"));
+    propose(&mut s, &applicant(), renamed(1));
+    s.ok(&comms(), Command::Approve);
+    s.ok(&comms(), Command::Publish);
+    assert!(
+        s.state().unwrap().permanent_id.is_some(),
+        "same account, new name"
+    );
+    let mut f = renamed(1);
+    f.platform = domain::platform::Platform::Instagram;
+    f.account = "https://www.instagram.com/northlibraries".into();
+    propose(&mut s, &applicant(), f);
+    s.ok(&comms(), Command::Approve);
+    s.ok(&comms(), Command::Publish);
+    assert!(s.state().unwrap().permanent_id.is_none());
+}

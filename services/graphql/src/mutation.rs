@@ -156,6 +156,26 @@ impl RegistryMutation {
         run(ctx, id, request, expected_version, idempotency_key).await
     }
 
+    /// Record the platform's permanent id of the account (communications,
+    /// at any time before withdrawal): X, Instagram or Facebook numeric id,
+    /// YouTube channel id `UC…`, Bluesky DID, or Mastodon account URI.
+    /// Verification then matches it as well as the handle, and answers
+    /// NOT_THE_COUNCILS for the handle held by another id. Refused with
+    /// CONFLICT when another registration holds the id.
+    async fn record_permanent_id(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The registration's id.")] id: Uuid,
+        #[graphql(desc = "The permanent id, as the platform shows it.")] permanent_id: String,
+        #[graphql(desc = "The version you last read; refused with CONFLICT if it moved on.")]
+        expected_version: Option<i64>,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<RegistrationPayload> {
+        let request = Request::Other(Command::RecordPermanentId { permanent_id });
+        run(ctx, id, request, expected_version, idempotency_key).await
+    }
+
     /// Withdraw the pending change of a published registration (its
     /// proposer or communications). The registration stays as published.
     async fn withdraw_change(

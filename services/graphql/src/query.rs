@@ -142,6 +142,7 @@ fn verified_account(
         renamed_to_url: a.renamed.as_ref().map(|r| r.account_url.clone()),
         renamed_at: a.renamed.as_ref().map(|r| r.at),
         link_back_checked_at: a.link_back_checked_at,
+        permanent_id: a.permanent_id,
         level: a.level.into(),
         service_area: a.service_area,
         service_name: a.service_name,
@@ -304,6 +305,10 @@ impl RegistryQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The account's URL or handle, as you have it.")] input: String,
+        #[graphql(
+            desc = "The platform's permanent id of the account you see, when you know it (X, Instagram or Facebook numeric id, YouTube channel id `UC…`, Bluesky DID, Mastodon account URI): a registered handle now held by another id answers NOT_THE_COUNCILS."
+        )]
+        permanent_id: Option<String>,
         #[graphql(desc = "Wait (bounded) until the read models reach this log position.")]
         at_least_position: Option<i64>,
     ) -> Result<Verification> {
@@ -320,18 +325,47 @@ impl RegistryQuery {
                 "must be at most 2000 characters",
             ));
         }
+        if permanent_id
+            .as_ref()
+            .is_some_and(|p| p.chars().count() > 500)
+        {
+            return Err(errors::bad_input(
+                "permanentId",
+                "must be at most 500 characters",
+            ));
+        }
         let snapshot = public_snapshot(ctx, at_least_position).await?;
-        let (keys, found) = snapshot.verify(&input);
+        let verdict = snapshot.verify_with(&input, permanent_id.as_deref());
         let organisation = council_name(ctx);
         let policy = app(ctx)?.public.policy();
-        let account = found.map(|a| verified_account(a, organisation, policy));
+        let account = verdict
+            .account
+            .map(|a| verified_account(a, organisation, policy));
+        let check = match verdict.permanent {
+            projections::public::PermanentCheck::NotGiven => types::PermanentIdCheck::NotGiven,
+            projections::public::PermanentCheck::Matches => types::PermanentIdCheck::Matches,
+            projections::public::PermanentCheck::NotRecorded => {
+                types::PermanentIdCheck::NotRecorded
+            }
+            projections::public::PermanentCheck::Different => types::PermanentIdCheck::Different,
+        };
+        let status = match &account {
+            None => VerificationStatus::Unknown,
+            Some(a)
+                if a.status == VerificationStatus::Verified
+                    && check == types::PermanentIdCheck::Different =>
+            {
+                VerificationStatus::NotTheCouncils
+            }
+            Some(a) => a.status,
+        };
         Ok(Verification {
             input,
-            status: account
-                .as_ref()
-                .map_or(VerificationStatus::Unknown, |a| a.status),
-            interpreted_as: keys,
+            status,
+            interpreted_as: verdict.keys,
             account,
+            matched_by_permanent_id: verdict.by_permanent_id,
+            permanent_id_check: check,
         })
     }
 

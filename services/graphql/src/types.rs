@@ -361,6 +361,11 @@ impl RegistrationNode {
             checked: SignOff::from(&l.checked),
         })
     }
+    /// The platform's permanent id of the account, once communications has
+    /// recorded it (`x:pid:1234567890`).
+    async fn permanent_id(&self) -> Option<String> {
+        self.0.permanent_id.as_ref().map(ToString::to_string)
+    }
     /// The version of the social media policy acknowledged for it last: on
     /// its form, or since by its business contact (`acknowledgePolicy`).
     async fn policy_acknowledgement(&self) -> PolicyAcknowledgementNode {
@@ -823,6 +828,10 @@ pub enum VerificationStatus {
     /// It was an official account under this name, and was renamed: see
     /// `renamedTo`. Whoever holds the old name now is not the council.
     Renamed,
+    /// The handle is registered, but the account holding it now has another
+    /// permanent id than the one the council recorded: it is not this
+    /// council's account (renamed, or the handle taken over).
+    NotTheCouncils,
     /// Not an account the council has registered. A normal answer, not an error.
     Unknown,
 }
@@ -838,6 +847,24 @@ pub struct Verification {
     pub interpreted_as: Vec<String>,
     /// The registered account, when verified or withdrawn.
     pub account: Option<VerifiedAccount>,
+    /// True when the account was found by a platform permanent id rather
+    /// than by its handle.
+    pub matched_by_permanent_id: bool,
+    /// What the `permanentId` given says.
+    pub permanent_id_check: PermanentIdCheck,
+}
+
+/// What a permanent id given with a verification says.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermanentIdCheck {
+    /// None was given (or there was no account to compare it with).
+    NotGiven,
+    /// It is the registered account's.
+    Matches,
+    /// The council has not recorded this account's permanent id.
+    NotRecorded,
+    /// The registered account has another one.
+    Different,
 }
 
 /// A registered account as the public may see it.
@@ -880,6 +907,9 @@ pub struct VerifiedAccount {
     /// Level 3: when the council checked that the account's profile links
     /// to the officer's page (null: not checked).
     pub link_back_checked_at: Option<DateTime<Utc>>,
+    /// The platform's permanent id of the account, when the council has
+    /// recorded it (`x:pid:1234567890`).
+    pub permanent_id: Option<String>,
 }
 
 /// A level-3 officer's public verification entry: what the framework says is

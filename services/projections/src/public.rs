@@ -171,6 +171,36 @@ pub struct Account {
     /// Level 3: when communications checked that its profile links to the
     /// officer's page (none: not checked).
     pub link_back_checked_at: Option<DateTime<Utc>>,
+    /// The platform's permanent id of the account, when recorded
+    /// (`x:pid:1234567890`).
+    pub permanent_id: Option<String>,
+}
+
+/// What a permanent id given with a verification says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermanentCheck {
+    /// None was given.
+    NotGiven,
+    /// It is the registered account's.
+    Matches,
+    /// The council has not recorded the account's permanent id.
+    NotRecorded,
+    /// The registered account has another: whoever holds the handle now is
+    /// not the account the council registered.
+    Different,
+}
+
+/// The answer to a verification.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// The account keys the input was read as.
+    pub keys: Vec<String>,
+    /// The registered account found, if any.
+    pub account: Option<Account>,
+    /// True when it was found by its permanent id, not its handle.
+    pub by_permanent_id: bool,
+    /// What the permanent id given says.
+    pub permanent: PermanentCheck,
 }
 
 /// The account an old handle was renamed to.
@@ -227,7 +257,7 @@ impl Account {
 
 const VERIFICATION_COLUMNS: &str = "account_key, platform, account_url, status, level, \
      service_area, officer_slug, verified_since, withdrawn_at, last_confirmed_at, renamed_to, \
-     renamed_to_url, renamed_at, link_back_checked_at";
+     renamed_to_url, renamed_at, link_back_checked_at, permanent_id";
 
 fn account(
     row: &sqlx::postgres::PgRow,
@@ -260,6 +290,7 @@ fn account(
             _ => None,
         },
         link_back_checked_at: row.try_get("link_back_checked_at")?,
+        permanent_id: row.try_get("permanent_id")?,
     })
 }
 
@@ -390,6 +421,8 @@ pub struct PublicSnapshot {
     pub position: i64,
     /// Canonical key → the account (a verified one before a withdrawn one).
     accounts: HashMap<String, Account>,
+    /// Permanent id → the canonical key of the account that holds it.
+    permanent: HashMap<String, String>,
     /// Slug → the officer.
     officers: HashMap<String, OfficerEntry>,
     /// Slug → their accounts, by key.
@@ -440,6 +473,9 @@ impl PublicSnapshot {
                     .or_default()
                     .push(a.clone());
             }
+            if let Some(pid) = a.permanent_id.clone().filter(|_| a.verified) {
+                snapshot.permanent.insert(pid, a.account_key.clone());
+            }
             snapshot.accounts.insert(a.account_key.clone(), a);
         }
         let officers = sqlx::query(
@@ -487,6 +523,46 @@ impl PublicSnapshot {
         (keys, found)
     }
 
+    /// Verify pasted text, and with it, when given, the platform's permanent
+    /// id of the account it names: the account is found by its handle or,
+    /// failing that, by a permanent id (pasted as the text, or given).
+    pub fn verify_with(&self, input: &str, permanent_id: Option<&str>) -> Verdict {
+        let (keys, mut account) = self.verify(input);
+        let mut by_permanent_id = false;
+        let by_pid = |text: &str| {
+            platform::permanent::candidates(text)
+                .iter()
+                .find_map(|k| self.permanent.get(&k.to_string()))
+                .and_then(|key| self.accounts.get(key))
+                .cloned()
+        };
+        if account.is_none() {
+            account = by_pid(input).or_else(|| permanent_id.and_then(by_pid));
+            by_permanent_id = account.is_some();
+        }
+        let permanent = match (permanent_id, &account) {
+            (None, _) | (Some(_), None) => PermanentCheck::NotGiven,
+            (Some(given), Some(a)) => match &a.permanent_id {
+                None => PermanentCheck::NotRecorded,
+                Some(recorded) => {
+                    let same = platform::permanent::parse(a.platform, given)
+                        .is_ok_and(|k| &k.to_string() == recorded);
+                    if same {
+                        PermanentCheck::Matches
+                    } else {
+                        PermanentCheck::Different
+                    }
+                }
+            },
+        };
+        Verdict {
+            keys,
+            account,
+            by_permanent_id,
+            permanent,
+        }
+    }
+
     /// The officer with this slug and their accounts.
     pub fn officer(&self, slug: &str) -> Option<(&OfficerEntry, &[Account])> {
         let entry = self.officers.get(slug)?;
@@ -523,6 +599,7 @@ mod tests {
             last_confirmed_at,
             renamed: None,
             link_back_checked_at: None,
+            permanent_id: None,
         }
     }
 

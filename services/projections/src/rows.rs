@@ -148,6 +148,7 @@ pub(crate) struct VerificationRow {
     pub renamed_to_url: Option<String>,
     pub renamed_at: Option<DateTime<Utc>>,
     pub link_back_checked_at: Option<DateTime<Utc>>,
+    pub permanent_id: Option<String>,
 }
 
 impl Row for VerificationRow {
@@ -168,6 +169,7 @@ impl Row for VerificationRow {
         "renamed_to_url",
         "renamed_at",
         "link_back_checked_at",
+        "permanent_id",
     ];
     fn encode(&self, out: &mut CopyRows) {
         out.row(fields(Self::COLUMNS))
@@ -185,7 +187,8 @@ impl Row for VerificationRow {
             .opt_text(self.renamed_to.as_deref())
             .opt_text(self.renamed_to_url.as_deref())
             .opt_timestamptz(self.renamed_at.as_ref())
-            .opt_timestamptz(self.link_back_checked_at.as_ref());
+            .opt_timestamptz(self.link_back_checked_at.as_ref())
+            .opt_text(self.permanent_id.as_deref());
     }
 }
 

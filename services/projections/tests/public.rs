@@ -76,7 +76,8 @@ async fn the_public_directory_and_verification_hold_only_published_facts_and_no_
             "renamed_to",
             "renamed_to_url",
             "renamed_at",
-            "link_back_checked_at"
+            "link_back_checked_at",
+            "permanent_id"
         ])
     );
     assert_eq!(

@@ -75,6 +75,7 @@ async fn rebuilding_from_zero_gives_exactly_what_incremental_projection_gave() {
         "ChangeWithdrawn",
         "OfficerLinkBackChecked",
         "PolicyAcknowledged",
+        "PermanentIdRecorded",
     ] {
         assert!(
             history.event_types.get(kind).copied().unwrap_or(0) > 0,

@@ -152,6 +152,8 @@ pub(super) async fn directory(
 #[derive(Debug, Deserialize, Default)]
 pub(super) struct VerifyParams {
     account: Option<String>,
+    /// The platform's permanent id of the account, when the visitor has it.
+    id: Option<String>,
 }
 
 fn account_facts(state: &WebState, a: &Account) -> Markup {
@@ -177,7 +179,13 @@ pub(super) async fn verify(
     headers: HeaderMap,
     Query(params): Query<VerifyParams>,
 ) -> Response {
-    if let Some(refused) = super::refuse_nul(&state, &[("account", params.account.as_deref())]) {
+    if let Some(refused) = super::refuse_nul(
+        &state,
+        &[
+            ("account", params.account.as_deref()),
+            ("id", params.id.as_deref()),
+        ],
+    ) {
         return refused;
     }
     let version = IndexVersion::now(&state);
@@ -186,6 +194,11 @@ pub(super) async fn verify(
     }
     let input = params.account.clone().unwrap_or_default();
     let trimmed = input.trim();
+    let given_id = params
+        .id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let mut result = html! {};
     let mut status = StatusCode::OK;
     if params.account.is_some() && trimmed.is_empty() {
@@ -194,10 +207,23 @@ pub(super) async fn verify(
     } else if trimmed.chars().count() > 2000 {
         status = StatusCode::BAD_REQUEST;
         result = problem("account", "The address must be at most 2000 characters");
+    } else if given_id.is_some_and(|id| id.chars().count() > 500) {
+        status = StatusCode::BAD_REQUEST;
+        result = problem("id", "The account id must be at most 500 characters");
     } else if !trimmed.is_empty() {
-        let (_, found) = state.app.public.snapshot().verify(trimmed);
+        let verdict = state.app.public.snapshot().verify_with(trimmed, given_id);
         let council = state.council_name.as_str();
-        result = match found {
+        let different = verdict.permanent == projections::public::PermanentCheck::Different;
+        result = match verdict.account {
+            Some(a) if a.verified && different => html! {
+                div.result.withdrawn #result data-status="not-the-councils" {
+                    h2 { span.badge.withdrawn { "Not the council's" } " This is not the account the council registered" }
+                    p {
+                        "The council registered " (a.account_url) ", but the account id you gave is not that account's: the name may have been renamed or taken over by someone else. It does not speak for " (council) "."
+                    }
+                    p { a href={ "/report?account=" (url_encode(trimmed)) } { "Report this account as a possible fake" } }
+                }
+            },
             Some(a) if a.verified => {
                 let overdue = a.confirmation_overdue(state.app.public.policy(), chrono::Utc::now());
                 html! {
@@ -256,6 +282,12 @@ pub(super) async fn verify(
             label for="account" { "The account's web address or handle" }
             p.hint #account-hint { "Paste it as you have it, for example https://x.com/NorthCouncil or @NorthCouncil" }
             input type="text" #account name="account" value=(input) aria-describedby="account-hint" autocomplete="off" spellcheck="false";
+            details open[given_id.is_some()] {
+                summary { "I also have the account's id (optional)" }
+                label for="id" { "The account's permanent id" }
+                p.hint #id-hint { "Some platforms show a number or code that never changes, even when the name does: an X, Instagram or Facebook id, a YouTube channel id (UC…), a Bluesky DID or a Mastodon account URI." }
+                input type="text" #id name="id" value=(given_id.unwrap_or_default()) aria-describedby="id-hint" autocomplete="off" spellcheck="false";
+            }
             button type="submit" { "Check" }
         }
         (result)

@@ -233,6 +233,11 @@ const MUTATIONS: &[MutationCase] = &[
         allowed: &["applicant", "communications"],
     },
     MutationCase {
+        name: "recordPermanentId",
+        given: Given::Level1,
+        allowed: &["communications"],
+    },
+    MutationCase {
         name: "recordOfficerLinkBack",
         given: Given::Level3Published,
         allowed: &["communications"],
@@ -312,6 +317,10 @@ fn call(fx: &Fixture, name: &str, id: &str, n: usize) -> (String, Value) {
         "recordRiskAssessment" => by_id(RISK_ASSESSMENT),
         "recordConsultationListing" => by_id(r#", finderReference: "CF-1""#),
         "approveBrandingAsset" => by_id(r#", assetId: "summer-logo""#),
+        "recordPermanentId" => (
+            format!("mutation($id: UUID!, $p: String!) {{ recordPermanentId(id: $id, permanentId: $p) {payload} }}"),
+            json!({"id": id, "p": format!("1000{n}")}),
+        ),
         "publishPolicyVersion" => (
             "mutation { publishPolicyVersion(version: \"2026.1\", publishedOn: \"2026-01-01\", summary: \"The first\", url: \"https://intranet.north.gov.uk/policy\") { position } }".into(),
             json!({}),

@@ -219,3 +219,92 @@ async fn a_new_officer_needs_a_new_signed_risk_assessment_and_the_officer_page_s
     );
     assert!(!old_page.contains("northyouthchg"), "{old_page}");
 }
+
+const VERIFY_ID: &str = "query($i: String!, $id: String, $p: Int) { verifyAccount(input: $i, permanentId: $id, atLeastPosition: $p) { status matchedByPermanentId permanentIdCheck account { accountKey permanentId } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_matches_the_permanent_id_and_a_handle_held_by_another_id_is_not_the_councils()
+{
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let id = council::submit_and_approve_asset(&api, "@NorthPidLib").await;
+    act(&api, COMMS, "approveRegistration", &id, "").await;
+    act(&api, COMMS, "publishRegistration", &id, "").await;
+
+    // The applicant may not record it; a YouTube id on an X account is
+    // refused naming the field; then communications records it.
+    let refused = api
+        .code(
+            Some(&as_(APPLICANT)),
+            "mutation($id: UUID!) { recordPermanentId(id: $id, permanentId: \"1234567890\") { position } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(refused, "FORBIDDEN");
+    let wrong = api
+        .post(
+            Some(&as_(COMMS)),
+            "mutation($id: UUID!) { recordPermanentId(id: $id, permanentId: \"UCabcdefghijklmnopqrstuv\") { position } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        blackbox_tests::error_code(&wrong).as_deref(),
+        Some("BAD_USER_INPUT")
+    );
+    assert!(wrong.to_string().contains("permanentId"), "{wrong}");
+    let p = position(
+        &act(
+            &api,
+            COMMS,
+            "recordPermanentId",
+            &id,
+            r#", permanentId: "1234567890""#,
+        )
+        .await,
+    );
+
+    let check = |input: &'static str, pid: Option<&'static str>, p: i64| {
+        let api = &api;
+        async move {
+            api.ok(None, VERIFY_ID, json!({"i": input, "id": pid, "p": p}))
+                .await["verifyAccount"]
+                .clone()
+        }
+    };
+    let same = check("@NorthPidLib", Some("1234567890"), p).await;
+    assert_eq!(same["status"], "VERIFIED");
+    assert_eq!(same["permanentIdCheck"], "MATCHES");
+    assert_eq!(same["account"]["permanentId"], "x:pid:1234567890");
+    // The handle held by another account now: not the council's.
+    let other = check("@NorthPidLib", Some("999"), p).await;
+    assert_eq!(other["status"], "NOT_THE_COUNCILS", "{other}");
+    assert_eq!(other["permanentIdCheck"], "DIFFERENT");
+    // Found by the permanent id alone, under whatever name it has now.
+    let by_id = check("1234567890", None, p).await;
+    assert_eq!(by_id["status"], "VERIFIED", "{by_id}");
+    assert_eq!(by_id["matchedByPermanentId"], true);
+    assert_eq!(by_id["account"]["accountKey"], "x:northpidlib");
+    let renamed_on_platform = check("@NorthPidRenamed", Some("1234567890"), p).await;
+    assert_eq!(renamed_on_platform["status"], "VERIFIED");
+    assert_eq!(renamed_on_platform["matchedByPermanentId"], true);
+
+    // The page says so too.
+    let html = page(&api, "/verify?account=%40NorthPidLib&id=999").await;
+    assert!(html.contains("data-status=\"not-the-councils\""), "{html}");
+    let html = page(&api, "/verify?account=%40NorthPidLib&id=1234567890").await;
+    assert!(html.contains("data-status=\"verified\""), "{html}");
+
+    // Another registration may not take the same id.
+    let second = council::submit_and_approve_asset(&api, "@NorthPidTwo").await;
+    let taken = api
+        .code(
+            Some(&as_(COMMS)),
+            "mutation($id: UUID!) { recordPermanentId(id: $id, permanentId: \"1234567890\") { position } }",
+            json!({"id": second}),
+        )
+        .await;
+    assert_eq!(taken, "CONFLICT");
+}

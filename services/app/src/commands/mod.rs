@@ -273,6 +273,8 @@ impl Handler {
                 {
                     account_key
                 }
+                // A permanent id is held like an account: by one registration.
+                RegistrationEvent::PermanentIdRecorded { permanent_id, .. } => permanent_id,
                 // A change to another account claims it while pending (the
                 // published account stays claimed too).
                 RegistrationEvent::ChangeProposed { account_key, .. }
@@ -665,6 +667,7 @@ fn request_name(request: &Request) -> &'static str {
             Command::WithdrawChange { .. } => "WithdrawChange",
             Command::RecordOfficerLinkBack { .. } => "RecordOfficerLinkBack",
             Command::AcknowledgePolicy { .. } => "AcknowledgePolicy",
+            Command::RecordPermanentId { .. } => "RecordPermanentId",
         },
     }
 }

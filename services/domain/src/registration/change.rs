@@ -208,6 +208,7 @@ pub(crate) fn candidate(
                 at,
             },
         },
+        permanent_id: None,
     };
     if same_level {
         if keep(&Step::RiskAssessment) {

@@ -95,6 +95,11 @@ pub enum Command {
         /// The version acknowledged (must be the current one).
         version: String,
     },
+    /// Communications records the platform's permanent id of the account.
+    RecordPermanentId {
+        /// The id as given (its form depends on the platform).
+        permanent_id: String,
+    },
     /// The proposer or communications withdraws the pending change.
     WithdrawChange {
         /// Why.
@@ -125,6 +130,7 @@ impl Command {
             Command::WithdrawChange { .. } => "withdraw the pending change of",
             Command::RecordOfficerLinkBack { .. } => "record the officer link-back of",
             Command::AcknowledgePolicy { .. } => "acknowledge the policy for",
+            Command::RecordPermanentId { .. } => "record the permanent id of",
         }
     }
 }

@@ -137,6 +137,28 @@ pub fn decide(
         }
         Command::ProposeChange { form, reason } => propose_change(s, form, reason, ctx)?,
         Command::RecordOfficerLinkBack { profile_url } => link_back(s, profile_url, ctx)?,
+        Command::RecordPermanentId { permanent_id } => {
+            ctx.require(Role::Communications)?;
+            in_status(
+                s,
+                command,
+                &[
+                    Status::Submitted,
+                    Status::ChangesRequested,
+                    Status::Approved,
+                    Status::Published,
+                ],
+            )?;
+            let key = crate::platform::permanent::parse(s.form.platform, permanent_id)
+                .map_err(|e| DomainError::invalid("permanentId", e.0))?;
+            if s.permanent_id.as_ref() == Some(&key) {
+                return Err(DomainError::PermanentIdAlreadyRecorded(key.to_string()));
+            }
+            RegistrationEvent::PermanentIdRecorded {
+                permanent_id: key,
+                sign_off: ctx.sign_off(),
+            }
+        }
         Command::AcknowledgePolicy { version } => {
             if s.form.business_contact.subject != ctx.actor.subject {
                 return Err(DomainError::NotTheNamedContact);

@@ -197,6 +197,15 @@ pub enum RegistrationEvent {
         /// Who and when.
         sign_off: SignOff,
     },
+    /// Communications recorded the platform's permanent id of the account:
+    /// verification matches it as well as the handle.
+    #[serde(rename_all = "camelCase")]
+    PermanentIdRecorded {
+        /// The id, as a key (`x:pid:1234567890`).
+        permanent_id: AccountKey,
+        /// Who and when.
+        sign_off: SignOff,
+    },
     /// The business contact acknowledged a (new) version of the social
     /// media policy for the published registration.
     #[serde(rename_all = "camelCase")]
@@ -254,6 +263,7 @@ impl RegistrationEvent {
             RegistrationEvent::ChangePublished { .. } => "ChangePublished",
             RegistrationEvent::OfficerLinkBackChecked { .. } => "OfficerLinkBackChecked",
             RegistrationEvent::PolicyAcknowledged { .. } => "PolicyAcknowledged",
+            RegistrationEvent::PermanentIdRecorded { .. } => "PermanentIdRecorded",
         }
     }
 }

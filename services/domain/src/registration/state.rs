@@ -92,6 +92,8 @@ pub struct Registration {
     /// The version of the social media policy acknowledged for it last:
     /// on its form, or since by its business contact.
     pub policy_acknowledgement: PolicyAcknowledgement,
+    /// The platform's permanent id of the account, once recorded.
+    pub permanent_id: Option<AccountKey>,
 }
 
 /// Who acknowledged which version of the social media policy, and when.
@@ -268,6 +270,7 @@ impl Registration {
                         at: *at,
                     },
                 },
+                permanent_id: None,
             });
         }
         let mut s = state?;
@@ -292,6 +295,9 @@ impl Registration {
                 at,
                 by,
             } => {
+                if account_key.platform != s.account_key.platform {
+                    s.permanent_id = None;
+                }
                 s.account_key = account_key.clone();
                 s.form = Arc::new(form.clone());
                 s.policy_acknowledgement = PolicyAcknowledgement {
@@ -417,6 +423,10 @@ impl Registration {
                     if c.officer() != s.officer() || c.account_key != s.account_key {
                         s.link_back = None;
                     }
+                    // A permanent id is of an account on one platform.
+                    if c.account_key.platform != s.account_key.platform {
+                        s.permanent_id = None;
+                    }
                     if let Some(old) = renamed_from {
                         s.former_keys.push(FormerKey {
                             account_key: old.clone(),
@@ -439,6 +449,13 @@ impl Registration {
                     s.approval = c.approval;
                 }
                 s.last_validated = Some(sign_off.clone());
+            }
+            RegistrationEvent::PermanentIdRecorded {
+                permanent_id,
+                sign_off,
+            } => {
+                s.updated_at = sign_off.at;
+                s.permanent_id = Some(permanent_id.clone());
             }
             RegistrationEvent::PolicyAcknowledged { version, sign_off } => {
                 s.updated_at = sign_off.at;

@@ -117,6 +117,7 @@ impl Verification {
                     .as_ref()
                     .filter(|_| withdrawn_at.is_none())
                     .map(|l| l.checked.at),
+                permanent_id: s.permanent_id.as_ref().map(ToString::to_string),
             };
             self.accounts.put(key, row);
         }
@@ -148,6 +149,7 @@ impl Verification {
                 renamed_to_url: Some(s.account_key.url()),
                 renamed_at: Some(former.renamed_at),
                 link_back_checked_at: None,
+                permanent_id: None,
             };
             self.accounts.put(key, row);
         }

@@ -162,6 +162,14 @@ fn script(seed: u64, i: usize, level: u8, rng: &mut Rng) -> Vec<(Actor, Command)
             form: form(seed, i, level, 0),
         },
     ));
+    if rng.chance(30) {
+        s.push((
+            comms.clone(),
+            Command::RecordPermanentId {
+                permanent_id: format!("{}{i}", 7 + seed % 3),
+            },
+        ));
+    }
     // A refused command now and then (it appends nothing).
     if rng.chance(20) {
         s.push((applicant.clone(), Command::Approve));

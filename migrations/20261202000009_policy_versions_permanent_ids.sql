@@ -23,3 +23,9 @@ update read_models.checkpoints
    set position = 0, failed_at_position = null, error = null, updated_at = now()
  where projection = 'revalidation_due';
 create index revalidation_due_policy on read_models.revalidation_due (policy_version);
+
+-- The platform's permanent id of an account, once communications records
+-- it: verification matches it as well as the handle.
+alter table read_models.verification_accounts add column permanent_id text;
+create index verification_accounts_permanent on read_models.verification_accounts (permanent_id)
+    where permanent_id is not null;
