@@ -60,8 +60,16 @@ pub async fn reference_data(api: &Api) {
             json!({"c": "youth-worker", "t": "Youth Worker"}),
         ),
         (
+            "mutation($c: String!, $n: String!) { addTopic(code: $c, name: $n) { position } }",
+            json!({"c": "parks", "n": "Parks and open spaces"}),
+        ),
+        (
             "mutation($s: String!, $t: String!) { grantSpeakingAuthority(subject: $s, topic: $t) { position } }",
-            json!({"s": "u-senior", "t": "Parks"}),
+            json!({"s": "u-senior", "t": "parks"}),
+        ),
+        (
+            "mutation($s: String!, $t: String!) { grantSpeakingAuthority(subject: $s, topic: $t, councillor: true) { position } }",
+            json!({"s": "cllr-chris-council", "t": "parks"}),
         ),
     ] {
         api.ok(Some(&admin), query, vars).await;
@@ -84,8 +92,8 @@ pub fn form(level: u8, platform: &str, account: &str) -> Value {
                                      "jobRole": "youth-worker",
                                      "lineManager": staff("u-manager", "Morgan Manager")}}),
         _ => {
-            json!({"engage": {"topics": ["Parks"], "seniorOfficer": staff("u-senior", "Sam Senior"),
-                                "councillor": "Cllr Chris Council",
+            json!({"engage": {"topics": ["parks"], "seniorOfficer": staff("u-senior", "Sam Senior"),
+                                "councillor": "Cllr Chris Council", "councillorId": "cllr-chris-council",
                                 "pressMedia": {"invited": true, "involved": false, "arrangements": "Press release before each debate"}}})
         }
     };

@@ -126,6 +126,8 @@ fn engage(topics: &[&str]) -> LevelDetails<String> {
         topics: topics.iter().map(|t| (*t).to_owned()).collect(),
         senior_officer: staff("demo-sam", "Sam Senior"),
         councillor: Some("Cllr Jo Rivers".into()),
+        councillor_id: Some("cllr-jo-rivers".into()),
+        no_councillor: false,
         press_media: PressMedia {
             invited: true,
             involved: false,
@@ -230,12 +232,24 @@ pub async fn seed(handler: &Handler) -> Result<Seeded, HandleError> {
         url: "https://intranet.example.gov.uk/policies/social-media".into(),
     })
     .await?;
-    for topic in ["Parks", "Countryside", "Local plan"] {
-        s.reference(ReferenceEvent::SpeakingAuthorityGranted {
-            subject: "demo-sam".into(),
-            topic: topic.into(),
+    for (code, name) in [
+        ("parks", "Parks"),
+        ("countryside", "Countryside and rights of way"),
+        ("local-plan", "The local plan"),
+    ] {
+        s.reference(ReferenceEvent::TopicAdded {
+            code: code.into(),
+            name: name.into(),
         })
         .await?;
+        for (subject, councillor) in [("demo-sam", false), ("cllr-jo-rivers", true)] {
+            s.reference(ReferenceEvent::SpeakingAuthorityGranted {
+                subject: subject.into(),
+                topic: code.into(),
+                councillor,
+            })
+            .await?;
+        }
     }
 
     let approve = ("demo-chris", Command::Approve);
@@ -423,7 +437,7 @@ pub async fn seed(handler: &Handler) -> Result<Seeded, HandleError> {
         Platform::Facebook,
         "facebook.com/NorthCountrysideDebate",
         "parks",
-        engage(&["Countryside"]),
+        engage(&["countryside"]),
     ))
     .await?;
     let id = s
@@ -431,7 +445,7 @@ pub async fn seed(handler: &Handler) -> Result<Seeded, HandleError> {
             Platform::Youtube,
             "youtube.com/@NorthCountyDebates",
             "planning",
-            engage(&["Local plan"]),
+            engage(&["local-plan"]),
         ))
         .await?;
     s.steps(

@@ -99,8 +99,15 @@ pub enum LevelDetails<P> {
         /// The senior officer responsible for the subject area.
         #[serde(rename = "seniorOfficer")]
         senior_officer: StaffRef<P>,
-        /// The county councillor involved, if any.
+        /// The county councillor involved, if any: their name.
         councillor: Option<P>,
+        /// The councillor's id in the speaking-authority register (with
+        /// `councillor`).
+        #[serde(rename = "councillorId", default)]
+        councillor_id: Option<String>,
+        /// An explicit "no councillor is involved" (instead of `councillor`).
+        #[serde(rename = "noCouncillor", default)]
+        no_councillor: bool,
         /// Whether press or media are invited or involved, and how.
         #[serde(rename = "pressMedia")]
         press_media: PressMedia,
@@ -185,6 +192,8 @@ impl<P> Form<P> {
                 topics,
                 senior_officer,
                 councillor,
+                councillor_id,
+                no_councillor,
                 press_media,
             } => {
                 let senior_officer = senior_officer.map_personal("form.details.seniorOfficer", f);
@@ -202,6 +211,8 @@ impl<P> Form<P> {
                     topics,
                     senior_officer,
                     councillor,
+                    councillor_id,
+                    no_councillor,
                     press_media,
                 }
             }
@@ -431,13 +442,59 @@ fn details<P: PersonalValue>(
             topics,
             senior_officer,
             councillor,
+            councillor_id,
+            no_councillor,
             press_media,
         } => {
             non_empty_list("form.details.topics", topics)?;
+            for (i, topic) in topics.iter().enumerate() {
+                if !reference.topic_known(topic) {
+                    return Err(DomainError::invalid(
+                        format!("form.details.topics[{i}]"),
+                        format!("`{topic}` is not a code on the topics list"),
+                    ));
+                }
+            }
             staff("form.details.seniorOfficer", senior_officer, false)?;
-            if let Some(c) = councillor {
-                c.check(PersonalKind::Name)
-                    .map_err(|p| DomainError::invalid("form.details.councillor", p))?;
+            match (councillor, councillor_id, no_councillor) {
+                (None, None, true) => {}
+                (Some(_), _, true) | (None, Some(_), true) => {
+                    return Err(DomainError::invalid(
+                        "form.details.noCouncillor",
+                        "name a councillor or say that none is involved, not both",
+                    ))
+                }
+                (None, _, false) => {
+                    return Err(DomainError::invalid(
+                        "form.details.councillor",
+                        "name the councillor involved, or say that none is",
+                    ))
+                }
+                (Some(_), None, false) => {
+                    return Err(DomainError::invalid(
+                        "form.details.councillorId",
+                        "give the councillor's id in the speaking-authority register",
+                    ))
+                }
+                (Some(c), Some(id), false) => {
+                    c.check(PersonalKind::Name)
+                        .map_err(|p| DomainError::invalid("form.details.councillor", p))?;
+                    code_like("form.details.councillorId", id)?;
+                    if !reference.is_councillor(id) {
+                        return Err(DomainError::invalid(
+                            "form.details.councillorId",
+                            format!(
+                                "`{id}` is not a councillor in the speaking-authority register"
+                            ),
+                        ));
+                    }
+                    if let Some(topic) = topics.iter().find(|t| !reference.may_speak_on(id, t)) {
+                        return Err(DomainError::invalid(
+                            "form.details.councillorId",
+                            format!("the councillor has no speaking authority for `{topic}` in the register"),
+                        ));
+                    }
+                }
             }
             if press_media.invited || press_media.involved {
                 match &press_media.arrangements {

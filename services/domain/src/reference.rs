@@ -24,13 +24,16 @@ pub mod streams {
     pub const PLATFORMS: &str = "reference-platforms";
     /// Versions of the social media policy.
     pub const POLICY_VERSIONS: &str = "reference-policy_versions";
+    /// The topics level-4 forms and speaking authority name.
+    pub const TOPICS: &str = "reference-topics";
     /// All of them, in load order.
-    pub const ALL: [&str; 5] = [
+    pub const ALL: [&str; 6] = [
         JOB_ROLES,
         SPEAKING_AUTHORITIES,
         ORG_UNITS,
         PLATFORMS,
         POLICY_VERSIONS,
+        TOPICS,
     ];
 }
 
@@ -52,10 +55,13 @@ pub enum ReferenceEvent {
     },
     /// Someone was given authority to speak for the council on a subject.
     SpeakingAuthorityGranted {
-        /// Their staff subject.
+        /// Their staff subject, or a councillor's member id.
         subject: String,
-        /// The subject matter, e.g. `Highways`.
+        /// The topic's code, e.g. `highways`.
         topic: String,
+        /// True for a councillor (a member), false for an officer.
+        #[serde(default)]
+        councillor: bool,
     },
     /// That authority was revoked.
     SpeakingAuthorityRevoked {
@@ -87,6 +93,19 @@ pub enum ReferenceEvent {
     PlatformEnabled {
         /// The platform.
         platform: Platform,
+    },
+    /// A topic was added to the list level-4 forms and the speaking-
+    /// authority register choose from.
+    TopicAdded {
+        /// Code, e.g. `highways`.
+        code: String,
+        /// Name, e.g. `Highways and road safety`.
+        name: String,
+    },
+    /// A topic was retired (no new forms or grants name it).
+    TopicRetired {
+        /// Its code.
+        code: String,
     },
     /// A version of the social media policy was published: from now on
     /// forms acknowledge it, and every published account re-acknowledges it.
@@ -131,6 +150,9 @@ impl ReferenceEvent {
                 streams::PLATFORMS
             }
             ReferenceEvent::PolicyVersionPublished { .. } => streams::POLICY_VERSIONS,
+            ReferenceEvent::TopicAdded { .. } | ReferenceEvent::TopicRetired { .. } => {
+                streams::TOPICS
+            }
         }
     }
 }
@@ -143,8 +165,12 @@ pub type ReferenceCommand = ReferenceEvent;
 pub struct ReferenceData {
     /// Accepted job roles: code → title.
     pub job_roles: BTreeMap<String, String>,
-    /// Speaking authority: staff subject → subjects (lower-cased).
+    /// Speaking authority: staff subject (or councillor id) → topic codes.
     pub speaking_authorities: BTreeMap<String, BTreeSet<String>>,
+    /// The subjects of the register that are councillors.
+    pub councillors: BTreeSet<String>,
+    /// Topics in use: code → name.
+    pub topics: BTreeMap<String, String>,
     /// Organisational units in use: code → name.
     pub org_units: BTreeMap<String, String>,
     /// Platforms closed to new registrations, with why.
@@ -164,11 +190,24 @@ impl ReferenceData {
             ReferenceEvent::JobRoleWithdrawn { code } => {
                 self.job_roles.remove(code);
             }
-            ReferenceEvent::SpeakingAuthorityGranted { subject, topic } => {
+            ReferenceEvent::SpeakingAuthorityGranted {
+                subject,
+                topic,
+                councillor,
+            } => {
                 self.speaking_authorities
                     .entry(subject.clone())
                     .or_default()
                     .insert(topic_key(topic));
+                if *councillor {
+                    self.councillors.insert(subject.clone());
+                }
+            }
+            ReferenceEvent::TopicAdded { code, name } => {
+                self.topics.insert(code.clone(), name.clone());
+            }
+            ReferenceEvent::TopicRetired { code } => {
+                self.topics.remove(code);
             }
             ReferenceEvent::SpeakingAuthorityRevoked { subject, topic } => {
                 if let Some(t) = self.speaking_authorities.get_mut(subject) {
@@ -222,6 +261,16 @@ impl ReferenceData {
         !self.disabled_platforms.contains_key(&p)
     }
 
+    /// True when the topic is on the list and not retired.
+    pub fn topic_known(&self, code: &str) -> bool {
+        self.topics.contains_key(code)
+    }
+
+    /// True when `subject` is in the register as a councillor.
+    pub fn is_councillor(&self, subject: &str) -> bool {
+        self.councillors.contains(subject)
+    }
+
     /// True when `subject` may speak for the council on `topic`.
     pub fn may_speak_on(&self, subject: &str, topic: &str) -> bool {
         self.speaking_authorities
@@ -256,9 +305,33 @@ impl ReferenceData {
                     return exists(format!("job role `{c}` is not on the accepted list"));
                 }
             }
-            ReferenceEvent::SpeakingAuthorityGranted { subject, topic } => {
+            ReferenceEvent::SpeakingAuthorityGranted {
+                subject,
+                topic,
+                councillor,
+            } => {
                 code_like("subject", subject)?;
-                text("topic", topic, 200)?;
+                if !self.topic_known(topic) {
+                    return Err(DomainError::invalid(
+                        "topic",
+                        format!("`{topic}` is not a code on the topics list"),
+                    ));
+                }
+                if *councillor != self.is_councillor(subject)
+                    && self.speaking_authorities.contains_key(subject)
+                {
+                    return Err(DomainError::invalid(
+                        "councillor",
+                        format!(
+                            "{subject} is in the register as {}",
+                            if *councillor {
+                                "an officer"
+                            } else {
+                                "a councillor"
+                            }
+                        ),
+                    ));
+                }
                 if self.may_speak_on(subject, topic) {
                     return exists(format!(
                         "{subject} already holds speaking authority for `{topic}`"
@@ -293,6 +366,18 @@ impl ReferenceData {
             ReferenceEvent::PlatformEnabled { platform } => {
                 if self.platform_enabled(*platform) {
                     return exists(format!("{platform} is already open"));
+                }
+            }
+            ReferenceEvent::TopicAdded { code: c, name } => {
+                code("code", c)?;
+                text("name", name, 200)?;
+                if self.topics.get(c) == Some(name) {
+                    return exists(format!("topic `{c}` already exists"));
+                }
+            }
+            ReferenceEvent::TopicRetired { code: c } => {
+                if !self.topics.contains_key(c) {
+                    return exists(format!("topic `{c}` is not on the list"));
                 }
             }
             ReferenceEvent::PolicyVersionPublished {

@@ -51,7 +51,7 @@ fn variant(level: u8, v: u8) -> Form<Sealed> {
             LevelDetails::Participate { line_manager, .. } => {
                 *line_manager = staff("u-new-manager", "New Manager", false)
             }
-            LevelDetails::Engage { topics, .. } => topics.push("Parking".into()),
+            LevelDetails::Engage { topics, .. } => topics.push("parking".into()),
             LevelDetails::Consult { topic, .. } => *topic = "Mobile library routes".into(),
             LevelDetails::Broadcast {
                 information_types, ..

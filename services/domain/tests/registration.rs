@@ -413,13 +413,13 @@ fn only_the_named_senior_officer_may_sign_off_and_only_with_speaking_authority_f
     s.reference.apply(
         &domain::reference::ReferenceEvent::SpeakingAuthorityRevoked {
             subject: SENIOR.into(),
-            topic: "Road Safety".into(),
+            topic: "road-safety".into(),
         },
     );
     assert_eq!(
         s.refused(&senior(), Command::SeniorOfficerSignOff),
         DomainError::NoSpeakingAuthority {
-            topic: "road safety".into()
+            topic: "road-safety".into()
         }
     );
     s.reference = reference();
@@ -697,7 +697,7 @@ fn changing_level_4_topics_voids_the_senior_officers_sign_off() {
     s.ok(&senior(), Command::SeniorOfficerSignOff);
     let mut f = form(4);
     if let LevelDetails::Engage { topics, .. } = &mut f.details {
-        topics.push("Parking".into());
+        topics.push("parking".into());
     }
     let events = s.ok(&applicant(), Command::Amend { form: f });
     assert_eq!(voided(&events), vec![Step::SeniorOfficerSignOff]);
@@ -1658,4 +1658,130 @@ fn a_rename_keeps_the_permanent_id_and_a_move_to_another_platform_drops_it() {
     s.ok(&comms(), Command::Approve);
     s.ok(&comms(), Command::Publish);
     assert!(s.state().unwrap().permanent_id.is_none());
+}
+
+// --- Councillors and topic codes -------------------------------------------
+
+fn engage_with(
+    edit: impl FnOnce(&mut LevelDetails<domain::personal::Sealed>),
+) -> domain::form::Form<domain::personal::Sealed> {
+    let mut f = form(4);
+    edit(&mut f.details);
+    f
+}
+
+fn submit_refused(f: domain::form::Form<domain::personal::Sealed>) -> DomainError {
+    let s = Scenario::new();
+    let id = s.id;
+    s.refused(&applicant(), Command::Submit { id, form: f })
+}
+
+fn field_of(e: &DomainError) -> &str {
+    match e {
+        DomainError::Invalid { field, .. } => field,
+        other => panic!("expected an invalid field, got {other:?}"),
+    }
+}
+
+#[test]
+fn level_4_topics_are_codes_from_the_topics_list_not_free_text() {
+    let e = submit_refused(engage_with(|d| {
+        if let LevelDetails::Engage { topics, .. } = d {
+            topics[1] = "Road safety".into();
+        }
+    }));
+    assert_eq!(field_of(&e), "form.details.topics[1]");
+}
+
+#[test]
+fn a_level_4_form_names_a_councillor_with_authority_for_every_topic_or_says_none_is_involved() {
+    // The councillor must be in the register as a councillor...
+    let e = submit_refused(engage_with(|d| {
+        if let LevelDetails::Engage { councillor_id, .. } = d {
+            *councillor_id = Some(SENIOR.into());
+        }
+    }));
+    assert_eq!(field_of(&e), "form.details.councillorId");
+    // ...with authority for every topic.
+    let mut s = Scenario::new();
+    s.reference.apply(
+        &domain::reference::ReferenceEvent::SpeakingAuthorityRevoked {
+            subject: COUNCILLOR.into(),
+            topic: "road-safety".into(),
+        },
+    );
+    let id = s.id;
+    let e = s.refused(&applicant(), Command::Submit { id, form: form(4) });
+    assert!(matches!(&e, DomainError::Invalid { field, problem }
+        if field == "form.details.councillorId" && problem.contains("road-safety")));
+    // A name without the register id, or neither name nor "no councillor".
+    let e = submit_refused(engage_with(|d| {
+        if let LevelDetails::Engage { councillor_id, .. } = d {
+            *councillor_id = None;
+        }
+    }));
+    assert_eq!(field_of(&e), "form.details.councillorId");
+    let e = submit_refused(engage_with(|d| {
+        if let LevelDetails::Engage {
+            councillor,
+            councillor_id,
+            ..
+        } = d
+        {
+            *councillor = None;
+            *councillor_id = None;
+        }
+    }));
+    assert_eq!(field_of(&e), "form.details.councillor");
+    // Both a councillor and "none" is a contradiction.
+    let e = submit_refused(engage_with(|d| {
+        if let LevelDetails::Engage { no_councillor, .. } = d {
+            *no_councillor = true;
+        }
+    }));
+    assert_eq!(field_of(&e), "form.details.noCouncillor");
+    // An explicit "no councillor" is accepted.
+    let mut s = Scenario::new();
+    s.submit(engage_with(|d| {
+        if let LevelDetails::Engage {
+            councillor,
+            councillor_id,
+            no_councillor,
+            ..
+        } = d
+        {
+            *councillor = None;
+            *councillor_id = None;
+            *no_councillor = true;
+        }
+    }));
+    assert_eq!(s.state().unwrap().status, Status::Submitted);
+}
+
+#[test]
+fn councillors_are_granted_speaking_authority_on_listed_topics_as_officers_are() {
+    let s = Scenario::new();
+    let admin = Actor::new("u-admin", [Role::Admin]);
+    let grant = |subject: &str, topic: &str, councillor: bool| {
+        domain::reference::ReferenceEvent::SpeakingAuthorityGranted {
+            subject: subject.into(),
+            topic: topic.into(),
+            councillor,
+        }
+    };
+    assert!(matches!(
+        s.reference.decide(&admin, &grant("cllr-new", "Highways", true)),
+        Err(DomainError::Invalid { field, .. }) if field == "topic"
+    ));
+    assert!(s
+        .reference
+        .decide(&admin, &grant("cllr-new", "highways", true))
+        .is_ok());
+    // Someone in the register as an officer is not granted as a councillor.
+    assert!(matches!(
+        s.reference.decide(&admin, &grant(SENIOR, "parking", true)),
+        Err(DomainError::Invalid { field, .. }) if field == "councillor"
+    ));
+    assert!(s.reference.is_councillor(COUNCILLOR));
+    assert!(!s.reference.is_councillor(SENIOR));
 }

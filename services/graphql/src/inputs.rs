@@ -93,14 +93,20 @@ pub struct PressMediaInput {
 /// Level 4: Engage.
 #[derive(InputObject, Debug, Clone)]
 pub struct EngageInput {
-    /// Topics of discussion (at least one).
+    /// Topics of discussion, by code from `topics` (at least one).
     pub topics: Vec<String>,
     /// The senior officer responsible for the subject area; they sign off
     /// and must hold speaking authority for every topic.
     pub senior_officer: StaffInput,
-    /// The county councillor involved, if any.
+    /// The county councillor involved: their name (or `noCouncillor`).
     #[graphql(secret)]
     pub councillor: Option<String>,
+    /// The councillor's id in the speaking-authority register: they must
+    /// hold speaking authority for every topic.
+    pub councillor_id: Option<String>,
+    /// True when no councillor is involved (instead of `councillor`).
+    #[graphql(default)]
+    pub no_councillor: bool,
     /// Whether press or media are invited or involved.
     pub press_media: PressMediaInput,
 }
@@ -160,9 +166,14 @@ impl From<RegistrationFormInput> for Form<String> {
                 line_manager: p.line_manager.into(),
             },
             LevelDetailsInput::Engage(e) => LevelDetails::Engage {
-                topics: e.topics,
+                topics: e.topics.iter().map(|t| t.trim().to_owned()).collect(),
                 senior_officer: e.senior_officer.into(),
                 councillor: e.councillor.filter(|c| !c.trim().is_empty()),
+                councillor_id: e
+                    .councillor_id
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty()),
+                no_councillor: e.no_councillor,
                 press_media: form::PressMedia {
                     invited: e.press_media.invited,
                     involved: e.press_media.involved,

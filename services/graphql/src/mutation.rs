@@ -405,17 +405,53 @@ impl RegistryMutation {
         .await
     }
 
-    /// Record that someone may speak for the council on a subject (admin).
+    /// Record that an officer or a councillor may speak for the council on
+    /// a topic (admin).
     async fn grant_speaking_authority(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Their staff id.")] subject: String,
-        #[graphql(desc = "The subject matter, e.g. `Highways`.")] topic: String,
+        #[graphql(desc = "The officer's staff id, or the councillor's member id.")] subject: String,
+        #[graphql(desc = "The topic's code from `topics`, e.g. `highways`.")] topic: String,
+        #[graphql(desc = "True for a councillor (a member of the council).", default)]
+        councillor: bool,
         #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
         idempotency_key: Option<String>,
     ) -> Result<ReferencePayload> {
-        let change = ReferenceEvent::SpeakingAuthorityGranted { subject, topic };
+        let change = ReferenceEvent::SpeakingAuthorityGranted {
+            subject,
+            topic,
+            councillor,
+        };
         reference(ctx, change, idempotency_key).await
+    }
+
+    /// Add (or rename) a topic that level-4 forms and the speaking-authority
+    /// register choose from (admin).
+    async fn add_topic(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Code, e.g. `highways`.")] code: String,
+        #[graphql(desc = "Name, e.g. `Highways and road safety`.")] name: String,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<ReferencePayload> {
+        reference(
+            ctx,
+            ReferenceEvent::TopicAdded { code, name },
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// Retire a topic: no new form or grant may name it (admin).
+    async fn retire_topic(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Its code.")] code: String,
+        #[graphql(desc = "Retry key: a retry with the same key appends nothing.")]
+        idempotency_key: Option<String>,
+    ) -> Result<ReferencePayload> {
+        reference(ctx, ReferenceEvent::TopicRetired { code }, idempotency_key).await
     }
 
     /// Revoke a speaking authority (admin).

@@ -1,5 +1,5 @@
 //! Reads. Public fields: `directory`, `verifyAccount`, `officer`, `jobRoles`,
-//! `organisationalUnits`, `platforms`. Everything else needs a sign-in and
+//! `organisationalUnits`, `platforms`, `topics`. Everything else needs a sign-in and
 //! says which role.
 
 use std::collections::HashMap;
@@ -154,7 +154,7 @@ fn verified_account(
 
 /// Everything that can be read. Public fields (no sign-in): `directory`,
 /// `verifyAccount`, `officer`, `jobRoles`, `organisationalUnits`,
-/// `platforms`. The rest say which role they need.
+/// `platforms`, `topics`. The rest say which role they need.
 #[Object]
 impl RegistryQuery {
     /// Who you are signed in as (sign-in required).
@@ -687,7 +687,23 @@ impl RegistryQuery {
             .filter(|(_, topics)| !topics.is_empty())
             .map(|(subject, topics)| SpeakingAuthority {
                 subject: subject.clone(),
+                councillor: reference.is_councillor(subject),
                 topics: topics.iter().cloned().collect(),
+            })
+            .collect())
+    }
+
+    /// The topics level-4 forms and the speaking-authority register choose
+    /// from, by code (public).
+    async fn topics(&self, ctx: &Context<'_>) -> Result<Vec<types::Topic>> {
+        let _turn = super::pool_turn(ctx).await;
+        let reference = reference(ctx).await?;
+        Ok(reference
+            .topics
+            .iter()
+            .map(|(code, name)| types::Topic {
+                code: code.clone(),
+                name: name.clone(),
             })
             .collect())
     }

@@ -1093,10 +1093,21 @@ pub struct PlatformInfo {
 /// Who may speak for the council on which subjects (the authority register).
 #[derive(SimpleObject, Debug, Clone)]
 pub struct SpeakingAuthority {
-    /// Staff id.
+    /// The officer's staff id, or the councillor's member id.
     pub subject: String,
-    /// Subjects they may speak on (lower-cased).
+    /// True for a councillor.
+    pub councillor: bool,
+    /// The codes of the topics they may speak on.
     pub topics: Vec<String>,
+}
+
+/// A topic level-4 forms and the speaking-authority register choose from.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Topic {
+    /// Code, e.g. `highways`.
+    pub code: String,
+    /// Name.
+    pub name: String,
 }
 
 /// One event of the log, as stored.

@@ -367,3 +367,62 @@ async fn a_new_policy_version_must_be_acknowledged_by_new_forms_and_by_each_publ
     form["policyVersion"] = json!("2026.2");
     submit(&api, form).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_level_4_form_needs_the_named_councillors_speaking_authority_for_its_topic_codes_or_an_explicit_no_councillor(
+) {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let submit_q =
+        "mutation($f: RegistrationFormInput!) { submitRegistration(form: $f) { position } }";
+    let refused_field = |body: &Value| body["errors"][0]["extensions"]["field"].clone();
+
+    let mut free_text = council::form(4, "X", "@NorthDebate1");
+    free_text["details"]["engage"]["topics"] = json!(["Parks"]);
+    let body = api
+        .post(Some(&as_(APPLICANT)), submit_q, json!({"f": free_text}))
+        .await;
+    assert_eq!(refused_field(&body), "form.details.engage.topics[0]", "{body}");
+
+    let mut no_authority = council::form(4, "X", "@NorthDebate2");
+    no_authority["details"]["engage"]["councillorId"] = json!("cllr-someone-else");
+    let body = api
+        .post(Some(&as_(APPLICANT)), submit_q, json!({"f": no_authority}))
+        .await;
+    assert_eq!(refused_field(&body), "form.details.engage.councillorId", "{body}");
+
+    let mut unsaid = council::form(4, "X", "@NorthDebate3");
+    unsaid["details"]["engage"]["councillor"] = Value::Null;
+    unsaid["details"]["engage"]["councillorId"] = Value::Null;
+    let body = api
+        .post(
+            Some(&as_(APPLICANT)),
+            submit_q,
+            json!({"f": unsaid.clone()}),
+        )
+        .await;
+    assert_eq!(refused_field(&body), "form.details.engage.councillor", "{body}");
+
+    unsaid["details"]["engage"]["noCouncillor"] = json!(true);
+    submit(&api, unsaid).await;
+    submit(&api, council::form(4, "X", "@NorthDebate4")).await;
+    let register = api
+        .ok(
+            Some(&as_(COMMS)),
+            "{ speakingAuthorities { subject councillor topics } topics { code name } }",
+            json!({}),
+        )
+        .await;
+    assert!(register["speakingAuthorities"]
+        .as_array()
+        .unwrap()
+        .contains(
+            &json!({"subject": "cllr-chris-council", "councillor": true, "topics": ["parks"]})
+        ));
+    assert_eq!(
+        register["topics"],
+        json!([{"code": "parks", "name": "Parks and open spaces"}])
+    );
+}

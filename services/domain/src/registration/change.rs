@@ -122,19 +122,22 @@ pub fn required_steps(s: &Registration, new: &Form<Sealed>, new_key: &AccountKey
                 senior_officer: s1,
                 topics: t1,
                 councillor: c1,
+                councillor_id: i1,
                 ..
             },
             LevelDetails::Engage {
                 senior_officer: s2,
                 topics: t2,
                 councillor: c2,
+                councillor_id: i2,
                 ..
             },
         ) if account_changed
             || area_changed
             || s1.subject != s2.subject
             || t1 != t2
-            || c1 != c2 =>
+            || c1 != c2
+            || i1 != i2 =>
         {
             steps.push(Step::SeniorOfficerSignOff);
         }

@@ -17,6 +17,7 @@ pub const SENIOR: &str = "u-senior";
 pub const COMMS: &str = "u-comms";
 pub const CONSULT: &str = "u-consult";
 pub const CONTACT: &str = "u-contact";
+pub const COUNCILLOR: &str = "cllr-chris-jones";
 
 pub fn applicant() -> Actor {
     Actor::new(APPLICANT, [Role::Staff])
@@ -69,13 +70,42 @@ pub fn reference() -> ReferenceData {
             code: "youth-worker".into(),
             title: "Youth Worker".into(),
         },
-        ReferenceEvent::SpeakingAuthorityGranted {
-            subject: SENIOR.into(),
-            topic: "Highways".into(),
+        ReferenceEvent::TopicAdded {
+            code: "highways".into(),
+            name: "Highways".into(),
+        },
+        ReferenceEvent::TopicAdded {
+            code: "road-safety".into(),
+            name: "Road safety".into(),
+        },
+        ReferenceEvent::TopicAdded {
+            code: "parking".into(),
+            name: "Parking".into(),
         },
         ReferenceEvent::SpeakingAuthorityGranted {
             subject: SENIOR.into(),
-            topic: "Road safety".into(),
+            topic: "highways".into(),
+            councillor: false,
+        },
+        ReferenceEvent::SpeakingAuthorityGranted {
+            subject: SENIOR.into(),
+            topic: "road-safety".into(),
+            councillor: false,
+        },
+        ReferenceEvent::SpeakingAuthorityGranted {
+            subject: COUNCILLOR.into(),
+            topic: "highways".into(),
+            councillor: true,
+        },
+        ReferenceEvent::SpeakingAuthorityGranted {
+            subject: COUNCILLOR.into(),
+            topic: "road-safety".into(),
+            councillor: true,
+        },
+        ReferenceEvent::SpeakingAuthorityGranted {
+            subject: COUNCILLOR.into(),
+            topic: "parking".into(),
+            councillor: true,
         },
     ] {
         r.apply(&e);
@@ -100,9 +130,11 @@ pub fn details(level: u8) -> LevelDetails<Sealed> {
             line_manager: staff(LINE_MANAGER, "Lee Manager", false),
         },
         _ => LevelDetails::Engage {
-            topics: vec!["Highways".into(), "road safety".into()],
+            topics: vec!["highways".into(), "road-safety".into()],
             senior_officer: staff(SENIOR, "Sam Senior", false),
             councillor: Some(seal("cllr", "Cllr Chris Jones")),
+            councillor_id: Some(COUNCILLOR.into()),
+            no_councillor: false,
             press_media: PressMedia {
                 invited: true,
                 involved: false,

@@ -95,11 +95,13 @@ fn form(seed: u64, i: usize, level: u8, variant: u64) -> Form<Sealed> {
             line_manager: staff(&format!("manager-{}", (i + variant as usize) % 50)),
         },
         _ => LevelDetails::Engage {
-            topics: vec!["Highways".into()],
+            topics: vec!["highways".into()],
             senior_officer: staff("senior-1"),
             councillor: variant
                 .is_multiple_of(2)
                 .then(|| seal(Uuid::from_u128(i as u128), "Cllr")),
+            councillor_id: variant.is_multiple_of(2).then(|| "cllr-1".into()),
+            no_councillor: !variant.is_multiple_of(2),
             press_media: PressMedia {
                 invited: false,
                 involved: false,
@@ -141,9 +143,19 @@ fn reference_events() -> Vec<ReferenceEvent> {
         code: "youth-worker".into(),
         title: "Youth Worker".into(),
     });
+    v.push(ReferenceEvent::TopicAdded {
+        code: "highways".into(),
+        name: "Highways".into(),
+    });
     v.push(ReferenceEvent::SpeakingAuthorityGranted {
         subject: "senior-1".into(),
-        topic: "Highways".into(),
+        topic: "highways".into(),
+        councillor: false,
+    });
+    v.push(ReferenceEvent::SpeakingAuthorityGranted {
+        subject: "cllr-1".into(),
+        topic: "highways".into(),
+        councillor: true,
     });
     v.push(policy_event(FIRST_POLICY));
     v
