@@ -87,6 +87,9 @@ pub enum DomainError {
     /// This permanent id is recorded already.
     #[error("the permanent id {0} is already recorded for this registration")]
     PermanentIdAlreadyRecorded(String),
+    /// An imported registration is re-validated by its full review.
+    #[error("this account was imported without sign-offs: re-validate it by proposing its complete form (proposeChange), which goes through every sign-off of its level")]
+    FullReviewRequired,
     /// No change is pending.
     #[error("no change to this registration is pending")]
     NoPendingChange,
@@ -178,6 +181,7 @@ impl DomainError {
             DomainError::NotAllowedToProposeChange => "NotAllowedToProposeChange",
             DomainError::NotTheProposer => "NotTheProposer",
             DomainError::NoPendingChange => "NoPendingChange",
+            DomainError::FullReviewRequired => "FullReviewRequired",
             DomainError::PermanentIdAlreadyRecorded(_) => "PermanentIdAlreadyRecorded",
             DomainError::NotTheNamedContact => "NotTheNamedContact",
             DomainError::PolicyAlreadyAcknowledged(_) => "PolicyAlreadyAcknowledged",

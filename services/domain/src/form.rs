@@ -337,6 +337,24 @@ pub fn validate<P: PersonalValue>(
     form: &Form<P>,
     reference: &ReferenceData,
 ) -> Result<AccountKey, DomainError> {
+    validate_as(form, reference, true)
+}
+
+/// [`validate`] for an account imported from the council's existing list
+/// (grandfathered): every rule of the form except the acknowledgements,
+/// which nobody made; its full review asks for them.
+pub fn validate_imported<P: PersonalValue>(
+    form: &Form<P>,
+    reference: &ReferenceData,
+) -> Result<AccountKey, DomainError> {
+    validate_as(form, reference, false)
+}
+
+fn validate_as<P: PersonalValue>(
+    form: &Form<P>,
+    reference: &ReferenceData,
+    acknowledged: bool,
+) -> Result<AccountKey, DomainError> {
     if !reference.platform_enabled(form.platform) {
         return Err(DomainError::invalid(
             "form.platform",
@@ -356,6 +374,11 @@ pub fn validate<P: PersonalValue>(
         ));
     }
     staff("form.businessContact", &form.business_contact, true)?;
+    if !acknowledged {
+        branding(&form.branding_assets)?;
+        details(&form.details, reference)?;
+        return Ok(key);
+    }
     text("form.policyVersion", &form.policy_version, 50)?;
     if let Some(current) = reference.current_policy() {
         if form.policy_version.trim() != current.version {

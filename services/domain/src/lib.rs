@@ -11,6 +11,7 @@ pub mod claims;
 pub mod codec;
 pub mod error;
 pub mod form;
+pub mod import;
 pub mod level;
 pub mod personal;
 pub mod platform;

@@ -83,6 +83,8 @@ pub struct ApiSettings {
     pub review_period_days: i64,
     /// How long a published account has to acknowledge a new policy version.
     pub policy_acknowledgement_days: i64,
+    /// How long after an import each imported account's full review is due.
+    pub import_review_days: i64,
     /// The organisation verification names (`REGISTRY_COUNCIL_NAME`).
     pub council_name: String,
     /// Most pooled connections one request may hold at once.
@@ -97,6 +99,7 @@ impl Default for ApiSettings {
             read_wait: Duration::from_secs(5),
             review_period_days: domain::registration::DEFAULT_REVIEW_PERIOD_DAYS,
             policy_acknowledgement_days: projections::staff::DEFAULT_POLICY_ACKNOWLEDGEMENT_DAYS,
+            import_review_days: 90,
             council_name: "The Council".into(),
             connections_per_request: 4,
             query_timeout: Duration::from_secs(10),

@@ -156,6 +156,91 @@ impl RegistryMutation {
         run(ctx, id, request, expected_version, idempotency_key).await
     }
 
+    /// Import the accounts the council already runs (communications): a CSV
+    /// file, one row per account (the columns are in the README, "Importing
+    /// existing accounts"). Each row becomes a published, grandfathered
+    /// registration, due for its full review within
+    /// `REGISTRY_IMPORT_REVIEW_DAYS`; all rows in one transaction, or none
+    /// when any is refused. Accounts already registered are skipped, so a
+    /// file imported twice changes nothing. A malformed file is refused
+    /// with BAD_USER_INPUT on `csv`, naming its line and column.
+    async fn import_registrations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The file's contents (CSV, UTF-8, first line the column names).")]
+        csv: String,
+        #[graphql(desc = "The file's name, recorded with each row.")] file_name: String,
+        #[graphql(desc = "Report every row; import nothing.", default)] dry_run: bool,
+    ) -> Result<types::ImportReportNode> {
+        let meta = super::request_meta(ctx, None, None)?;
+        let options = app::commands::ImportOptions {
+            file_name,
+            dry_run,
+            review_days: super::settings(ctx).import_review_days,
+        };
+        let report = match handler(ctx)?.import(csv.as_bytes(), &options, &meta).await {
+            Ok(report) => report,
+            Err(HandleError::Domain(DomainError::Invalid { field, problem }))
+                if field == "file" =>
+            {
+                return Err(errors::bad_input("csv", problem))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (imported, already, refused) = report.counts();
+        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        Ok(types::ImportReportNode {
+            file_sha256: report.file_sha256,
+            dry_run: report.dry_run,
+            committed: report.committed,
+            imported: count(imported),
+            already_registered: count(already),
+            refused: count(refused),
+            position: report.position,
+            rows: report
+                .rows
+                .into_iter()
+                .map(|r| {
+                    let (outcome, registration_id, field, problem) = match r.outcome {
+                        app::commands::RowOutcome::WouldImport => (
+                            types::ImportOutcome::WouldImport,
+                            r.registration_id,
+                            None,
+                            None,
+                        ),
+                        app::commands::RowOutcome::Imported => (
+                            types::ImportOutcome::Imported,
+                            r.registration_id,
+                            None,
+                            None,
+                        ),
+                        app::commands::RowOutcome::AlreadyRegistered { registration } => (
+                            types::ImportOutcome::AlreadyRegistered,
+                            Some(registration),
+                            None,
+                            None,
+                        ),
+                        app::commands::RowOutcome::Refused { field, problem } => (
+                            types::ImportOutcome::Refused,
+                            None,
+                            Some(field),
+                            Some(problem),
+                        ),
+                    };
+                    types::ImportRowReport {
+                        line: i64::try_from(r.line).unwrap_or(i64::MAX),
+                        account: r.account,
+                        account_key: r.account_key,
+                        outcome,
+                        registration_id,
+                        field,
+                        problem,
+                    }
+                })
+                .collect(),
+        })
+    }
+
     /// Record the platform's permanent id of the account (communications,
     /// at any time before withdrawal): X, Instagram or Facebook numeric id,
     /// YouTube channel id `UC…`, Bluesky DID, or Mastodon account URI.

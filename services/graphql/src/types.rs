@@ -361,6 +361,19 @@ impl RegistrationNode {
             checked: SignOff::from(&l.checked),
         })
     }
+    /// For an account imported from the council's existing list and not
+    /// yet through its full review: the file, row, who imported it, and by
+    /// when the review (`proposeChange` with the complete form, through
+    /// every sign-off of its level) is due.
+    async fn grandfathered(&self) -> Option<GrandfatheredNode> {
+        self.0.grandfathered.as_ref().map(|g| GrandfatheredNode {
+            file_name: g.source.file_name.clone(),
+            file_sha256: g.source.file_sha256.clone(),
+            line: i64::try_from(g.source.line).unwrap_or(i64::MAX),
+            imported: SignOff::from(&g.imported),
+            review_by: g.review_by,
+        })
+    }
     /// The platform's permanent id of the account, once communications has
     /// recorded it (`x:pid:1234567890`).
     async fn permanent_id(&self) -> Option<String> {
@@ -998,6 +1011,77 @@ pub struct RevalidationItem {
     pub due_on: NaiveDate,
     /// True when the due date has passed.
     pub overdue: bool,
+}
+
+/// Where an imported registration came from.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(name = "Grandfathered")]
+pub struct GrandfatheredNode {
+    /// The import file's name.
+    pub file_name: String,
+    /// Its SHA-256.
+    pub file_sha256: String,
+    /// The row's line.
+    pub line: i64,
+    /// Who imported it (communications), and when.
+    pub imported: SignOff,
+    /// By when its full review is due.
+    pub review_by: NaiveDate,
+}
+
+/// What became of one row of an import.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// A dry run: it would be imported.
+    WouldImport,
+    /// Imported, published and grandfathered.
+    Imported,
+    /// A live registration holds the account already; nothing done.
+    AlreadyRegistered,
+    /// The rules refuse it: see `field` and `problem`.
+    Refused,
+}
+
+/// One row of an import.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ImportRowReport {
+    /// Its line in the file (the header is line 1).
+    pub line: i64,
+    /// The account as the file gives it.
+    pub account: String,
+    /// Its canonical key, when it could be read.
+    pub account_key: Option<String>,
+    /// What became of it.
+    pub outcome: ImportOutcome,
+    /// The registration it is (or would be) imported as, or the one that
+    /// holds the account already.
+    pub registration_id: Option<Uuid>,
+    /// For a refused row: the field (`form.serviceArea`, `permanentId`, …).
+    pub field: Option<String>,
+    /// For a refused row: why.
+    pub problem: Option<String>,
+}
+
+/// What an import did.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ImportReportNode {
+    /// SHA-256 of the file (recorded with each imported row).
+    pub file_sha256: String,
+    /// It was a dry run.
+    pub dry_run: bool,
+    /// Something was appended: false for a dry run, when a row was refused
+    /// (then nothing is imported), or when every account was registered.
+    pub committed: bool,
+    /// How many rows were (or would be) imported.
+    pub imported: i32,
+    /// How many were registered already.
+    pub already_registered: i32,
+    /// How many were refused.
+    pub refused: i32,
+    /// The log position of the import, when committed.
+    pub position: Option<i64>,
+    /// Every row, in file order.
+    pub rows: Vec<ImportRowReport>,
 }
 
 /// A published version of the social media policy.

@@ -96,6 +96,9 @@ pub struct Settings {
     /// of the social media policy is published each published account's
     /// business contact has to acknowledge it (default 60).
     pub policy_acknowledgement_days: i64,
+    /// `REGISTRY_IMPORT_REVIEW_DAYS`: how long after an import each
+    /// imported account's full review is due (default 90).
+    pub import_review_days: i64,
     /// `REGISTRY_PROJECTOR` (default true): whether this instance competes
     /// to run the projector (one instance per database wins).
     pub run_projector: bool,
@@ -315,6 +318,10 @@ impl Settings {
                 )?,
                 "REGISTRY_POLICY_ACKNOWLEDGEMENT_DAYS",
             )?,
+            import_review_days: positive(
+                number(&value, "REGISTRY_IMPORT_REVIEW_DAYS", 90)?,
+                "REGISTRY_IMPORT_REVIEW_DAYS",
+            )?,
         })
     }
 
@@ -509,6 +516,7 @@ mod tests {
         assert_eq!(s.log_format, LogFormat::Json);
         assert_eq!(s.review_period_days, 365);
         assert_eq!(s.policy_acknowledgement_days, 60);
+        assert_eq!(s.import_review_days, 90);
     }
 
     #[test]

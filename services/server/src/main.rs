@@ -97,6 +97,21 @@ enum Command {
         #[arg(long)]
         as_of: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Import the accounts the council already runs from a CSV file (the
+    /// README's "Importing existing accounts" lists the columns): each row
+    /// becomes a published, grandfathered registration, all in one
+    /// transaction or none. Prints a report of every row (JSON); exits 2
+    /// when a row is refused or the file is malformed (nothing imported).
+    Import {
+        /// The CSV file.
+        file: std::path::PathBuf,
+        /// The communications officer the import is recorded as (staff id).
+        #[arg(long)]
+        by: String,
+        /// Report what would happen; import nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the GraphQL schema (SDL) to stdout.
     PrintSchema,
     /// Rebuild every read model from position 0 into fresh tables and swap
@@ -161,6 +176,9 @@ async fn main() -> ExitCode {
             with_settings(move |s| cli::audit::registry_at(s, position, at)).await
         }
         Command::History { id } => with_settings(move |s| cli::audit::history(s, id)).await,
+        Command::Import { file, by, dry_run } => {
+            with_settings(move |s| cli::import::import(s, file, by, dry_run)).await
+        }
         Command::Retention { dry_run, as_of } => {
             with_settings(move |s| cli::privacy::retention(s, dry_run, as_of)).await
         }

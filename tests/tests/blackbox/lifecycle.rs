@@ -384,14 +384,22 @@ async fn a_level_4_form_needs_the_named_councillors_speaking_authority_for_its_t
     let body = api
         .post(Some(&as_(APPLICANT)), submit_q, json!({"f": free_text}))
         .await;
-    assert_eq!(refused_field(&body), "form.details.engage.topics[0]", "{body}");
+    assert_eq!(
+        refused_field(&body),
+        "form.details.engage.topics[0]",
+        "{body}"
+    );
 
     let mut no_authority = council::form(4, "X", "@NorthDebate2");
     no_authority["details"]["engage"]["councillorId"] = json!("cllr-someone-else");
     let body = api
         .post(Some(&as_(APPLICANT)), submit_q, json!({"f": no_authority}))
         .await;
-    assert_eq!(refused_field(&body), "form.details.engage.councillorId", "{body}");
+    assert_eq!(
+        refused_field(&body),
+        "form.details.engage.councillorId",
+        "{body}"
+    );
 
     let mut unsaid = council::form(4, "X", "@NorthDebate3");
     unsaid["details"]["engage"]["councillor"] = Value::Null;
@@ -403,7 +411,11 @@ async fn a_level_4_form_needs_the_named_councillors_speaking_authority_for_its_t
             json!({"f": unsaid.clone()}),
         )
         .await;
-    assert_eq!(refused_field(&body), "form.details.engage.councillor", "{body}");
+    assert_eq!(
+        refused_field(&body),
+        "form.details.engage.councillor",
+        "{body}"
+    );
 
     unsaid["details"]["engage"]["noCouncillor"] = json!(true);
     submit(&api, unsaid).await;

@@ -5,6 +5,7 @@
 
 mod claims;
 mod error;
+mod import;
 mod load;
 mod reference;
 pub mod seal;
@@ -25,6 +26,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 pub use error::HandleError;
+pub use import::{ImportOptions, ImportReport, RowOutcome, RowReport};
 pub use load::{
     apply_event, fold, fold_registration as fold_events, load, load_registration, Loaded,
 };
@@ -651,6 +653,7 @@ fn request_name(request: &Request) -> &'static str {
         Request::ProposeChange { .. } => "ProposeChange",
         Request::Other(c) => match c {
             Command::Submit { .. } => "Submit",
+            Command::Import { .. } => "Import",
             Command::Amend { .. } => "Amend",
             Command::RecordRiskAssessment(_) => "RecordRiskAssessment",
             Command::SignRiskAssessment => "SignRiskAssessment",

@@ -75,7 +75,8 @@ pub struct FormerKey {
 }
 
 /// The sign-offs a change from the published registration `s` to `new`
-/// (whose canonical account is `new_key`) needs:
+/// (whose canonical account is `new_key`) needs: every one, for an imported
+/// registration not yet reviewed; otherwise
 /// - a new level: every step of the new level;
 /// - level 3: a new officer, job role, line manager, service or account
 ///   needs a new risk assessment and the line manager's signature;
@@ -85,6 +86,17 @@ pub struct FormerKey {
 /// - every branding asset that is new, or changed, needs its own approval;
 /// - communications approves every change (a new handle included).
 pub fn required_steps(s: &Registration, new: &Form<Sealed>, new_key: &AccountKey) -> Vec<Step> {
+    if s.grandfathered.is_some() {
+        // An imported registration's first change is its full review.
+        let mut steps = level_steps_of(new);
+        steps.extend(
+            new.branding_assets
+                .iter()
+                .map(|a| Step::BrandingApproval(a.id.clone())),
+        );
+        steps.push(Step::CommunicationsApproval);
+        return steps;
+    }
     let old = &s.form;
     let account_changed = *new_key != s.account_key || new.platform != old.platform;
     let area_changed = new.service_area != old.service_area;
@@ -212,6 +224,7 @@ pub(crate) fn candidate(
             },
         },
         permanent_id: None,
+        grandfathered: None,
     };
     if same_level {
         if keep(&Step::RiskAssessment) {

@@ -23,6 +23,18 @@ pub struct RiskAssessmentInput<P> {
     pub document_reference: String,
 }
 
+/// The file an imported registration came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportSource {
+    /// The file's name, as given.
+    pub file_name: String,
+    /// SHA-256 of the file's bytes, hex.
+    pub file_sha256: String,
+    /// The row's line in it.
+    pub line: u64,
+}
+
 /// What someone asks of a registration. Personal values are already sealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -32,6 +44,20 @@ pub enum Command {
         id: Uuid,
         /// The form.
         form: Form<Sealed>,
+    },
+    /// Record an account the council already runs as a published,
+    /// grandfathered registration (communications, from an import file).
+    Import {
+        /// The new registration's id.
+        id: Uuid,
+        /// Its form as the file gives it (no acknowledgements).
+        form: Form<Sealed>,
+        /// The platform's permanent id, when the file gives it.
+        permanent_id: Option<String>,
+        /// Where it came from.
+        source: ImportSource,
+        /// By when its full review (every sign-off of its level) is due.
+        review_by: NaiveDate,
     },
     /// Replace the form (applicant; before publication).
     Amend {
@@ -112,6 +138,7 @@ impl Command {
     pub fn action(&self) -> &'static str {
         match self {
             Command::Submit { .. } => "submit",
+            Command::Import { .. } => "import",
             Command::Amend { .. } => "amend",
             Command::RecordRiskAssessment(_) => "record a risk assessment for",
             Command::SignRiskAssessment => "sign the risk assessment of",

@@ -63,6 +63,35 @@ pub fn decide(
             at: ctx.now,
         }]);
     }
+    if let Command::Import {
+        id,
+        form,
+        permanent_id,
+        source,
+        review_by,
+    } = command
+    {
+        if state.is_some() {
+            return Err(DomainError::RegistrationExists(*id));
+        }
+        ctx.require(Role::Communications)?;
+        let account_key = form::validate_imported(form, ctx.reference)?;
+        let permanent_id = permanent_id
+            .as_deref()
+            .map(|p| crate::platform::permanent::parse(form.platform, p))
+            .transpose()
+            .map_err(|e| DomainError::invalid("permanentId", e.0))?;
+        checks::text("fileName", &source.file_name, 300)?;
+        return Ok(vec![RegistrationEvent::RegistrationImported {
+            id: *id,
+            account_key,
+            form: form.clone(),
+            permanent_id,
+            source: source.clone(),
+            imported: ctx.sign_off(),
+            review_by: *review_by,
+        }]);
+    }
     let Some(s) = state else {
         return Err(DomainError::RegistrationNotFound(uuid::Uuid::nil()));
     };
@@ -76,7 +105,7 @@ pub fn decide(
         }
     }
     let event = match command {
-        Command::Submit { .. } => unreachable!("handled above"),
+        Command::Submit { .. } | Command::Import { .. } => unreachable!("handled above"),
         Command::Amend { form } => amend(s, form, ctx)?,
         Command::RecordRiskAssessment(input) => record_risk_assessment(s, input, ctx)?,
         Command::SignRiskAssessment => sign_risk_assessment(s, ctx)?,
@@ -133,6 +162,9 @@ pub fn decide(
                 return Err(DomainError::NotTheBusinessContact);
             }
             in_status(s, command, &[Status::Published])?;
+            if s.grandfathered.is_some() {
+                return Err(DomainError::FullReviewRequired);
+            }
             RegistrationEvent::RegistrationRevalidated(ctx.sign_off())
         }
         Command::ProposeChange { form, reason } => propose_change(s, form, reason, ctx)?,

@@ -8,6 +8,7 @@ use crate::personal::Sealed;
 use crate::platform::AccountKey;
 
 use super::change::Proposer;
+use super::command::ImportSource;
 
 /// The payload schema version of every registration event type today.
 pub const EVENT_SCHEMA_VERSION: i32 = 1;
@@ -70,6 +71,26 @@ pub enum RegistrationEvent {
         form: Form<Sealed>,
         /// When.
         at: DateTime<Utc>,
+    },
+    /// An account the council already ran before the registry was
+    /// recorded from an import file: published at once, grandfathered (no
+    /// sign-off was given), and due for its full review by `reviewBy`.
+    #[serde(rename_all = "camelCase")]
+    RegistrationImported {
+        /// The registration.
+        id: Uuid,
+        /// The canonical account.
+        account_key: AccountKey,
+        /// The form as the file gave it.
+        form: Form<Sealed>,
+        /// The platform's permanent id, when given.
+        permanent_id: Option<AccountKey>,
+        /// The file and row it came from.
+        source: ImportSource,
+        /// Who imported it (communications) and when.
+        imported: SignOff,
+        /// By when every sign-off of its level is due.
+        review_by: NaiveDate,
     },
     /// The applicant replaced the form.
     #[serde(rename_all = "camelCase")]
@@ -244,6 +265,7 @@ impl RegistrationEvent {
     pub fn event_type(&self) -> &'static str {
         match self {
             RegistrationEvent::RegistrationSubmitted { .. } => "RegistrationSubmitted",
+            RegistrationEvent::RegistrationImported { .. } => "RegistrationImported",
             RegistrationEvent::RegistrationAmended { .. } => "RegistrationAmended",
             RegistrationEvent::RiskAssessmentRecorded { .. } => "RiskAssessmentRecorded",
             RegistrationEvent::RiskAssessmentSigned(_) => "RiskAssessmentSigned",

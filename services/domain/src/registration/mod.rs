@@ -12,11 +12,13 @@ mod state;
 mod waiting;
 
 pub use change::{required_steps, FormerKey, PendingChange, Proposer};
-pub use command::{Command, RiskAssessmentInput};
+pub use command::{Command, ImportSource, RiskAssessmentInput};
 pub use decide::{decide, Context};
 pub use event::{RegistrationEvent, Risk, RiskAssessment, SignOff, Step, EVENT_SCHEMA_VERSION};
 pub use filter::Filter;
-pub use state::{fold, LinkBack, PolicyAcknowledgement, Registration, RevalidationDue, Status};
+pub use state::{
+    fold, Grandfathered, LinkBack, PolicyAcknowledgement, Registration, RevalidationDue, Status,
+};
 pub use waiting::{Task, Waiting};
 
 use uuid::Uuid;

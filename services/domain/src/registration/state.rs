@@ -94,6 +94,21 @@ pub struct Registration {
     pub policy_acknowledgement: PolicyAcknowledgement,
     /// The platform's permanent id of the account, once recorded.
     pub permanent_id: Option<AccountKey>,
+    /// Imported from the council's existing accounts and not yet through
+    /// its full review.
+    pub grandfathered: Option<Grandfathered>,
+}
+
+/// Where an imported registration came from, and by when its full review
+/// (every sign-off of its level, as a proposed change) is due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grandfathered {
+    /// The file and row.
+    pub source: super::command::ImportSource,
+    /// Who imported it, and when.
+    pub imported: SignOff,
+    /// By when.
+    pub review_by: NaiveDate,
 }
 
 /// Who acknowledged which version of the social media policy, and when.
@@ -222,6 +237,12 @@ impl Registration {
         if self.status != Status::Published {
             return None;
         }
+        if let Some(g) = &self.grandfathered {
+            return Some(RevalidationDue {
+                due_on: g.review_by,
+                overdue: now.date_naive() >= g.review_by,
+            });
+        }
         let last = self.last_validated.as_ref()?.at;
         let due = last + Duration::days(review_period_days);
         Some(RevalidationDue {
@@ -232,6 +253,37 @@ impl Registration {
 
     /// Fold one event into the state. `None` before the first event.
     pub fn apply(state: Option<Registration>, event: &RegistrationEvent) -> Option<Registration> {
+        if let RegistrationEvent::RegistrationImported {
+            id,
+            account_key,
+            form,
+            permanent_id,
+            source,
+            imported,
+            review_by,
+        } = event
+        {
+            let mut s = Registration::apply(
+                None,
+                &RegistrationEvent::RegistrationSubmitted {
+                    id: *id,
+                    applicant: imported.by.clone(),
+                    account_key: account_key.clone(),
+                    form: form.clone(),
+                    at: imported.at,
+                },
+            )?;
+            s.status = Status::Published;
+            s.published = Some(imported.clone());
+            s.last_validated = Some(imported.clone());
+            s.permanent_id = permanent_id.clone();
+            s.grandfathered = Some(Grandfathered {
+                source: source.clone(),
+                imported: imported.clone(),
+                review_by: *review_by,
+            });
+            return Some(s);
+        }
         if let RegistrationEvent::RegistrationSubmitted {
             id,
             applicant,
@@ -271,6 +323,7 @@ impl Registration {
                     },
                 },
                 permanent_id: None,
+                grandfathered: None,
             });
         }
         let mut s = state?;
@@ -287,7 +340,8 @@ impl Registration {
             return Some(s);
         }
         match event {
-            RegistrationEvent::RegistrationSubmitted { .. } => unreachable!("handled above"),
+            RegistrationEvent::RegistrationSubmitted { .. }
+            | RegistrationEvent::RegistrationImported { .. } => unreachable!("handled above"),
             RegistrationEvent::RegistrationAmended {
                 account_key,
                 form,
@@ -423,6 +477,8 @@ impl Registration {
                     if c.officer() != s.officer() || c.account_key != s.account_key {
                         s.link_back = None;
                     }
+                    // Its full review is done: every sign-off was given.
+                    s.grandfathered = None;
                     // A permanent id is of an account on one platform.
                     if c.account_key.platform != s.account_key.platform {
                         s.permanent_id = None;

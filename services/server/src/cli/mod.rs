@@ -3,5 +3,6 @@
 pub(crate) mod audit;
 pub(crate) mod database;
 pub(crate) mod dev;
+pub(crate) mod import;
 pub(crate) mod privacy;
 pub(crate) mod serve;

@@ -94,6 +94,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         read_wait: settings.read_wait,
         review_period_days: settings.review_period_days,
         policy_acknowledgement_days: settings.policy_acknowledgement_days,
+        import_review_days: settings.import_review_days,
         council_name: settings.council_name.clone(),
         connections_per_request: settings.db_connections_per_request,
         query_timeout: settings.query_timeout,
