@@ -1785,3 +1785,139 @@ fn councillors_are_granted_speaking_authority_on_listed_topics_as_officers_are()
     assert!(s.reference.is_councillor(COUNCILLOR));
     assert!(!s.reference.is_councillor(SENIOR));
 }
+
+// --- Imported (grandfathered) accounts ----------------------------------------
+
+fn imported(level: u8) -> Scenario {
+    let mut s = Scenario::new();
+    let mut f = form(level);
+    f.policy_version = String::new();
+    f.policy_acknowledged = false;
+    f.corporate_identity_acknowledged = false;
+    let id = s.id;
+    s.ok(
+        &comms(),
+        Command::Import {
+            id,
+            form: Box::new(f),
+            permanent_id: Some("1234567890".into()),
+            source: domain::registration::ImportSource {
+                file_name: "existing-accounts.csv".into(),
+                file_sha256: "ab".repeat(32),
+                line: 7,
+            },
+            review_by: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
+        },
+    );
+    s
+}
+
+#[test]
+fn only_communications_imports_an_existing_account_and_it_is_published_grandfathered_at_once() {
+    let s = Scenario::new();
+    let id = s.id;
+    let command = Command::Import {
+        id,
+        form: Box::new(form(1)),
+        permanent_id: None,
+        source: domain::registration::ImportSource {
+            file_name: "f.csv".into(),
+            file_sha256: "00".into(),
+            line: 2,
+        },
+        review_by: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
+    };
+    assert!(matches!(
+        s.refused(&applicant(), command),
+        DomainError::MissingRole {
+            role: Role::Communications
+        }
+    ));
+    let state = imported(3).state().unwrap();
+    assert_eq!(state.status, Status::Published);
+    assert_eq!(state.published.as_ref().unwrap().by, COMMS);
+    let g = state.grandfathered.as_ref().unwrap();
+    assert_eq!(
+        (g.source.line, g.source.file_name.as_str()),
+        (7, "existing-accounts.csv")
+    );
+    assert_eq!(
+        state.permanent_id.as_ref().unwrap().to_string(),
+        "x:pid:1234567890"
+    );
+    // No sign-off was given for it.
+    assert!(state.risk_signature.is_none() && state.approval.is_none());
+}
+
+#[test]
+fn an_imported_account_is_due_for_its_full_review_by_the_import_date_and_plain_revalidation_is_refused(
+) {
+    let mut s = imported(1);
+    let state = s.state().unwrap();
+    let due = state.revalidation_due(t0(), 365).unwrap();
+    assert_eq!(due.due_on, NaiveDate::from_ymd_opt(2026, 6, 1).unwrap());
+    assert_eq!(
+        s.refused(&contact(), Command::Revalidate),
+        DomainError::FullReviewRequired
+    );
+    // The full review: the complete form, acknowledged, through every step.
+    propose(&mut s, &contact(), form(1));
+    assert_eq!(pending(&s).required, vec![Step::CommunicationsApproval]);
+    s.ok(&comms(), Command::Approve);
+    s.ok(&comms(), Command::Publish);
+    let state = s.state().unwrap();
+    assert!(state.grandfathered.is_none());
+    assert_eq!(state.policy_acknowledgement.version, "2026.1");
+    s.ok(&contact(), Command::Revalidate);
+}
+
+#[test]
+fn the_full_review_of_an_imported_level_3_account_needs_the_risk_assessment_and_its_signature() {
+    let mut s = imported(3);
+    propose(&mut s, &contact(), form(3));
+    assert_eq!(
+        pending(&s).outstanding(),
+        vec![
+            Step::RiskAssessment,
+            Step::RiskAssessmentSignature,
+            Step::CommunicationsApproval
+        ]
+    );
+    s.ok(&contact(), risk_assessment(CONTACT));
+    s.ok(&line_manager(), Command::SignRiskAssessment);
+    s.ok(&comms(), Command::Approve);
+    s.ok(&comms(), Command::Publish);
+    assert!(s.state().unwrap().risk_signature.is_some());
+}
+
+#[test]
+fn an_imported_form_is_held_to_every_rule_but_the_acknowledgements() {
+    let s = Scenario::new();
+    let mut f = form(3);
+    f.policy_acknowledged = false;
+    if let LevelDetails::Participate { job_role, .. } = &mut f.details {
+        *job_role = "astronaut".into();
+    }
+    let id = s.id;
+    let e = s.refused(
+        &comms(),
+        Command::Import {
+            id,
+            form: Box::new(f),
+            permanent_id: None,
+            source: domain::registration::ImportSource {
+                file_name: "f.csv".into(),
+                file_sha256: "00".into(),
+                line: 2,
+            },
+            review_by: NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),
+        },
+    );
+    assert!(
+        matches!(
+            e,
+            DomainError::JobRoleNotAccepted { .. } | DomainError::Invalid { .. }
+        ),
+        "{e:?}"
+    );
+}

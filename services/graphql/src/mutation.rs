@@ -170,12 +170,14 @@ impl RegistryMutation {
         #[graphql(desc = "The file's contents (CSV, UTF-8, first line the column names).")]
         csv: String,
         #[graphql(desc = "The file's name, recorded with each row.")] file_name: String,
-        #[graphql(desc = "Report every row; import nothing.", default)] dry_run: bool,
+        #[graphql(desc = "Report every row; import nothing (default false).")] dry_run: Option<
+            bool,
+        >,
     ) -> Result<types::ImportReportNode> {
         let meta = super::request_meta(ctx, None, None)?;
         let options = app::commands::ImportOptions {
             file_name,
-            dry_run,
+            dry_run: dry_run.unwrap_or(false),
             review_days: super::settings(ctx).import_review_days,
         };
         let report = match handler(ctx)?.import(csv.as_bytes(), &options, &meta).await {

@@ -76,6 +76,7 @@ async fn rebuilding_from_zero_gives_exactly_what_incremental_projection_gave() {
         "OfficerLinkBackChecked",
         "PolicyAcknowledged",
         "PermanentIdRecorded",
+        "RegistrationImported",
     ] {
         assert!(
             history.event_types.get(kind).copied().unwrap_or(0) > 0,

@@ -233,6 +233,11 @@ const MUTATIONS: &[MutationCase] = &[
         allowed: &["applicant", "communications"],
     },
     MutationCase {
+        name: "importRegistrations",
+        given: Given::Nothing,
+        allowed: &["communications"],
+    },
+    MutationCase {
         name: "recordPermanentId",
         given: Given::Level1,
         allowed: &["communications"],
@@ -317,6 +322,13 @@ fn call(fx: &Fixture, name: &str, id: &str, n: usize) -> (String, Value) {
         "recordRiskAssessment" => by_id(RISK_ASSESSMENT),
         "recordConsultationListing" => by_id(r#", finderReference: "CF-1""#),
         "approveBrandingAsset" => by_id(r#", assetId: "summer-logo""#),
+        "importRegistrations" => (
+            "mutation($csv: String!) { importRegistrations(csv: $csv, fileName: \"matrix.csv\", dryRun: true) { imported } }".into(),
+            json!({"csv": format!(
+                "platform,account,level,service_area,contact_subject,contact_name,contact_email,information_types\nx,{},1,libraries,u-contact,Casey Contact,u-contact@north.gov.uk,Events\n",
+                fx.account()
+            )}),
+        ),
         "recordPermanentId" => (
             format!("mutation($id: UUID!, $p: String!) {{ recordPermanentId(id: $id, permanentId: $p) {payload} }}"),
             json!({"id": id, "p": format!("1000{n}")}),

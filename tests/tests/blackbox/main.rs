@@ -11,6 +11,7 @@ mod crash;
 mod demo;
 mod errors;
 mod hardening;
+mod import;
 mod lifecycle;
 mod live;
 mod operations;

@@ -169,7 +169,7 @@ impl Handler {
                 let sealed = seal::form(&mut sealer, form, None).await?;
                 let command = Command::Import {
                     id,
-                    form: sealed,
+                    form: Box::new(sealed),
                     permanent_id: permanent_id.clone(),
                     source: ImportSource {
                         file_name: options.file_name.clone(),

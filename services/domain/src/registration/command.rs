@@ -51,7 +51,7 @@ pub enum Command {
         /// The new registration's id.
         id: Uuid,
         /// Its form as the file gives it (no acknowledgements).
-        form: Form<Sealed>,
+        form: Box<Form<Sealed>>,
         /// The platform's permanent id, when the file gives it.
         permanent_id: Option<String>,
         /// Where it came from.

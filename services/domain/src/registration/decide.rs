@@ -85,7 +85,7 @@ pub fn decide(
         return Ok(vec![RegistrationEvent::RegistrationImported {
             id: *id,
             account_key,
-            form: form.clone(),
+            form: (**form).clone(),
             permanent_id,
             source: source.clone(),
             imported: ctx.sign_off(),

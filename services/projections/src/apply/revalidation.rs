@@ -59,7 +59,13 @@ fn row(s: &Registration, review_period_days: i64) -> RevalidationRow {
         service_area: s.form.service_area.clone(),
         contact_subject: s.form.business_contact.subject.clone(),
         last_validated_at: last.at,
-        due_on: (last.at + Duration::days(review_period_days)).date_naive(),
+        // An imported account's full review is due by the date its import
+        // set; every other account's a review period after its last
+        // validation.
+        due_on: s.grandfathered.as_ref().map_or_else(
+            || (last.at + Duration::days(review_period_days)).date_naive(),
+            |g| g.review_by,
+        ),
         policy_version: s.policy_acknowledgement.version.clone(),
         policy_acknowledged_at: s.policy_acknowledgement.by.at,
     }

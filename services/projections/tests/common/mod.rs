@@ -219,6 +219,43 @@ fn script(seed: u64, i: usize, level: u8, rng: &mut Rng) -> Vec<(Actor, Command)
         )),
         _ => {}
     };
+    if i % 11 == 5 {
+        s.clear();
+        // An account the council already ran, imported: published at once,
+        // then (now and then) through its full review as a change.
+        let mut imported = form(seed, i, level, 0);
+        imported.policy_acknowledged = false;
+        imported.corporate_identity_acknowledged = false;
+        imported.policy_version = String::new();
+        imported.branding_assets.clear();
+        s.push((
+            comms.clone(),
+            Command::Import {
+                id,
+                form: Box::new(imported),
+                permanent_id: None,
+                source: domain::registration::ImportSource {
+                    file_name: "existing.csv".into(),
+                    file_sha256: format!("{seed:064x}"),
+                    line: i as u64 + 2,
+                },
+                review_by: NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(),
+            },
+        ));
+        if rng.chance(50) {
+            s.push((
+                Actor::new(format!("contact-{}", i % 300), [Role::Staff]),
+                Command::ProposeChange {
+                    form: form(seed, i, level, 0),
+                    reason: "Full review of an imported account".into(),
+                },
+            ));
+            level_steps(&mut s);
+            s.push((comms.clone(), Command::Approve));
+            s.push((comms.clone(), Command::Publish));
+        }
+        return s;
+    }
     level_steps(&mut s);
     if rng.chance(25) {
         s.push((
@@ -505,7 +542,7 @@ pub async fn generate_batched(
             let level = 1 + (next % 4) as u8;
             let commands = script(seed, next, level, &mut rng);
             let id = match &commands[0].1 {
-                Command::Submit { id, .. } => *id,
+                Command::Submit { id, .. } | Command::Import { id, .. } => *id,
                 _ => unreachable!(),
             };
             pending.push((id, commands.into_iter(), None));
