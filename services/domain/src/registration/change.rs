@@ -10,69 +10,12 @@
 //! applicant's place (nobody signs off their own proposal). When
 //! communications publishes it, the registration takes its details.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
 use crate::form::{Form, LevelDetails};
 use crate::personal::Sealed;
 use crate::platform::AccountKey;
 
 use super::event::Step;
-use super::state::{Registration, Status};
-
-/// In which capacity someone proposed a change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Proposer {
-    /// The member of staff who submitted the registration.
-    Applicant,
-    /// The form's business contact.
-    BusinessContact,
-    /// The communications team.
-    Communications,
-}
-
-/// A change proposed to a published registration, while it is pending.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PendingChange {
-    /// Why it was proposed.
-    pub reason: String,
-    /// Who proposed it (staff subject).
-    pub proposed_by: String,
-    /// In which capacity.
-    pub capacity: Proposer,
-    /// When.
-    pub proposed_at: DateTime<Utc>,
-    /// The sign-offs it needs (the publication follows them all).
-    pub required: Vec<Step>,
-    /// The registration as it will be: the new form and account, the
-    /// sign-offs carried over and those given to the change so far. Its
-    /// status is the change's: submitted, changes requested or approved.
-    pub candidate: Registration,
-}
-
-impl PendingChange {
-    /// The sign-offs still outstanding before it can be published.
-    pub fn outstanding(&self) -> Vec<Step> {
-        self.candidate.outstanding()
-    }
-
-    /// The change's status (`Submitted`, `ChangesRequested` or `Approved`).
-    pub fn status(&self) -> Status {
-        self.candidate.status
-    }
-}
-
-/// An account key a registration held before a published change renamed it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FormerKey {
-    /// The key it held.
-    pub account_key: AccountKey,
-    /// The key it was renamed to.
-    pub renamed_to: AccountKey,
-    /// When the rename was published.
-    pub renamed_at: DateTime<Utc>,
-}
+use super::state::Registration;
 
 /// The sign-offs a change from the published registration `s` to `new`
 /// (whose canonical account is `new_key`) needs: every one, for an imported
@@ -171,81 +114,11 @@ pub fn required_steps(s: &Registration, new: &Form<Sealed>, new_key: &AccountKey
     steps
 }
 
-fn level_steps_of(form: &Form<Sealed>) -> Vec<Step> {
+pub(crate) fn level_steps_of(form: &Form<Sealed>) -> Vec<Step> {
     match form.level() {
         crate::Level::Broadcast => vec![],
         crate::Level::Consult => vec![Step::ConsultationListing],
         crate::Level::Participate => vec![Step::RiskAssessment, Step::RiskAssessmentSignature],
         crate::Level::Engage => vec![Step::SeniorOfficerSignOff],
     }
-}
-
-/// The candidate a change starts from: the published registration with the
-/// new form and account, the proposer in the applicant's place, and only
-/// the sign-offs the change does not need carried over.
-pub(crate) fn candidate(
-    s: &Registration,
-    form: &Form<Sealed>,
-    account_key: &AccountKey,
-    required: &[Step],
-    proposed_by: &str,
-    at: DateTime<Utc>,
-) -> Registration {
-    let keep = |step: &Step| !required.contains(step);
-    let same_level = form.level() == s.level();
-    let mut c = Registration {
-        id: s.id,
-        version: s.version,
-        status: Status::Submitted,
-        applicant: proposed_by.to_owned(),
-        account_key: account_key.clone(),
-        form: std::sync::Arc::new(form.clone()),
-        risk_assessment: None,
-        risk_signature: None,
-        senior_sign_off: None,
-        consultation_listing: None,
-        branding_approvals: Default::default(),
-        approval: None,
-        changes_requested: None,
-        rejection: None,
-        withdrawal: None,
-        submitted_at: at,
-        updated_at: at,
-        published: None,
-        last_validated: None,
-        change: None,
-        former_keys: Vec::new(),
-        link_back: None,
-        policy_acknowledgement: super::state::PolicyAcknowledgement {
-            version: form.policy_version.trim().to_owned(),
-            by: super::event::SignOff {
-                by: proposed_by.to_owned(),
-                at,
-            },
-        },
-        permanent_id: None,
-        grandfathered: None,
-    };
-    if same_level {
-        if keep(&Step::RiskAssessment) {
-            c.risk_assessment = s.risk_assessment.clone();
-        }
-        if keep(&Step::RiskAssessmentSignature) {
-            c.risk_signature = s.risk_signature.clone();
-        }
-        if keep(&Step::SeniorOfficerSignOff) {
-            c.senior_sign_off = s.senior_sign_off.clone();
-        }
-        if keep(&Step::ConsultationListing) {
-            c.consultation_listing = s.consultation_listing.clone();
-        }
-    }
-    for asset in &form.branding_assets {
-        if keep(&Step::BrandingApproval(asset.id.clone())) {
-            if let Some(so) = s.branding_approvals.get(&asset.id) {
-                c.branding_approvals.insert(asset.id.clone(), so.clone());
-            }
-        }
-    }
-    c
 }

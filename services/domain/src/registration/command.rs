@@ -5,7 +5,7 @@ use uuid::Uuid;
 use crate::form::Form;
 use crate::personal::Sealed;
 
-use super::event::Risk;
+use super::event::{ImportSource, Risk};
 
 /// The risk assessment as recorded on a level-3 registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,18 +21,6 @@ pub struct RiskAssessmentInput<P> {
     pub risks: Vec<Risk>,
     /// Where the signed document is kept.
     pub document_reference: String,
-}
-
-/// The file an imported registration came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ImportSource {
-    /// The file's name, as given.
-    pub file_name: String,
-    /// SHA-256 of the file's bytes, hex.
-    pub file_sha256: String,
-    /// The row's line in it.
-    pub line: u64,
 }
 
 /// What someone asks of a registration. Personal values are already sealed.

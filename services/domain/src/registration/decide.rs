@@ -8,10 +8,11 @@ use crate::level::Level;
 use crate::personal::{PersonalKind, PersonalValue, Sealed};
 use crate::reference::ReferenceData;
 
-use super::change::{PendingChange, Proposer};
 use super::command::{Command, RiskAssessmentInput};
+use super::event::Proposer;
 use super::event::Step;
 use super::event::{RegistrationEvent, RiskAssessment, SignOff};
+use super::state::PendingChange;
 use super::state::{Registration, Status};
 
 /// What a decision may consult besides the registration itself.

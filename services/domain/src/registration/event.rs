@@ -7,8 +7,29 @@ use crate::form::Form;
 use crate::personal::Sealed;
 use crate::platform::AccountKey;
 
-use super::change::Proposer;
-use super::command::ImportSource;
+/// In which capacity someone proposed a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proposer {
+    /// The member of staff who submitted the registration.
+    Applicant,
+    /// The form's business contact.
+    BusinessContact,
+    /// The communications team.
+    Communications,
+}
+
+/// The file an imported registration came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportSource {
+    /// The file's name, as given.
+    pub file_name: String,
+    /// SHA-256 of the file's bytes, hex.
+    pub file_sha256: String,
+    /// The row's line in it.
+    pub line: u64,
+}
 
 /// The payload schema version of every registration event type today.
 pub const EVENT_SCHEMA_VERSION: i32 = 1;

@@ -11,13 +11,17 @@ mod filter;
 mod state;
 mod waiting;
 
-pub use change::{required_steps, FormerKey, PendingChange, Proposer};
-pub use command::{Command, ImportSource, RiskAssessmentInput};
+pub use change::required_steps;
+pub use command::{Command, RiskAssessmentInput};
 pub use decide::{decide, Context};
-pub use event::{RegistrationEvent, Risk, RiskAssessment, SignOff, Step, EVENT_SCHEMA_VERSION};
+pub use event::{
+    ImportSource, Proposer, RegistrationEvent, Risk, RiskAssessment, SignOff, Step,
+    EVENT_SCHEMA_VERSION,
+};
 pub use filter::Filter;
 pub use state::{
-    fold, Grandfathered, LinkBack, PolicyAcknowledgement, Registration, RevalidationDue, Status,
+    fold, FormerKey, Grandfathered, LinkBack, PendingChange, PolicyAcknowledgement, Registration,
+    RevalidationDue, Status,
 };
 pub use waiting::{Task, Waiting};
 

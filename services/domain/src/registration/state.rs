@@ -10,8 +10,7 @@ use crate::level::Level;
 use crate::personal::{PersonalKind, Sealed};
 use crate::platform::AccountKey;
 
-use super::change::{self, FormerKey, PendingChange};
-use super::event::{RegistrationEvent, RiskAssessment, SignOff, Step};
+use super::event::{ImportSource, Proposer, RegistrationEvent, RiskAssessment, SignOff, Step};
 
 /// Where a registration is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -104,7 +103,7 @@ pub struct Registration {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Grandfathered {
     /// The file and row.
-    pub source: super::command::ImportSource,
+    pub source: ImportSource,
     /// Who imported it, and when.
     pub imported: SignOff,
     /// By when.
@@ -438,7 +437,7 @@ impl Registration {
                 by,
                 at,
             } => {
-                let candidate = change::candidate(&s, form, account_key, required, by, *at);
+                let candidate = candidate(&s, form, account_key, required, by, *at);
                 s.change = Some(Box::new(PendingChange {
                     reason: reason.clone(),
                     proposed_by: by.clone(),
@@ -575,6 +574,118 @@ impl Registration {
             }
         }
     }
+}
+
+/// A change proposed to a published registration, while it is pending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingChange {
+    /// Why it was proposed.
+    pub reason: String,
+    /// Who proposed it (staff subject).
+    pub proposed_by: String,
+    /// In which capacity.
+    pub capacity: Proposer,
+    /// When.
+    pub proposed_at: DateTime<Utc>,
+    /// The sign-offs it needs (the publication follows them all).
+    pub required: Vec<Step>,
+    /// The registration as it will be: the new form and account, the
+    /// sign-offs carried over and those given to the change so far. Its
+    /// status is the change's: submitted, changes requested or approved.
+    pub candidate: Registration,
+}
+
+impl PendingChange {
+    /// The sign-offs still outstanding before it can be published.
+    pub fn outstanding(&self) -> Vec<Step> {
+        self.candidate.outstanding()
+    }
+
+    /// The change's status (`Submitted`, `ChangesRequested` or `Approved`).
+    pub fn status(&self) -> Status {
+        self.candidate.status
+    }
+}
+
+/// An account key a registration held before a published change renamed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FormerKey {
+    /// The key it held.
+    pub account_key: AccountKey,
+    /// The key it was renamed to.
+    pub renamed_to: AccountKey,
+    /// When the rename was published.
+    pub renamed_at: DateTime<Utc>,
+}
+
+/// The candidate a change starts from: the published registration with the
+/// new form and account, the proposer in the applicant's place, and only
+/// the sign-offs the change does not need carried over.
+fn candidate(
+    s: &Registration,
+    form: &Form<Sealed>,
+    account_key: &AccountKey,
+    required: &[Step],
+    proposed_by: &str,
+    at: DateTime<Utc>,
+) -> Registration {
+    let keep = |step: &Step| !required.contains(step);
+    let same_level = form.level() == s.level();
+    let mut c = Registration {
+        id: s.id,
+        version: s.version,
+        status: Status::Submitted,
+        applicant: proposed_by.to_owned(),
+        account_key: account_key.clone(),
+        form: std::sync::Arc::new(form.clone()),
+        risk_assessment: None,
+        risk_signature: None,
+        senior_sign_off: None,
+        consultation_listing: None,
+        branding_approvals: Default::default(),
+        approval: None,
+        changes_requested: None,
+        rejection: None,
+        withdrawal: None,
+        submitted_at: at,
+        updated_at: at,
+        published: None,
+        last_validated: None,
+        change: None,
+        former_keys: Vec::new(),
+        link_back: None,
+        policy_acknowledgement: PolicyAcknowledgement {
+            version: form.policy_version.trim().to_owned(),
+            by: SignOff {
+                by: proposed_by.to_owned(),
+                at,
+            },
+        },
+        permanent_id: None,
+        grandfathered: None,
+    };
+    if same_level {
+        if keep(&Step::RiskAssessment) {
+            c.risk_assessment = s.risk_assessment.clone();
+        }
+        if keep(&Step::RiskAssessmentSignature) {
+            c.risk_signature = s.risk_signature.clone();
+        }
+        if keep(&Step::SeniorOfficerSignOff) {
+            c.senior_sign_off = s.senior_sign_off.clone();
+        }
+        if keep(&Step::ConsultationListing) {
+            c.consultation_listing = s.consultation_listing.clone();
+        }
+    }
+    for asset in &form.branding_assets {
+        if keep(&Step::BrandingApproval(asset.id.clone())) {
+            if let Some(so) = s.branding_approvals.get(&asset.id) {
+                c.branding_approvals.insert(asset.id.clone(), so.clone());
+            }
+        }
+    }
+    c
 }
 
 /// Fold a whole history.
