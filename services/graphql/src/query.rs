@@ -492,7 +492,10 @@ impl RegistryQuery {
     }
 
     /// Everything waiting for you, in any role you hold, longest waiting
-    /// first (at most 200). Your own submissions never wait for your approval.
+    /// first (at most 200). Your own submissions never wait for your
+    /// approval. Overdue re-validations and policy acknowledgements are
+    /// here too: your own as a business contact, and every one for
+    /// communications.
     async fn my_approvals(
         &self,
         ctx: &Context<'_>,
@@ -503,7 +506,26 @@ impl RegistryQuery {
         let viewer = signed_in(ctx)?;
         wait_for_position(ctx, at_least_position).await?;
         let roles: Vec<Role> = viewer.actor.roles.iter().copied().collect();
-        let rows = staff::waiting_for(&app(ctx)?.pool, &viewer.actor.subject, &roles).await?;
+        let pool = &app(ctx)?.pool;
+        let mut rows = staff::waiting_for(pool, &viewer.actor.subject, &roles).await?;
+        rows.extend(
+            staff::overdue_for(
+                pool,
+                &viewer.actor.subject,
+                viewer.actor.has(Role::Communications),
+                Utc::now().date_naive(),
+                settings(ctx).policy_acknowledgement_days,
+            )
+            .await?,
+        );
+        rows.sort_by(|a, b| {
+            (a.waiting_since, a.registration_id, &a.step).cmp(&(
+                b.waiting_since,
+                b.registration_id,
+                &b.step,
+            ))
+        });
+        rows.truncate(200);
         Ok(rows.into_iter().map(ApprovalItem::from).collect())
     }
 

@@ -977,8 +977,10 @@ pub struct ApprovalItem {
     pub role: Role,
     /// The step: `risk_assessment`, `risk_assessment_signature`,
     /// `senior_officer_sign_off`, `consultation_listing`, `branding:<id>`,
-    /// `approval`, `publication`, `changes_requested`, or
-    /// `fake_account_report` (then `registrationId` is the report's id).
+    /// `approval`, `publication`, `changes_requested`, `link_back_check`,
+    /// `revalidation` or `policy_acknowledgement` (overdue, in
+    /// `myApprovals`), or `fake_account_report` (then `registrationId` is
+    /// the report's id).
     pub step: String,
     /// The staff id of the one person it waits for, when the form names one.
     pub assignee: Option<String>,

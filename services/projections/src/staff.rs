@@ -185,6 +185,91 @@ pub struct QueueRow {
     pub waiting_since: DateTime<Utc>,
 }
 
+/// Published registrations overdue for their re-validation (step
+/// `revalidation`) or for acknowledging the current policy (step
+/// `policy_acknowledgement`), as queue items: those whose business contact
+/// is `subject` (role `staff`, assigned to them) and, with
+/// `communications`, every one (role `communications`). Each has waited
+/// since its due date.
+pub async fn overdue_for(
+    pool: &PgPool,
+    subject: &str,
+    communications: bool,
+    today: NaiveDate,
+    policy_days: i64,
+) -> Result<Vec<QueueRow>, ReadError> {
+    let contact = (!communications).then_some(subject);
+    #[derive(sqlx::FromRow)]
+    struct Raw {
+        registration_id: Uuid,
+        account_key: String,
+        service_area: String,
+        contact_subject: String,
+        level: Option<i16>,
+        due_on: NaiveDate,
+    }
+    let revalidations: Vec<Raw> = sqlx::query_as(
+        "select d.registration_id, d.account_key, d.service_area, d.contact_subject, r.level, d.due_on \
+         from read_models.revalidation_due d left join read_models.registrations r on r.id = d.registration_id \
+         where d.due_on <= $1 and ($2::text is null or d.contact_subject = $2) \
+         order by d.due_on, d.registration_id limit 200",
+    )
+    .bind(today)
+    .bind(contact)
+    .fetch_all(pool)
+    .await?;
+    let item = |registration_id: Uuid,
+                step: &str,
+                contact_subject: String,
+                level: Option<i16>,
+                account_key: String,
+                service_area: String,
+                due_on: NaiveDate|
+     -> Result<QueueRow, ReadError> {
+        Ok(QueueRow {
+            registration_id,
+            role: if contact_subject == subject {
+                Role::Staff
+            } else {
+                Role::Communications
+            },
+            step: step.to_owned(),
+            assignee: Some(contact_subject),
+            level: level
+                .map(|l| columns::level("registrations.level", l))
+                .transpose()?,
+            account_key,
+            service_area,
+            waiting_since: due_on.and_time(chrono::NaiveTime::MIN).and_utc(),
+        })
+    };
+    let mut out = Vec::new();
+    for r in revalidations {
+        out.push(item(
+            r.registration_id,
+            "revalidation",
+            r.contact_subject,
+            r.level,
+            r.account_key,
+            r.service_area,
+            r.due_on,
+        )?);
+    }
+    for r in policy_acknowledgements_due(pool, contact, Some(today), None, 200, policy_days).await?
+    {
+        out.push(item(
+            r.registration_id,
+            "policy_acknowledgement",
+            r.contact_subject,
+            None,
+            r.account_key,
+            r.service_area,
+            r.due_on,
+        )?);
+    }
+    Ok(out)
+}
+
 /// The cursor of an approval queue: `(waiting_since, registration, step)`.
 pub type QueueCursor = (DateTime<Utc>, Uuid, String);
 

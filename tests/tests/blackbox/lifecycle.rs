@@ -327,6 +327,17 @@ async fn a_new_policy_version_must_be_acknowledged_by_new_forms_and_by_each_publ
     let edges = &overdue["policyAcknowledgementsDue"]["edges"];
     assert_eq!(edges.as_array().unwrap().len(), 1, "{overdue}");
     assert_eq!(edges[0]["node"]["overdue"], true);
+    // It waits in the contact's and in communications' own queues.
+    let mine = "{ myApprovals { registrationId role step assignee } }";
+    for (who, role) in [(CONTACT, "STAFF"), (COMMS, "COMMUNICATIONS")] {
+        let items = api.ok(Some(&as_(who)), mine, json!({})).await;
+        assert!(
+            items["myApprovals"].as_array().unwrap().contains(&json!({
+                "registrationId": id, "role": role, "step": "policy_acknowledgement", "assignee": "u-contact"
+            })),
+            "{items}"
+        );
+    }
 
     // Only the contact acknowledges, and only the current version.
     let wrong = api
@@ -346,6 +357,17 @@ async fn a_new_policy_version_must_be_acknowledged_by_new_forms_and_by_each_publ
     )
     .await;
     let p = acked["position"].as_i64().unwrap();
+    let items = api
+        .ok(
+            Some(&as_(CONTACT)),
+            "query($p: Int) { myApprovals(atLeastPosition: $p) { step } }",
+            json!({"p": p}),
+        )
+        .await;
+    assert!(
+        !items.to_string().contains("policy_acknowledgement"),
+        "{items}"
+    );
     let after = api.ok(Some(&as_(COMMS)), due, json!({"p": p})).await;
     assert_eq!(
         after["policyAcknowledgementsDue"]["edges"],

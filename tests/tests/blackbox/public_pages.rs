@@ -584,6 +584,29 @@ async fn an_account_not_reconfirmed_past_its_review_and_grace_is_still_genuine_b
     assert!(html.contains("data-status=\"verified\""), "{html}");
     assert!(html.contains("id=\"overdue\""), "{html}");
     assert!(html.contains("confirmation is now overdue"), "{html}");
+    // The overdue re-validation waits in the contact's own queue (the
+    // read model is aged too: the log's dates are today's).
+    sqlx::query(
+        "update read_models.revalidation_due set due_on = current_date - 31 \
+         where account_key = 'x:northyouthpub'",
+    )
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    let items = api
+        .ok(
+            Some(&as_(CONTACT)),
+            "{ myApprovals { registrationId step role } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        items["myApprovals"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"registrationId": id, "step": "revalidation", "role": "STAFF"})),
+        "{items}"
+    );
     // A newer account is not overdue.
     let newer = confirmation(&api, "@NorthOtherPub", p).await;
     assert_eq!(newer["account"]["confirmationOverdue"], false);
