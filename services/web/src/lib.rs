@@ -92,7 +92,7 @@ pub fn page(state: &WebState, status: StatusCode, title: &str, body: Markup) -> 
                 footer.site { div.wrap { p {
                     "Open data: " a href="/directory.csv" { "directory as CSV" }
                     " · " a href="/directory.json" { "as JSON" }
-                    " · " a href="/directory.atom" { "publications and withdrawals (Atom feed)" }
+                    " · " a href="/directory.atom" { "publications, withdrawals and renames (Atom feed)" }
                 } } }
             }
         }

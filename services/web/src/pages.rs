@@ -219,7 +219,7 @@ pub(super) async fn verify(
                 div.result.withdrawn #result data-status="not-the-councils" {
                     h2 { span.badge.withdrawn { "Not the council's" } " This is not the account the council registered" }
                     p {
-                        "The council registered " (a.account_url) ", but the account id you gave is not that account's: the name may have been renamed or taken over by someone else. It does not speak for " (council) "."
+                        "The council registered " (a.account_url) ", but the account id you gave belongs to a different account: the name may now be used by someone else. That account does not speak for " (council) "."
                     }
                     p { a href={ "/report?account=" (url_encode(trimmed)) } { "Report this account as a possible fake" } }
                 }
