@@ -13,6 +13,7 @@ pub mod error;
 pub mod form;
 pub mod import;
 pub mod level;
+pub mod notify;
 pub mod personal;
 pub mod platform;
 pub mod privacy;

@@ -1921,3 +1921,190 @@ fn an_imported_form_is_held_to_every_rule_but_the_acknowledgements() {
         "{e:?}"
     );
 }
+
+// --- Who is told what ---------------------------------------------------------
+
+fn told(s: &mut Scenario, who: &Actor, command: Command) -> Vec<domain::notify::Message> {
+    let before = s.state();
+    let base = s.events.len();
+    let events = s.ok(who, command);
+    let mut state = before.clone();
+    let mut out = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let next = domain::registration::Registration::apply(state.clone(), e).unwrap();
+        out.extend(domain::notify::on_event(
+            state.as_ref(),
+            &next,
+            e,
+            &who.subject,
+            (base + i) as i64,
+        ));
+        state = Some(next);
+    }
+    out
+}
+
+fn to_whom(messages: &[domain::notify::Message]) -> Vec<(String, String)> {
+    messages
+        .iter()
+        .map(|m| {
+            (
+                m.kind.name(),
+                match &m.recipient {
+                    domain::notify::Recipient::Person(p) => p.clone(),
+                    domain::notify::Recipient::Role(r) => r.code().to_owned(),
+                },
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_named_line_manager_is_told_when_a_risk_assessment_waits_for_their_signature_and_nobody_of_their_own_act(
+) {
+    let mut s = Scenario::new();
+    let id = s.id;
+    let submitted = told(&mut s, &applicant(), Command::Submit { id, form: form(3) });
+    // The applicant records the assessment: that waits for the applicant,
+    // who is the one acting, so nobody is told.
+    assert_eq!(to_whom(&submitted), vec![]);
+    let recorded = told(&mut s, &applicant(), risk_assessment(APPLICANT));
+    assert_eq!(
+        to_whom(&recorded),
+        vec![(
+            "waiting:risk_assessment_signature".into(),
+            LINE_MANAGER.into()
+        )]
+    );
+    let signed = told(&mut s, &line_manager(), Command::SignRiskAssessment);
+    assert_eq!(
+        to_whom(&signed),
+        vec![("waiting:approval".into(), "communications".into())]
+    );
+}
+
+#[test]
+fn the_consultation_team_is_told_of_a_level_2_hand_off_and_the_senior_officer_of_a_level_4_sign_off(
+) {
+    let mut s = Scenario::new();
+    let id = s.id;
+    let m = told(&mut s, &applicant(), Command::Submit { id, form: form(2) });
+    assert_eq!(
+        to_whom(&m),
+        vec![("waiting:consultation_listing".into(), "consultation".into())]
+    );
+    let mut s = Scenario::new();
+    let id = s.id;
+    let m = told(&mut s, &applicant(), Command::Submit { id, form: form(4) });
+    assert_eq!(
+        to_whom(&m),
+        vec![("waiting:senior_officer_sign_off".into(), SENIOR.into())]
+    );
+}
+
+#[test]
+fn requests_for_changes_and_rejections_go_to_whoever_must_answer_and_publication_to_applicant_and_contact(
+) {
+    let mut s = Scenario::new();
+    let id = s.id;
+    s.submit(form(1));
+    let m = told(
+        &mut s,
+        &comms(),
+        Command::RequestChanges {
+            reason: "Add the feed".into(),
+        },
+    );
+    assert!(to_whom(&m).contains(&("changes_requested".into(), APPLICANT.into())));
+    let _ = id;
+    let mut s = approved(1);
+    let m = told(&mut s, &comms(), Command::Publish);
+    let mut whom = to_whom(&m);
+    whom.sort();
+    assert_eq!(
+        whom,
+        vec![
+            ("published".into(), APPLICANT.into()),
+            ("published".into(), CONTACT.into())
+        ]
+    );
+    // A change's refusal goes to its proposer.
+    propose(&mut s, &contact(), renamed(1));
+    let m = told(
+        &mut s,
+        &comms(),
+        Command::Reject {
+            reason: "Not that handle".into(),
+        },
+    );
+    assert_eq!(to_whom(&m), vec![("rejected".into(), CONTACT.into())]);
+    let m = told(&mut s, &comms(), withdraw("Closed"));
+    let mut whom = to_whom(&m);
+    whom.sort();
+    assert_eq!(
+        whom,
+        vec![
+            ("withdrawn".into(), APPLICANT.into()),
+            ("withdrawn".into(), CONTACT.into())
+        ]
+    );
+}
+
+#[test]
+fn the_same_facts_give_the_same_message_keys_so_a_replay_sends_nothing_twice() {
+    let mut a = Scenario::new();
+    let id = a.id;
+    let first = told(&mut a, &applicant(), Command::Submit { id, form: form(4) });
+    let mut b = Scenario::new();
+    b.id = id;
+    let again = told(&mut b, &applicant(), Command::Submit { id, form: form(4) });
+    assert_eq!(first, again);
+    assert!(first[0].key.starts_with("0/"), "{}", first[0].key);
+}
+
+#[test]
+fn reminders_fall_due_thirty_days_before_a_revalidation_and_again_when_overdue_each_once() {
+    let s = published(1);
+    let r = s.state().unwrap();
+    let published_on = r.published.as_ref().unwrap().at.date_naive();
+    let due = published_on + Duration::days(365);
+    let at = |d: NaiveDate| to_whom(&domain::notify::reminders(&r, d, 365, None));
+    assert_eq!(at(due - Duration::days(31)), vec![]);
+    assert_eq!(
+        at(due - Duration::days(30)),
+        vec![("revalidation_due_soon".into(), CONTACT.into())]
+    );
+    assert_eq!(
+        at(due),
+        vec![
+            ("revalidation_overdue".into(), CONTACT.into()),
+            ("revalidation_overdue".into(), "communications".into())
+        ]
+    );
+    let day1 = domain::notify::reminders(&r, due, 365, None);
+    let day2 = domain::notify::reminders(&r, due + Duration::days(1), 365, None);
+    assert_eq!(day1, day2, "the key is the due date's, not the day's");
+}
+
+#[test]
+fn a_new_policy_version_and_a_closing_consultation_remind_the_business_contact() {
+    let r = published(1).state().unwrap();
+    let today = r.published.as_ref().unwrap().at.date_naive();
+    assert_eq!(
+        to_whom(&domain::notify::reminders(&r, today, 365, Some("2026.2"))),
+        vec![("policy_acknowledgement_due".into(), CONTACT.into())]
+    );
+    assert_eq!(
+        to_whom(&domain::notify::reminders(&r, today, 365, Some("2026.1"))),
+        vec![]
+    );
+    let r = published(2).state().unwrap();
+    let closes = NaiveDate::from_ymd_opt(2026, 2, 5).unwrap();
+    let on = |d| to_whom(&domain::notify::reminders(&r, d, 3650, None));
+    assert_eq!(on(closes - Duration::days(8)), vec![]);
+    assert_eq!(
+        on(closes - Duration::days(7)),
+        vec![("consultation_closing_soon".into(), CONTACT.into())]
+    );
+    assert_eq!(on(closes + Duration::days(1)), vec![]);
+}

@@ -1,7 +1,7 @@
 //! The read models: their names and tables, and the names their rows use
 //! for steps and statuses. How each applies an event is in `apply`.
 
-use domain::registration::{Registration, Status, Step, Task};
+use domain::registration::{Registration, Status, Step};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -76,14 +76,7 @@ pub fn all_tables() -> Vec<&'static str> {
 
 /// The name of a step in the read models and the API, e.g. `branding:<id>`.
 pub fn step_name(step: &Step) -> String {
-    match step {
-        Step::RiskAssessment => "risk_assessment".into(),
-        Step::RiskAssessmentSignature => "risk_assessment_signature".into(),
-        Step::SeniorOfficerSignOff => "senior_officer_sign_off".into(),
-        Step::ConsultationListing => "consultation_listing".into(),
-        Step::BrandingApproval(id) => format!("branding:{id}"),
-        Step::CommunicationsApproval => "approval".into(),
-    }
+    step.name()
 }
 
 /// The name of a status in the read models, e.g. `changes_requested`.
@@ -103,15 +96,7 @@ pub fn status_name(s: Status) -> &'static str {
 pub fn queue_items(s: &Registration) -> Vec<(&'static str, String, Option<String>)> {
     s.waiting_on()
         .into_iter()
-        .map(|w| {
-            let step = match &w.task {
-                Task::Step(step) => step_name(step),
-                Task::Publication => "publication".to_owned(),
-                Task::ChangesRequested => "changes_requested".to_owned(),
-                Task::LinkBackCheck => "link_back_check".to_owned(),
-            };
-            (w.role.code(), step, w.assignee)
-        })
+        .map(|w| (w.role.code(), w.task.name(), w.assignee))
         .collect()
 }
 

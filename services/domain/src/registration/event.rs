@@ -328,3 +328,18 @@ pub enum Step {
     /// Communications approved the registration.
     CommunicationsApproval,
 }
+
+impl Step {
+    /// Its name where queues, read models and messages name it, e.g.
+    /// `risk_assessment_signature`, `branding:<asset id>`, `approval`.
+    pub fn name(&self) -> String {
+        match self {
+            Step::RiskAssessment => "risk_assessment".into(),
+            Step::RiskAssessmentSignature => "risk_assessment_signature".into(),
+            Step::SeniorOfficerSignOff => "senior_officer_sign_off".into(),
+            Step::ConsultationListing => "consultation_listing".into(),
+            Step::BrandingApproval(id) => format!("branding:{id}"),
+            Step::CommunicationsApproval => "approval".into(),
+        }
+    }
+}

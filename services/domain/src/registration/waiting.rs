@@ -18,6 +18,19 @@ pub enum Task {
     LinkBackCheck,
 }
 
+impl Task {
+    /// Its name where queues and messages name it: a step's name, or
+    /// `publication`, `changes_requested`, `link_back_check`.
+    pub fn name(&self) -> String {
+        match self {
+            Task::Step(step) => step.name(),
+            Task::Publication => "publication".into(),
+            Task::ChangesRequested => "changes_requested".into(),
+            Task::LinkBackCheck => "link_back_check".into(),
+        }
+    }
+}
+
 /// One item of a queue: the role that acts, the task, and the member of
 /// staff named for it (the form's line manager, say), when one is.
 #[derive(Debug, Clone, PartialEq, Eq)]
