@@ -114,11 +114,6 @@ pub fn required_steps(s: &Registration, new: &Form<Sealed>, new_key: &AccountKey
     steps
 }
 
-pub(crate) fn level_steps_of(form: &Form<Sealed>) -> Vec<Step> {
-    match form.level() {
-        crate::Level::Broadcast => vec![],
-        crate::Level::Consult => vec![Step::ConsultationListing],
-        crate::Level::Participate => vec![Step::RiskAssessment, Step::RiskAssessmentSignature],
-        crate::Level::Engage => vec![Step::SeniorOfficerSignOff],
-    }
+fn level_steps_of(form: &Form<Sealed>) -> Vec<Step> {
+    super::event::level_steps(form.level())
 }

@@ -15,6 +15,14 @@ use super::event::{RegistrationEvent, RiskAssessment, SignOff};
 use super::state::PendingChange;
 use super::state::{Registration, Status};
 
+/// Every status but the final ones.
+const LIVE: [Status; 4] = [
+    Status::Submitted,
+    Status::ChangesRequested,
+    Status::Approved,
+    Status::Published,
+];
+
 /// What a decision may consult besides the registration itself.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
@@ -140,16 +148,7 @@ pub fn decide(
                 ctx.require(Role::Communications)
                     .map_err(|_| DomainError::NotTheApplicant)?;
             }
-            in_status(
-                s,
-                command,
-                &[
-                    Status::Submitted,
-                    Status::ChangesRequested,
-                    Status::Approved,
-                    Status::Published,
-                ],
-            )?;
+            in_status(s, command, &LIVE)?;
             checks::text("reason", reason, form::MAX_TEXT)?;
             RegistrationEvent::RegistrationWithdrawn {
                 reason: reason.trim().to_owned(),
@@ -172,16 +171,7 @@ pub fn decide(
         Command::RecordOfficerLinkBack { profile_url } => link_back(s, profile_url, ctx)?,
         Command::RecordPermanentId { permanent_id } => {
             ctx.require(Role::Communications)?;
-            in_status(
-                s,
-                command,
-                &[
-                    Status::Submitted,
-                    Status::ChangesRequested,
-                    Status::Approved,
-                    Status::Published,
-                ],
-            )?;
+            in_status(s, command, &LIVE)?;
             let key = crate::platform::permanent::parse(s.form.platform, permanent_id)
                 .map_err(|e| DomainError::invalid("permanentId", e.0))?;
             if s.permanent_id.as_ref() == Some(&key) {

@@ -329,6 +329,18 @@ pub enum Step {
     CommunicationsApproval,
 }
 
+/// The steps a level requires before communications approval.
+pub(crate) fn level_steps(level: crate::level::Level) -> Vec<Step> {
+    match level {
+        crate::level::Level::Broadcast => vec![],
+        crate::level::Level::Consult => vec![Step::ConsultationListing],
+        crate::level::Level::Participate => {
+            vec![Step::RiskAssessment, Step::RiskAssessmentSignature]
+        }
+        crate::level::Level::Engage => vec![Step::SeniorOfficerSignOff],
+    }
+}
+
 impl Step {
     /// Its name where queues, read models and messages name it, e.g.
     /// `risk_assessment_signature`, `branding:<asset id>`, `approval`.

@@ -170,12 +170,7 @@ impl Registration {
 
     /// The steps the level requires before communications approval.
     pub fn level_steps(&self) -> Vec<Step> {
-        match self.level() {
-            Level::Broadcast => vec![],
-            Level::Consult => vec![Step::ConsultationListing],
-            Level::Participate => vec![Step::RiskAssessment, Step::RiskAssessmentSignature],
-            Level::Engage => vec![Step::SeniorOfficerSignOff],
-        }
+        super::event::level_steps(self.level())
     }
 
     /// True when the step is done (and not voided since).
