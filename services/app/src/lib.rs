@@ -2,6 +2,7 @@
 //! command line) and the core (`domain`, `event-store`): every command goes
 //! through one pipeline in [`commands`]; [`context`] is who asks and how to
 //! trace it; [`live`] is the process's one log tail for subscribers;
+//! [`notifier`] writes the messages the log calls for to the outbox;
 //! [`audit`], [`privacy`], [`jobs`] and [`demo`] are the operations built
 //! on it. No HTTP and no GraphQL here.
 
@@ -11,6 +12,7 @@ pub mod context;
 pub mod demo;
 pub mod jobs;
 pub mod live;
+pub mod notifier;
 pub mod privacy;
 pub mod public_index;
 pub mod state;

@@ -14,6 +14,7 @@ mod hardening;
 mod import;
 mod lifecycle;
 mod live;
+mod notifications;
 mod operations;
 mod privacy;
 mod public_pages;

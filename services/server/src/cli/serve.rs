@@ -53,6 +53,16 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         handle
     });
     let store = EventStore::new(pool.clone());
+    // The notifier writes what the log calls for to the outbox; instances
+    // take turns by the checkpoint's row lock.
+    let notifications = settings.run_projector.then(|| {
+        app::notifier::spawn(
+            pool.clone(),
+            store.clone(),
+            notifier.wake(),
+            settings.poll_interval,
+        )
+    });
     // Every live subscriber of this process reads this one tail. The
     // listener wakes it on every commit and again after a reconnect; the
     // fallback poll only covers a notification the database never sent.
@@ -141,6 +151,9 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         } => tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; closing the remaining connections"),
     }
     background.abort();
+    if let Some(notifications) = notifications {
+        notifications.stop().await;
+    }
     if let Some(projector) = projector {
         projector.stop().await;
     }

@@ -1,0 +1,203 @@
+//! The notifier: reads the log like a projection and writes the messages
+//! its events call for (`domain::notify`) to the outbox, in the same
+//! transaction as its checkpoint. The checkpoint row is locked for the
+//! batch, so two instances never decide the same events at once, and a
+//! crash before the commit leaves both outbox and checkpoint as they were.
+//! Each message's key is made of facts and is the outbox's primary key:
+//! deciding the same events again (after a crash, or by a second instance)
+//! adds nothing. Rebuilding the read models does not touch the outbox or
+//! this checkpoint, so it never re-sends anything.
+//!
+//! Sending (SMTP, webhooks) reads the outbox; it is issue 17's next part.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use domain::codec;
+use domain::notify::{self, Message, Recipient};
+use domain::registration::{Registration, RegistrationEvent, EVENT_SCHEMA_VERSION};
+use event_store::{EventStore, RecordedEvent, Wake};
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::commands::HandleError;
+
+/// Most events one batch decides.
+const BATCH: i64 = 1_000;
+
+/// What one batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NotifierBatch {
+    /// Events read.
+    pub events: usize,
+    /// Messages added to the outbox (those already there are not counted).
+    pub queued: u64,
+    /// The checkpoint after it.
+    pub position: i64,
+}
+
+fn recipient_text(r: &Recipient) -> String {
+    match r {
+        Recipient::Person(subject) => format!("person:{subject}"),
+        Recipient::Role(role) => format!("role:{}", role.code()),
+    }
+}
+
+fn actor_of(e: &RecordedEvent) -> String {
+    e.metadata["actor"]["subject"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Decide one batch: the events after the checkpoint, their messages into
+/// the outbox, the checkpoint moved, all in one transaction.
+pub async fn run_batch(pool: &PgPool, store: &EventStore) -> Result<NotifierBatch, HandleError> {
+    let mut tx = pool.begin().await?;
+    let after: i64 =
+        sqlx::query_scalar("select position from notifications.checkpoint where id = 1 for update")
+            .fetch_one(&mut *tx)
+            .await?;
+    let events = store.read_all(after, BATCH).await?;
+    let Some(last) = events.last().map(|e| e.position) else {
+        tx.rollback().await?;
+        return Ok(NotifierBatch {
+            position: after,
+            ..NotifierBatch::default()
+        });
+    };
+    // Each registration the batch touches, folded up to its first event in
+    // the batch; then advanced event by event.
+    let prefix = domain::streams::REGISTRATION;
+    let mut first_in_batch: HashMap<&str, i64> = HashMap::new();
+    for e in events.iter().filter(|e| e.stream_id.starts_with(prefix)) {
+        first_in_batch
+            .entry(e.stream_id.as_str())
+            .or_insert(e.position);
+    }
+    let upto: Vec<(String, i64)> = first_in_batch
+        .iter()
+        .map(|(s, p)| ((*s).to_owned(), p - 1))
+        .collect();
+    let mut states: HashMap<String, Option<Registration>> = HashMap::new();
+    for e in store.read_streams_upto(&upto).await? {
+        let state = states.entry(e.stream_id.clone()).or_default();
+        *state = crate::commands::apply_event(state.take(), &e)?;
+    }
+    let mut messages: Vec<(Message, i64)> = Vec::new();
+    for e in &events {
+        if e.stream_id.starts_with(prefix) {
+            let event = codec::decode::<RegistrationEvent>(
+                &e.event_type,
+                e.schema_version,
+                &e.payload,
+                EVENT_SCHEMA_VERSION,
+            )?;
+            let state = states.entry(e.stream_id.clone()).or_default();
+            let before = state.clone();
+            let Some(after) = Registration::apply(state.take(), &event) else {
+                continue;
+            };
+            messages.extend(
+                notify::on_event(before.as_ref(), &after, &event, &actor_of(e), e.position)
+                    .into_iter()
+                    .map(|m| (m, e.position)),
+            );
+            *state = Some(after);
+        } else if let Some(report) = e
+            .stream_id
+            .strip_prefix(domain::streams::REPORT)
+            .filter(|_| e.event_type == "FakeAccountReported")
+            .and_then(|id| uuid::Uuid::parse_str(id).ok())
+        {
+            messages.push((notify::on_fake_report(report, e.position), e.position));
+        }
+    }
+    let mut queued = 0;
+    if !messages.is_empty() {
+        let keys: Vec<String> = messages.iter().map(|(m, _)| m.key.clone()).collect();
+        let kinds: Vec<String> = messages.iter().map(|(m, _)| m.kind.name()).collect();
+        let recipients: Vec<String> = messages
+            .iter()
+            .map(|(m, _)| recipient_text(&m.recipient))
+            .collect();
+        let about: Vec<uuid::Uuid> = messages.iter().map(|(m, _)| m.about).collect();
+        let positions: Vec<i64> = messages.iter().map(|(_, p)| *p).collect();
+        queued = sqlx::query(
+            "insert into notifications.outbox (key, kind, recipient, about, position) \
+             select * from unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::bigint[]) \
+             on conflict (key) do nothing",
+        )
+        .bind(&keys)
+        .bind(&kinds)
+        .bind(&recipients)
+        .bind(&about)
+        .bind(&positions)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    sqlx::query(
+        "update notifications.checkpoint set position = $1, updated_at = now() where id = 1",
+    )
+    .bind(last)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if queued > 0 {
+        metrics::counter!("notifications_queued_total").increment(queued);
+    }
+    Ok(NotifierBatch {
+        events: events.len(),
+        queued,
+        position: last,
+    })
+}
+
+/// The running notifier.
+#[derive(Debug)]
+pub struct NotifierHandle {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl NotifierHandle {
+    /// Stop after the batch in hand.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Run the notifier in the background: a batch whenever the log moves (or
+/// every `idle_poll`), retrying with backoff when the database fails.
+pub fn spawn(pool: PgPool, store: EventStore, wake: Wake, idle_poll: Duration) -> NotifierHandle {
+    let (stop, mut stop_rx) = watch::channel(false);
+    let task = tokio::spawn(async move {
+        let mut wake = wake;
+        let mut backoff = Duration::from_millis(100);
+        while !*stop_rx.borrow() {
+            wake.mark_seen();
+            match run_batch(&pool, &store).await {
+                Ok(batch) if batch.events == 0 => {
+                    backoff = Duration::from_millis(100);
+                    tokio::select! {
+                        _ = wake.wait_at_most(idle_poll) => {}
+                        _ = stop_rx.changed() => {}
+                    }
+                }
+                Ok(_) => backoff = Duration::from_millis(100),
+                Err(error) => {
+                    tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "notifier: batch failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop_rx.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    });
+    NotifierHandle { stop, task }
+}
