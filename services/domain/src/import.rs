@@ -259,13 +259,8 @@ impl Row<'_> {
 
     fn date(&self, column: &'static str) -> Result<NaiveDate, Malformed> {
         let v = self.required(column)?;
-        NaiveDate::parse_from_str(&v, "%Y-%m-%d").map_err(|_| {
-            malformed(
-                self.line,
-                self.at(column),
-                format!("`{v}` is not a date as YYYY-MM-DD"),
-            )
-        })
+        NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+            .map_err(|_| malformed(self.line, self.at(column), "is not a date as YYYY-MM-DD"))
     }
 
     /// The columns a level does not use must be empty.
@@ -330,7 +325,7 @@ impl Row<'_> {
             malformed(
                 self.line,
                 self.at("platform"),
-                format!("`{platform_code}` is not a platform code"),
+                "is not a platform code (x, facebook, instagram, youtube, …)",
             )
         })?;
         let level_text = self.required("level")?;
@@ -339,11 +334,11 @@ impl Row<'_> {
             "2" => 2,
             "3" => 3,
             "4" => 4,
-            other => {
+            _ => {
                 return Err(malformed(
                     self.line,
                     self.at("level"),
-                    format!("`{other}` is not 1, 2, 3 or 4"),
+                    "must be 1, 2, 3 or 4",
                 ))
             }
         };
@@ -483,7 +478,7 @@ mod tests {
         );
         assert_eq!(
             e.to_string(),
-            "line 2, column 3 (level): `5` is not 1, 2, 3 or 4"
+            "line 2, column 3 (level): must be 1, 2, 3 or 4"
         );
         let e = parse(&format!("{HEADER}\nx,@a,1,libraries\n")).unwrap_err();
         assert_eq!(e.line, 2);
