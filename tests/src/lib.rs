@@ -2,6 +2,7 @@
 //! against a test database and talk to it over real HTTP.
 
 pub mod council;
+pub mod smtp;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -12,6 +12,7 @@ pub mod context;
 pub mod demo;
 pub mod jobs;
 pub mod live;
+pub mod mailer;
 pub mod notifier;
 pub mod privacy;
 pub mod public_index;

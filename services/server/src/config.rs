@@ -99,6 +99,16 @@ pub struct Settings {
     /// `REGISTRY_IMPORT_REVIEW_DAYS`: how long after an import each
     /// imported account's full review is due (default 90).
     pub import_review_days: i64,
+    /// `REGISTRY_SMTP_URL`: where email goes (`smtp://user:pass@host:587?tls=required`
+    /// for STARTTLS, `smtps://…:465` for TLS, `smtp://localhost:1025` for a
+    /// local mail catcher); unset, nothing is emailed (the outbox still fills).
+    pub smtp_url: Option<SecretString>,
+    /// `REGISTRY_MAIL_FROM`: the sender's address.
+    pub mail_from: String,
+    /// `REGISTRY_STAFF_APP_URL`: where links in email point.
+    pub staff_app_url: String,
+    /// `REGISTRY_MAIL_ROLES`: team mailboxes, `role=address,…`.
+    pub mail_roles: std::collections::HashMap<domain::Role, String>,
     /// `REGISTRY_PROJECTOR` (default true): whether this instance competes
     /// to run the projector (one instance per database wins).
     pub run_projector: bool,
@@ -318,11 +328,22 @@ impl Settings {
                 )?,
                 "REGISTRY_POLICY_ACKNOWLEDGEMENT_DAYS",
             )?,
+            smtp_url: value("REGISTRY_SMTP_URL").map(SecretString::from),
+            mail_from: value("REGISTRY_MAIL_FROM")
+                .unwrap_or_else(|| "Social media registry <registry@localhost>".into()),
+            staff_app_url: value("REGISTRY_STAFF_APP_URL")
+                .unwrap_or_else(|| "http://localhost:8080".into()),
+            mail_roles: mail_roles(value("REGISTRY_MAIL_ROLES").as_deref())?,
             import_review_days: positive(
                 number(&value, "REGISTRY_IMPORT_REVIEW_DAYS", 90)?,
                 "REGISTRY_IMPORT_REVIEW_DAYS",
             )?,
         })
+    }
+
+    /// The SMTP URL, exposed for the mail sender.
+    pub fn smtp_url(&self) -> Option<&str> {
+        self.smtp_url.as_ref().map(|s| s.expose_secret())
     }
 
     /// The database URL, for connecting.
@@ -463,6 +484,31 @@ fn number<T: std::str::FromStr>(
             .parse()
             .map_err(|_| anyhow!("{name} must be a whole number, not `{v}`")),
     }
+}
+
+/// `REGISTRY_MAIL_ROLES`: `communications=comms@council.gov.uk,consultation=…`.
+fn mail_roles(v: Option<&str>) -> anyhow::Result<std::collections::HashMap<domain::Role, String>> {
+    let mut out = std::collections::HashMap::new();
+    for pair in v
+        .unwrap_or_default()
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+    {
+        let (role, address) = pair.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!("REGISTRY_MAIL_ROLES: give role=address pairs, separated by commas")
+        })?;
+        let role = domain::Role::from_code(role.trim()).ok_or_else(|| {
+            anyhow::anyhow!("REGISTRY_MAIL_ROLES: `{}` is not a role", role.trim())
+        })?;
+        if !address.contains('@') {
+            anyhow::bail!(
+                "REGISTRY_MAIL_ROLES: the {} mailbox is not an address",
+                role.code()
+            );
+        }
+        out.insert(role, address.trim().to_owned());
+    }
+    Ok(out)
 }
 
 fn positive(v: i64, name: &str) -> anyhow::Result<i64> {

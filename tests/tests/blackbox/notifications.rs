@@ -136,3 +136,109 @@ async fn the_notifier_queues_one_message_per_event_and_recipient_and_a_replay_re
     assert!(before.iter().all(|k| still.contains(k)));
     let _ = id;
 }
+
+async fn wait_for_mail(
+    sink: &blackbox_tests::smtp::SmtpSink,
+    n: usize,
+) -> Vec<blackbox_tests::smtp::Received> {
+    for _ in 0..300 {
+        let got = sink.received();
+        if got.len() >= n {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("expected {n} messages, got {:?}", sink.received());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_message_reaches_the_named_person_or_the_teams_mailbox_once_by_smtp_and_an_erased_person_gets_nothing(
+) {
+    let sink = blackbox_tests::smtp::SmtpSink::start().await;
+    let db = TestDatabase::new().await;
+    let smtp = format!("smtp://127.0.0.1:{}", sink.port);
+    let service = Service::start(
+        &db.url(),
+        &[
+            ("REGISTRY_SMTP_URL", smtp.as_str()),
+            ("REGISTRY_MAIL_FROM", "Registry <registry@north.gov.uk>"),
+            (
+                "REGISTRY_MAIL_ROLES",
+                "communications=comms-team@north.gov.uk",
+            ),
+            ("REGISTRY_STAFF_APP_URL", "https://registry.north.gov.uk"),
+        ],
+    );
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let id = submit(&api, council::form(3, "X", "@NorthMailed")).await;
+    let second = submit(&api, council::form(3, "X", "@NorthMailedTwo")).await;
+    act(
+        &api,
+        APPLICANT,
+        "recordRiskAssessment",
+        &id,
+        council::RISK_ASSESSMENT,
+    )
+    .await;
+    let mail = wait_for_mail(&sink, 1).await;
+    assert_eq!(mail[0].to, vec!["u-manager@north.gov.uk".to_owned()]);
+    assert!(
+        mail[0]
+            .data
+            .contains("a risk assessment waits for your signature"),
+        "{}",
+        mail[0].data
+    );
+    assert!(mail[0].data.contains(&id), "names the registration");
+    assert!(
+        mail[0].data.contains("https://registry.north.gov.uk"),
+        "links to the app"
+    );
+    assert!(mail[0].data.contains("Message-ID: <"), "{}", mail[0].data);
+    assert!(mail[0].data.contains("text/html") && mail[0].data.contains("text/plain"));
+
+    act(&api, MANAGER, "signRiskAssessment", &id, "").await;
+    let mail = wait_for_mail(&sink, 2).await;
+    assert_eq!(mail[1].to, vec!["comms-team@north.gov.uk".to_owned()]);
+    assert!(mail[1].data.contains("waits for approval"));
+
+    // An erased person is never written to: their message is marked
+    // skipped in the outbox.
+    api.ok(
+        Some(&blackbox_tests::council::as_(DPO)),
+        "mutation { erasePersonalData(subject: \"u-manager\", reason: \"Left the council\") { position } }",
+        serde_json::json!({}),
+    )
+    .await;
+    act(
+        &api,
+        APPLICANT,
+        "recordRiskAssessment",
+        &second,
+        // Assessed by the applicant: nothing new is sealed for the erased.
+        r#", assessment: {assessor: "Alex Applicant", assessorSubject: "u-applicant", assessedOn: "2026-11-20", risks: [{risk: "Messages out of hours", mitigation: "Auto-reply"}], documentReference: "RA-2026-032"}"#,
+    )
+    .await;
+    let mut skipped = None;
+    for _ in 0..300 {
+        skipped = sqlx::query_scalar::<_, String>(
+            "select last_error from notifications.outbox where about = $1 and sent_at is not null",
+        )
+        .bind(uuid::Uuid::parse_str(&second).unwrap())
+        .fetch_optional(&db.owner)
+        .await
+        .unwrap();
+        if skipped.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(skipped.as_deref(), Some("skipped: erased"));
+    let to_manager = sink
+        .received()
+        .iter()
+        .filter(|m| m.to.contains(&"u-manager@north.gov.uk".to_owned()))
+        .count();
+    assert_eq!(to_manager, 1, "one message, and none after the erasure");
+}

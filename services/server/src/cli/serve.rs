@@ -63,6 +63,25 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
             settings.poll_interval,
         )
     });
+    let sender = match (settings.run_projector, settings.smtp_url()) {
+        (true, Some(url)) => Some(
+            app::mailer::spawn(
+                pool.clone(),
+                store.clone(),
+                vault.clone(),
+                notifier.wake(),
+                app::mailer::MailSettings {
+                    smtp_url: url.to_owned(),
+                    from: settings.mail_from.clone(),
+                    app_url: settings.staff_app_url.clone(),
+                    role_addresses: settings.mail_roles.clone(),
+                    poll: std::time::Duration::from_secs(5),
+                },
+            )
+            .map_err(|e| anyhow::anyhow!(e))?,
+        ),
+        _ => None,
+    };
     // Every live subscriber of this process reads this one tail. The
     // listener wakes it on every commit and again after a reconnect; the
     // fallback poll only covers a notification the database never sent.
@@ -153,6 +172,9 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     background.abort();
     if let Some(notifications) = notifications {
         notifications.stop().await;
+    }
+    if let Some(sender) = sender {
+        sender.stop().await;
     }
     if let Some(projector) = projector {
         projector.stop().await;

@@ -1,0 +1,92 @@
+//! A real SMTP server for the tests: it speaks enough SMTP (EHLO, MAIL,
+//! RCPT, DATA, RSET, NOOP, QUIT) for a client library to deliver to it, and
+//! keeps every message it accepts.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+/// A message as the server received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The envelope recipients.
+    pub to: Vec<String>,
+    /// The message as sent (headers and body).
+    pub data: String,
+}
+
+/// The running server.
+#[derive(Debug, Clone)]
+pub struct SmtpSink {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Every message accepted.
+    pub messages: Arc<Mutex<Vec<Received>>>,
+}
+
+impl SmtpSink {
+    /// Listen on a free port.
+    pub async fn start() -> SmtpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let messages: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let kept = messages.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let kept = kept.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+                    let mut to = Vec::new();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let upper = line.to_ascii_uppercase();
+                        let reply: &[u8] = if upper.starts_with("EHLO") {
+                            b"250-sink\r\n250 8BITMIME\r\n"
+                        } else if upper.starts_with("HELO") || upper.starts_with("MAIL") {
+                            b"250 OK\r\n"
+                        } else if upper.starts_with("RCPT") {
+                            let address = line
+                                .split_once('<')
+                                .and_then(|(_, r)| r.split_once('>'))
+                                .map(|(a, _)| a.to_owned())
+                                .unwrap_or_default();
+                            to.push(address);
+                            b"250 OK\r\n"
+                        } else if upper.starts_with("DATA") {
+                            let _ = write.write_all(b"354 go ahead\r\n").await;
+                            let mut data = String::new();
+                            while let Ok(Some(l)) = lines.next_line().await {
+                                if l == "." {
+                                    break;
+                                }
+                                data.push_str(&l);
+                                data.push('\n');
+                            }
+                            kept.lock().expect("messages").push(Received {
+                                to: std::mem::take(&mut to),
+                                data,
+                            });
+                            b"250 queued\r\n"
+                        } else if upper.starts_with("QUIT") {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            break;
+                        } else {
+                            b"250 OK\r\n"
+                        };
+                        if write.write_all(reply).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        SmtpSink { port, messages }
+    }
+
+    /// The messages so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.messages.lock().expect("messages").clone()
+    }
+}
