@@ -183,6 +183,12 @@ fn from_handle(error: HandleError) -> async_graphql::Error {
         HandleError::Domain(e) => from_domain(&e),
         HandleError::Conflict { actual } => conflict(actual),
         HandleError::Store(e) => from_store(e),
+        // The form names someone whose personal data was erased: the vault
+        // keeps nothing new for them. Said without naming them.
+        HandleError::Vault(event_store::vault::VaultError::PersonErased(_)) => bad_input_error(
+            "form",
+            "names a person whose personal data was erased at their request; they cannot be named again",
+        ),
         HandleError::Vault(e) => internal(&e),
         HandleError::Decode(e) => internal(&e),
         HandleError::ReadModel(e) => internal(&e),

@@ -220,6 +220,20 @@ async fn each_message_reaches_the_named_person_or_the_teams_mailbox_once_by_smtp
         r#", assessment: {assessor: "Alex Applicant", assessorSubject: "u-applicant", assessedOn: "2026-11-20", risks: [{risk: "Messages out of hours", mitigation: "Auto-reply"}], documentReference: "RA-2026-032"}"#,
     )
     .await;
+    // Naming the erased person again is refused plainly, without naming them.
+    let refused = api
+        .post(
+            Some(&blackbox_tests::council::as_(APPLICANT)),
+            "mutation($f: RegistrationFormInput!) { submitRegistration(form: $f) { position } }",
+            serde_json::json!({"f": council::form(3, "X", "@NorthMailedNew")}),
+        )
+        .await;
+    assert_eq!(
+        blackbox_tests::error_code(&refused).as_deref(),
+        Some("BAD_USER_INPUT"),
+        "{refused}"
+    );
+    assert!(!refused.to_string().contains("u-manager"), "{refused}");
     let mut skipped = None;
     for _ in 0..300 {
         skipped = sqlx::query_scalar::<_, String>(
