@@ -149,6 +149,23 @@ pub async fn submit_and_approve_asset(api: &Api, handle: &str) -> String {
     id
 }
 
+/// Take a submitted level-3 registration through its risk assessment, the
+/// line manager's signature, approval and publication: the publication's
+/// payload.
+pub async fn sign_and_publish_level3(api: &Api, id: &str) -> Value {
+    act(
+        api,
+        people::APPLICANT,
+        "recordRiskAssessment",
+        id,
+        RISK_ASSESSMENT,
+    )
+    .await;
+    act(api, people::MANAGER, "signRiskAssessment", id, "").await;
+    act(api, people::COMMS, "approveRegistration", id, "").await;
+    act(api, people::COMMS, "publishRegistration", id, "").await
+}
+
 /// Propose a change to a published registration as `who`: the payload.
 pub async fn propose_change(
     api: &Api,

@@ -91,13 +91,14 @@ impl Fixture {
             Given::Level2 => submit(api, form(2)).await,
             Given::Level3 | Given::Level3Assessed | Given::Level3Published => {
                 let id = submit(api, form(3)).await;
-                if !matches!(given, Given::Level3) {
-                    act(api, APPLICANT, "recordRiskAssessment", &id, RISK_ASSESSMENT).await;
-                }
-                if matches!(given, Given::Level3Published) {
-                    act(api, MANAGER, "signRiskAssessment", &id, "").await;
-                    act(api, COMMS, "approveRegistration", &id, "").await;
-                    act(api, COMMS, "publishRegistration", &id, "").await;
+                match given {
+                    Given::Level3Assessed => {
+                        act(api, APPLICANT, "recordRiskAssessment", &id, RISK_ASSESSMENT).await;
+                    }
+                    Given::Level3Published => {
+                        council::sign_and_publish_level3(api, &id).await;
+                    }
+                    _ => {}
                 }
                 id
             }

@@ -139,17 +139,7 @@ async fn a_new_officer_needs_a_new_signed_risk_assessment_and_the_officer_page_s
     let api = Api::new(&service);
     council::reference_data(&api).await;
     let id = submit(&api, council::form(3, "X", "@NorthYouthChg")).await;
-    act(
-        &api,
-        APPLICANT,
-        "recordRiskAssessment",
-        &id,
-        council::RISK_ASSESSMENT,
-    )
-    .await;
-    act(&api, MANAGER, "signRiskAssessment", &id, "").await;
-    act(&api, COMMS, "approveRegistration", &id, "").await;
-    let p = position(&act(&api, COMMS, "publishRegistration", &id, "").await);
+    let p = position(&council::sign_and_publish_level3(&api, &id).await);
     let before = verify(&api, "@NorthYouthChg", p).await;
     let old_slug = before["account"]["officerSlug"]
         .as_str()
