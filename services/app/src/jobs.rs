@@ -1,5 +1,5 @@
-//! Scheduled work of the service: signing the log head and the retention
-//! job. Each run takes a transaction-scoped advisory lock, so with several
+//! Scheduled work of the service: signing the log head, the retention
+//! job, reminders and the projections watchdog. Each run takes a transaction-scoped advisory lock, so with several
 //! instances only one does the work at a time.
 
 use std::time::Duration;
@@ -10,6 +10,7 @@ use crate::state::AppState;
 
 const SIGN_LOCK: i64 = 0x5349_474e; // "SIGN"
 const RETENTION_LOCK: i64 = 0x5245_544e; // "RETN"
+const REMIND_LOCK: i64 = 0x524d_4e44; // "RMND"
 
 /// The running jobs; aborted on shutdown.
 pub struct Jobs(Vec<JoinHandle<()>>);
@@ -32,6 +33,13 @@ pub struct JobSettings {
     pub retention_interval: Duration,
     /// Years after withdrawal or rejection that personal data is kept.
     pub retention_years: i64,
+    /// How often reminders are decided (zero: never).
+    pub reminder_interval: Duration,
+    /// The review period, for re-validation reminders.
+    pub review_period_days: i64,
+    /// How long the read models may stand still behind the log before
+    /// operations is told (zero: never).
+    pub projection_stall: Duration,
 }
 
 /// Start the jobs the settings ask for.
@@ -93,6 +101,45 @@ pub fn spawn(state: &AppState, settings: &JobSettings) -> Jobs {
                 .await;
                 if let Err(error) = result {
                     tracing::warn!(%error, "the retention job failed; retrying at the next interval");
+                }
+            }
+        }));
+    }
+    if !settings.reminder_interval.is_zero() {
+        let state = state.clone();
+        let every = settings.reminder_interval;
+        let review_period_days = settings.review_period_days;
+        jobs.push(tokio::spawn(async move {
+            let mut wait = Duration::from_secs(1).min(every);
+            loop {
+                tokio::time::sleep(wait).await;
+                wait = every;
+                let result = exclusively(&state.pool, REMIND_LOCK, || async {
+                    let today = chrono::Utc::now().date_naive();
+                    let added = crate::reminders::remind(&state.pool, &state.handler, today, review_period_days).await?;
+                    if added > 0 {
+                        tracing::info!(reminders = added, "reminders queued");
+                    }
+                    Ok(())
+                })
+                .await;
+                if let Err(error) = result {
+                    tracing::warn!(%error, "the reminder job failed; retrying at the next interval");
+                }
+            }
+        }));
+    }
+    if !settings.projection_stall.is_zero() {
+        let state = state.clone();
+        let stall = settings.projection_stall;
+        let stall_chrono = chrono::Duration::from_std(stall).unwrap_or(chrono::Duration::MAX);
+        jobs.push(tokio::spawn(async move {
+            let mut watchdog = crate::reminders::Watchdog::default();
+            let every = (stall / 4).clamp(Duration::from_millis(200), Duration::from_secs(30));
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(error) = watchdog.check(&state.pool, chrono::Utc::now(), stall_chrono).await {
+                    tracing::warn!(%error, "the projections watchdog could not look; retrying");
                 }
             }
         }));

@@ -2,7 +2,8 @@
 //! command line) and the core (`domain`, `event-store`): every command goes
 //! through one pipeline in [`commands`]; [`context`] is who asks and how to
 //! trace it; [`live`] is the process's one log tail for subscribers;
-//! [`notifier`] writes the messages the log calls for to the outbox;
+//! [`notifier`] writes the messages the log calls for to the outbox, which
+//! [`mailer`] sends by email and [`webhooks`] to other systems;
 //! [`audit`], [`privacy`], [`jobs`] and [`demo`] are the operations built
 //! on it. No HTTP and no GraphQL here.
 
@@ -16,4 +17,6 @@ pub mod mailer;
 pub mod notifier;
 pub mod privacy;
 pub mod public_index;
+pub mod reminders;
 pub mod state;
+pub mod webhooks;

@@ -42,6 +42,11 @@ pub struct MailSettings {
     pub app_url: String,
     /// `REGISTRY_MAIL_ROLES`: each role's team mailbox.
     pub role_addresses: HashMap<Role, String>,
+    /// `REGISTRY_OPERATIONS_EMAIL`: whoever runs the service (told when
+    /// the projections stop).
+    pub operations_address: Option<String>,
+    /// `REGISTRY_DIGEST_TIME`: when (UTC) the daily digests go out.
+    pub digest_time: chrono::NaiveTime,
     /// How often to look for due messages when nothing wakes the sender.
     pub poll: Duration,
 }
@@ -97,6 +102,10 @@ fn what(kind: &str) -> String {
             }
             "consultation_closing_soon" => "a consultation closes within a week".into(),
             "fake_account_reported" => "the public reported a possible fake account".into(),
+            "webhook_endpoint_disabled" => {
+                "a webhook endpoint was disabled after failing continuously".into()
+            }
+            "projections_stopped" => "the registry's read models stopped following the log".into(),
             other => other.replace('_', " "),
         },
     }
@@ -138,6 +147,12 @@ async fn address_of(
     recipient: &str,
     about: Uuid,
 ) -> Result<Address, HandleError> {
+    if recipient == "operations" {
+        return Ok(settings
+            .operations_address
+            .clone()
+            .map_or(Address::Skip("skipped: no operations mailbox"), Address::To));
+    }
     if let Some(role) = recipient.strip_prefix("role:") {
         return Ok(Role::from_code(role)
             .and_then(|r| settings.role_addresses.get(&r))
@@ -178,16 +193,37 @@ fn compose(
     about: Uuid,
 ) -> Result<Message, String> {
     let what = what(kind);
-    let link = format!("{}/graphql", settings.app_url.trim_end_matches('/'));
+    let base = settings.app_url.trim_end_matches('/');
+    let (label, link, hint) = match kind {
+        "webhook_endpoint_disabled" => (
+            "Webhook endpoint",
+            format!("{base}/graphql"),
+            format!("query webhookDeliveries(endpoint: \"{about}\"); enable it with enableWebhookEndpoint once it answers"),
+        ),
+        "projections_stopped" => (
+            "Service",
+            format!("{base}/readyz"),
+            "see the service's log and `read_models.checkpoints.error`".to_owned(),
+        ),
+        _ => (
+            "Registration",
+            format!("{base}/graphql"),
+            format!("query registration(id: \"{about}\")"),
+        ),
+    };
+    let why = if kind == "projections_stopped" {
+        "You receive this because you run the registry."
+    } else {
+        "You receive this because the registry names you or your team for it."
+    };
     let text = format!(
         "Hello,\n\nIn the council's social media registry, {what}.\n\n\
-         Registration: {about}\nOpen it: {link} (query registration(id: \"{about}\"))\n\n\
-         You receive this because the registry names you or your team for it.\n"
+         {label}: {about}\nOpen it: {link} ({hint})\n\n{why}\n"
     );
     let html = format!(
         "<!doctype html><html><body><p>Hello,</p><p>In the council's social media registry, {what}.</p>\
-         <p>Registration: <code>{about}</code><br><a href=\"{link}\">Open it</a></p>\
-         <p>You receive this because the registry names you or your team for it.</p></body></html>"
+         <p>{label}: <code>{about}</code><br><a href=\"{link}\">Open it</a> ({hint})</p>\
+         <p>{why}</p></body></html>"
     );
     let mut subject = what.clone();
     if let Some(first) = subject.get_mut(0..1) {
@@ -234,9 +270,12 @@ pub async fn send_due(
     let mut pass = SendPass::default();
     for _ in 0..100 {
         let mut tx = pool.begin().await?;
+        // Messages for someone who chose the daily digest wait for it.
         let row: Option<(String, String, String, Uuid, i32)> = sqlx::query_as(
-            "select key, kind, recipient, about, attempts from notifications.outbox \
+            "select key, kind, recipient, about, attempts from notifications.outbox o \
              where sent_at is null and next_attempt_at <= now() \
+               and not exists (select 1 from notifications.preferences p \
+                               where o.recipient = 'person:' || p.subject and p.delivery = 'daily_digest') \
              order by next_attempt_at, key limit 1 for update skip locked",
         )
         .fetch_optional(&mut *tx)
@@ -297,6 +336,189 @@ pub async fn send_due(
     Ok(pass)
 }
 
+/// The cut-off of the digest due at `now`: today's digest time once it has
+/// passed, else yesterday's.
+pub fn digest_cutoff(now: chrono::DateTime<chrono::Utc>, at: chrono::NaiveTime) -> chrono::DateTime<chrono::Utc> {
+    let today = now.date_naive().and_time(at).and_utc();
+    if now >= today {
+        today
+    } else {
+        today - chrono::Duration::days(1)
+    }
+}
+
+fn compose_digest(
+    settings: &MailSettings,
+    to: &str,
+    key: &str,
+    items: &[(String, Uuid)],
+) -> Result<Message, String> {
+    let link = format!("{}/graphql", settings.app_url.trim_end_matches('/'));
+    let mut text = format!(
+        "Hello,\n\nYour daily summary from the council's social media registry: {} item(s).\n\n",
+        items.len()
+    );
+    let mut html = format!(
+        "<!doctype html><html><body><p>Hello,</p><p>Your daily summary from the council's social media registry: {} item(s).</p><ul>",
+        items.len()
+    );
+    for (kind, about) in items {
+        let what = what(kind);
+        text.push_str(&format!("- {what} (registration {about})\n"));
+        html.push_str(&format!("<li>{what} (registration <code>{about}</code>)</li>"));
+    }
+    text.push_str(&format!(
+        "\nOpen them: {link}\n\nYou receive one summary a day because you chose the daily digest.\n"
+    ));
+    html.push_str(&format!(
+        "</ul><p><a href=\"{link}\">Open them</a></p><p>You receive one summary a day because you chose the daily digest.</p></body></html>"
+    ));
+    Message::builder()
+        .from(
+            settings
+                .from
+                .parse::<Mailbox>()
+                .map_err(|_| "REGISTRY_MAIL_FROM is not an address")?,
+        )
+        .to(to
+            .parse::<Mailbox>()
+            .map_err(|_| "the recipient's address is not valid")?)
+        .subject(format!(
+            "Social media registry: your daily summary ({} item(s))",
+            items.len()
+        ))
+        .message_id(Some(message_id(key)))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(text),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(html),
+                ),
+        )
+        .map_err(|_| "the message could not be built".to_owned())
+}
+
+/// Send the daily digests due at `now`: for each person who chose the
+/// digest, one message listing what was held for them before the cut-off,
+/// keyed by person and day (its Message-ID derived from that key), the
+/// messages it carries marked in the same transaction.
+pub async fn send_digests(
+    pool: &PgPool,
+    store: &EventStore,
+    vault: &Vault,
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    settings: &MailSettings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<SendPass, HandleError> {
+    let mut pass = SendPass::default();
+    let cutoff = digest_cutoff(now, settings.digest_time);
+    let day = cutoff.date_naive();
+    let subjects: Vec<String> = sqlx::query_scalar(
+        "select distinct p.subject from notifications.preferences p \
+         join notifications.outbox o on o.recipient = 'person:' || p.subject \
+         where p.delivery = 'daily_digest' and o.sent_at is null and o.created_at < $1 \
+           and o.next_attempt_at <= now() \
+           and not exists (select 1 from notifications.digests d \
+                           where d.subject = p.subject and d.day = $2 and d.sent_at is not null) \
+         order by 1",
+    )
+    .bind(cutoff)
+    .bind(day)
+    .fetch_all(pool)
+    .await?;
+    for subject in subjects {
+        let key = format!("digest/{subject}/{day}");
+        let recipient = format!("person:{subject}");
+        let mut tx = pool.begin().await?;
+        let rows: Vec<(String, String, Uuid)> = sqlx::query_as(
+            "select key, kind, about from notifications.outbox \
+             where recipient = $1 and sent_at is null and created_at < $2 \
+             order by created_at, key for update skip locked",
+        )
+        .bind(&recipient)
+        .bind(cutoff)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            tx.rollback().await?;
+            continue;
+        }
+        let mut to = Address::Skip("skipped: no address on the form");
+        for (_, _, about) in &rows {
+            to = address_of(store, vault, settings, &recipient, *about).await?;
+            if !matches!(to, Address::Skip("skipped: no address on the form" | "skipped: no registration")) {
+                break;
+            }
+        }
+        let keys: Vec<String> = rows.iter().map(|(k, _, _)| k.clone()).collect();
+        let items: Vec<(String, Uuid)> = rows.iter().map(|(_, kind, about)| (kind.clone(), *about)).collect();
+        let outcome = match to {
+            Address::Skip(why) => Err((why.to_owned(), true)),
+            Address::To(to) => match compose_digest(settings, &to, &key, &items) {
+                Err(why) => Err((format!("skipped: {why}"), true)),
+                Ok(message) => match transport.send(message).await {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.is_permanent() => Err(("smtp: refused for good".to_owned(), true)),
+                    Err(_) => Err(("smtp: failed; will retry".to_owned(), false)),
+                },
+            },
+        };
+        match outcome {
+            Ok(()) | Err((_, true)) => {
+                let why = outcome.err().map(|(w, _)| w);
+                sqlx::query(
+                    "update notifications.outbox set sent_at = now(), attempts = attempts + 1, digest = $2, last_error = $3 \
+                     where key = any($1)",
+                )
+                .bind(&keys)
+                .bind(&key)
+                .bind(&why)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "insert into notifications.digests (key, subject, day, messages, sent_at, last_error) \
+                     values ($1, $2, $3, $4, now(), $5) \
+                     on conflict (key) do update set messages = notifications.digests.messages + excluded.messages, \
+                     sent_at = excluded.sent_at, last_error = excluded.last_error",
+                )
+                .bind(&key)
+                .bind(&subject)
+                .bind(day)
+                .bind(i32::try_from(keys.len()).unwrap_or(i32::MAX))
+                .bind(&why)
+                .execute(&mut *tx)
+                .await?;
+                if why.is_none() {
+                    pass.sent += 1;
+                    metrics::counter!("notifications_sent_total").increment(1);
+                } else {
+                    pass.skipped += 1;
+                }
+            }
+            Err((why, false)) => {
+                sqlx::query(
+                    "update notifications.outbox set attempts = attempts + 1, last_error = $2, \
+                     next_attempt_at = now() + interval '60 seconds' where key = any($1)",
+                )
+                .bind(&keys)
+                .bind(&why)
+                .execute(&mut *tx)
+                .await?;
+                pass.failed += 1;
+                metrics::counter!("notifications_send_failures_total").increment(1);
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(pass)
+}
+
 /// The running sender.
 #[derive(Debug)]
 pub struct SenderHandle {
@@ -332,6 +554,10 @@ pub fn spawn(
             match send_due(&pool, &store, &vault, &transport, &settings).await {
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "mail sender: pass failed; retrying"),
+            }
+            let now = chrono::Utc::now();
+            if let Err(error) = send_digests(&pool, &store, &vault, &transport, &settings, now).await {
+                tracing::warn!(%error, "mail sender: digest pass failed; retrying");
             }
             tokio::select! {
                 _ = wake.wait_at_most(settings.poll) => {}

@@ -8,13 +8,16 @@
 //! adds nothing. Rebuilding the read models does not touch the outbox or
 //! this checkpoint, so it never re-sends anything.
 //!
-//! Sending (SMTP, webhooks) reads the outbox; it is issue 17's next part.
+//! Webhook endpoints are kept here too (`crate::webhooks`): their events
+//! update `notifications.webhook_endpoints`, and each public fact writes a
+//! delivery per endpoint that asked for it, in the same transaction.
+//! The senders (`crate::mailer`, `crate::webhooks`) read what this writes.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use domain::codec;
-use domain::notify::{self, Message, Recipient};
+use domain::notify::{self, Message};
 use domain::registration::{Registration, RegistrationEvent, EVENT_SCHEMA_VERSION};
 use event_store::{EventStore, RecordedEvent, Wake};
 use sqlx::PgPool;
@@ -37,18 +40,43 @@ pub struct NotifierBatch {
     pub position: i64,
 }
 
-fn recipient_text(r: &Recipient) -> String {
-    match r {
-        Recipient::Person(subject) => format!("person:{subject}"),
-        Recipient::Role(role) => format!("role:{}", role.code()),
-    }
-}
-
 fn actor_of(e: &RecordedEvent) -> String {
     e.metadata["actor"]["subject"]
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Add messages to the outbox (each with the log position it answers, if
+/// any); a key already there is left alone. Returns how many were new.
+pub(crate) async fn queue(
+    tx: &mut sqlx::PgConnection,
+    messages: &[(Message, i64)],
+) -> Result<u64, sqlx::Error> {
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let keys: Vec<String> = messages.iter().map(|(m, _)| m.key.clone()).collect();
+    let kinds: Vec<String> = messages.iter().map(|(m, _)| m.kind.name()).collect();
+    let recipients: Vec<String> = messages.iter().map(|(m, _)| m.recipient.key()).collect();
+    let about: Vec<uuid::Uuid> = messages.iter().map(|(m, _)| m.about).collect();
+    let positions: Vec<Option<i64>> = messages
+        .iter()
+        .map(|(_, p)| (*p > 0).then_some(*p))
+        .collect();
+    Ok(sqlx::query(
+        "insert into notifications.outbox (key, kind, recipient, about, position) \
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::bigint[]) \
+         on conflict (key) do nothing",
+    )
+    .bind(&keys)
+    .bind(&kinds)
+    .bind(&recipients)
+    .bind(&about)
+    .bind(&positions)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected())
 }
 
 /// Decide one batch: the events after the checkpoint, their messages into
@@ -86,8 +114,43 @@ pub async fn run_batch(pool: &PgPool, store: &EventStore) -> Result<NotifierBatc
         *state = crate::commands::apply_event(state.take(), &e)?;
     }
     let mut messages: Vec<(Message, i64)> = Vec::new();
+    let mut endpoints = crate::webhooks::Endpoints::load(&mut tx).await?;
+    let mut deliveries = Vec::new();
     for e in &events {
-        if e.stream_id.starts_with(prefix) {
+        if let domain::streams::Stream::Webhook(endpoint) = domain::streams::parse(&e.stream_id) {
+            let event = codec::decode::<domain::webhook::WebhookEvent>(
+                &e.event_type,
+                e.schema_version,
+                &e.payload,
+                domain::webhook::EVENT_SCHEMA_VERSION,
+            )?;
+            if let Some(disabled) = endpoints
+                .apply(&mut tx, endpoint, &event, e.position, e.recorded_at)
+                .await?
+            {
+                messages.push((
+                    notify::on_webhook_disabled(disabled.endpoint, e.position),
+                    e.position,
+                ));
+            }
+        } else if e.stream_id.starts_with(notify::PREFERENCE_STREAM_PREFIX) {
+            let notify::PreferenceEvent::NotificationPreferenceSet { subject, delivery } =
+                codec::decode::<notify::PreferenceEvent>(
+                    &e.event_type,
+                    e.schema_version,
+                    &e.payload,
+                    1,
+                )?;
+            sqlx::query(
+                "insert into notifications.preferences (subject, delivery, updated_at) values ($1, $2, $3) \
+                 on conflict (subject) do update set delivery = excluded.delivery, updated_at = excluded.updated_at",
+            )
+            .bind(&subject)
+            .bind(delivery.code())
+            .bind(e.recorded_at)
+            .execute(&mut *tx)
+            .await?;
+        } else if e.stream_id.starts_with(prefix) {
             let event = codec::decode::<RegistrationEvent>(
                 &e.event_type,
                 e.schema_version,
@@ -104,6 +167,19 @@ pub async fn run_batch(pool: &PgPool, store: &EventStore) -> Result<NotifierBatc
                     .into_iter()
                     .map(|m| (m, e.position)),
             );
+            if let Some(kind) = domain::webhook::fact_of(before.as_ref(), &after, &event) {
+                endpoints
+                    .deliveries(
+                        &mut tx,
+                        kind,
+                        e.position,
+                        e.recorded_at,
+                        before.as_ref(),
+                        &after,
+                        &mut deliveries,
+                    )
+                    .await?;
+            }
             *state = Some(after);
         } else if let Some(report) = e
             .stream_id
@@ -114,30 +190,8 @@ pub async fn run_batch(pool: &PgPool, store: &EventStore) -> Result<NotifierBatc
             messages.push((notify::on_fake_report(report, e.position), e.position));
         }
     }
-    let mut queued = 0;
-    if !messages.is_empty() {
-        let keys: Vec<String> = messages.iter().map(|(m, _)| m.key.clone()).collect();
-        let kinds: Vec<String> = messages.iter().map(|(m, _)| m.kind.name()).collect();
-        let recipients: Vec<String> = messages
-            .iter()
-            .map(|(m, _)| recipient_text(&m.recipient))
-            .collect();
-        let about: Vec<uuid::Uuid> = messages.iter().map(|(m, _)| m.about).collect();
-        let positions: Vec<i64> = messages.iter().map(|(_, p)| *p).collect();
-        queued = sqlx::query(
-            "insert into notifications.outbox (key, kind, recipient, about, position) \
-             select * from unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::bigint[]) \
-             on conflict (key) do nothing",
-        )
-        .bind(&keys)
-        .bind(&kinds)
-        .bind(&recipients)
-        .bind(&about)
-        .bind(&positions)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    }
+    let queued = queue(&mut tx, &messages).await?;
+    let delivered = crate::webhooks::insert_deliveries(&mut tx, &deliveries).await?;
     sqlx::query(
         "update notifications.checkpoint set position = $1, updated_at = now() where id = 1",
     )
@@ -147,6 +201,9 @@ pub async fn run_batch(pool: &PgPool, store: &EventStore) -> Result<NotifierBatc
     tx.commit().await?;
     if queued > 0 {
         metrics::counter!("notifications_queued_total").increment(queued);
+    }
+    if delivered > 0 {
+        metrics::counter!("webhook_deliveries_queued_total").increment(delivered);
     }
     Ok(NotifierBatch {
         events: events.len(),
@@ -200,4 +257,45 @@ pub fn spawn(pool: PgPool, store: EventStore, wake: Wake, idle_poll: Duration) -
         }
     });
     NotifierHandle { stop, task }
+}
+
+/// What waits to be sent, for the metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutboxFigures {
+    /// Email messages not yet sent (nor skipped).
+    pub mail_depth: i64,
+    /// Age in seconds of the oldest of them.
+    pub mail_oldest_seconds: f64,
+    /// Webhook deliveries not yet accepted (nor dead).
+    pub webhook_depth: i64,
+    /// Age in seconds of the oldest of them.
+    pub webhook_oldest_seconds: f64,
+    /// Webhook dead letters.
+    pub webhook_dead: i64,
+}
+
+/// Read the outbox's figures.
+pub async fn outbox_figures(pool: &PgPool) -> Result<OutboxFigures, sqlx::Error> {
+    let (mail_depth, mail_oldest_seconds): (i64, Option<f64>) = sqlx::query_as(
+        "select count(*), extract(epoch from now() - min(created_at))::float8 \
+         from notifications.outbox where sent_at is null",
+    )
+    .fetch_one(pool)
+    .await?;
+    let (webhook_depth, webhook_oldest_seconds, webhook_dead): (i64, Option<f64>, i64) =
+        sqlx::query_as(
+            "select count(*) filter (where delivered_at is null and dead_at is null), \
+                    extract(epoch from now() - min(created_at) filter (where delivered_at is null and dead_at is null))::float8, \
+                    count(*) filter (where dead_at is not null) \
+             from notifications.webhook_deliveries",
+        )
+        .fetch_one(pool)
+        .await?;
+    Ok(OutboxFigures {
+        mail_depth,
+        mail_oldest_seconds: mail_oldest_seconds.unwrap_or(0.0).max(0.0),
+        webhook_depth,
+        webhook_oldest_seconds: webhook_oldest_seconds.unwrap_or(0.0).max(0.0),
+        webhook_dead,
+    })
 }

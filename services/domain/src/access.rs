@@ -19,9 +19,15 @@ use crate::{Actor, Role};
 /// Roles that read every registration.
 pub const READ_ALL: [Role; 3] = [Role::Communications, Role::Auditor, Role::DataProtection];
 
+/// True when `actor` is another system's identity only: it reads public
+/// facts and webhook deliveries, and nothing that needs a member of staff.
+pub fn integration_only(actor: &Actor) -> bool {
+    actor.has(Role::Integration) && actor.roles.len() == 1
+}
+
 /// True when `actor` may read `r` at all.
 pub fn may_read(actor: &Actor, r: &Registration) -> bool {
-    READ_ALL.iter().any(|role| actor.has(*role))
+    !integration_only(actor) && READ_ALL.iter().any(|role| actor.has(*role))
         || (actor.has(Role::Consultation) && r.level() == Level::Consult)
         || involved(actor, r)
 }
@@ -93,6 +99,7 @@ pub fn activity_visible(actor: &Actor, role: Role, r: &Registration) -> bool {
         Role::LineManager => r.line_manager() == Some(actor.subject.as_str()),
         Role::SeniorOfficer => r.senior_officer() == Some(actor.subject.as_str()),
         Role::Staff | Role::Admin => involved(actor, r),
+        Role::Integration => false,
     }
 }
 

@@ -25,11 +25,14 @@ pub enum Role {
     Admin,
     /// Erases personal data, answers subject access requests.
     DataProtection,
+    /// Another system (the council's website, a CRM): reads public facts
+    /// and webhook deliveries, and nothing else.
+    Integration,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Staff,
         Role::LineManager,
         Role::SeniorOfficer,
@@ -38,6 +41,7 @@ impl Role {
         Role::Auditor,
         Role::Admin,
         Role::DataProtection,
+        Role::Integration,
     ];
 
     /// The claim value, e.g. `line_manager`.
@@ -51,6 +55,7 @@ impl Role {
             Role::Auditor => "auditor",
             Role::Admin => "admin",
             Role::DataProtection => "data_protection",
+            Role::Integration => "integration",
         }
     }
 

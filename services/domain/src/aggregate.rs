@@ -117,3 +117,21 @@ impl Aggregate for crate::privacy::Erasure {
         Ok(if state.is_some() { vec![] } else { vec![event] })
     }
 }
+
+impl Aggregate for crate::webhook::Endpoint {
+    type Event = crate::webhook::WebhookEvent;
+    type Command = crate::webhook::WebhookCommand;
+    const SCHEMA_VERSION: i32 = crate::webhook::EVENT_SCHEMA_VERSION;
+
+    fn apply(state: Option<Self>, event: &Self::Event) -> Option<Self> {
+        crate::webhook::Endpoint::apply(state, event)
+    }
+
+    fn decide(
+        state: Option<&Self>,
+        command: &Self::Command,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<Self::Event>, DomainError> {
+        crate::webhook::decide(state, command, ctx)
+    }
+}

@@ -21,6 +21,7 @@ pub mod reference;
 pub mod registration;
 pub mod report;
 pub mod streams;
+pub mod webhook;
 
 pub use actor::{Actor, Role};
 pub use aggregate::Aggregate;

@@ -34,13 +34,18 @@ pub enum Recipient {
     Person(String),
     /// Everyone holding a role (e.g. the communications team's mailbox).
     Role(Role),
+    /// Whoever runs the service (the operations mailbox).
+    Operations,
 }
 
 impl Recipient {
-    fn key(&self) -> String {
+    /// How the outbox names it: `person:<subject>`, `role:<code>` or
+    /// `operations`.
+    pub fn key(&self) -> String {
         match self {
             Recipient::Person(s) => format!("person:{s}"),
             Recipient::Role(r) => format!("role:{}", r.code()),
+            Recipient::Operations => "operations".into(),
         }
     }
 }
@@ -71,6 +76,10 @@ pub enum Kind {
     ConsultationClosingSoon,
     /// The public reported a suspected fake account.
     FakeAccountReported,
+    /// A webhook endpoint was disabled after failing continuously.
+    WebhookEndpointDisabled,
+    /// The read models stopped following the log.
+    ProjectionsStopped,
 }
 
 impl Kind {
@@ -87,8 +96,54 @@ impl Kind {
             Kind::PolicyAcknowledgementDue => "policy_acknowledgement_due".into(),
             Kind::ConsultationClosingSoon => "consultation_closing_soon".into(),
             Kind::FakeAccountReported => "fake_account_reported".into(),
+            Kind::WebhookEndpointDisabled => "webhook_endpoint_disabled".into(),
+            Kind::ProjectionsStopped => "projections_stopped".into(),
         }
     }
+}
+
+/// How a person wants to be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Each message as it comes (the default).
+    Immediate,
+    /// One message a day listing what came since the last.
+    DailyDigest,
+}
+
+impl Delivery {
+    /// The stored name.
+    pub fn code(self) -> &'static str {
+        match self {
+            Delivery::Immediate => "immediate",
+            Delivery::DailyDigest => "daily_digest",
+        }
+    }
+}
+
+/// The prefix of each person's notification-preference stream.
+pub const PREFERENCE_STREAM_PREFIX: &str = "notifypref-";
+
+/// The stream of `subject`'s notification preferences.
+pub fn preference_stream(subject: &str) -> String {
+    format!(
+        "{PREFERENCE_STREAM_PREFIX}{}",
+        crate::personal::staff_person(subject)
+    )
+}
+
+/// Something a person chose about their notifications.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum PreferenceEvent {
+    /// They chose how to be told.
+    NotificationPreferenceSet {
+        /// Their staff subject.
+        subject: String,
+        /// How.
+        delivery: Delivery,
+    },
 }
 
 /// One message the facts call for.
@@ -227,6 +282,28 @@ pub fn on_fake_report(report: Uuid, position: i64) -> Message {
         Kind::FakeAccountReported,
         Recipient::Role(Role::Communications),
         report,
+    )
+}
+
+/// The message a webhook endpoint's automatic disabling (at log
+/// `position`) calls for: the admins, who registered it, are told.
+pub fn on_webhook_disabled(endpoint: Uuid, position: i64) -> Message {
+    message(
+        &position.to_string(),
+        Kind::WebhookEndpointDisabled,
+        Recipient::Role(Role::Admin),
+        endpoint,
+    )
+}
+
+/// The message a projection stalled at `position` calls for: operations
+/// is told once for each position it stopped at.
+pub fn on_projection_stalled(projection: &str, position: i64) -> Message {
+    message(
+        &format!("projection/{projection}/{position}"),
+        Kind::ProjectionsStopped,
+        Recipient::Operations,
+        Uuid::nil(),
     )
 }
 

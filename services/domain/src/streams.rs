@@ -14,6 +14,8 @@ pub const PERSON: &str = "person-";
 pub const REFERENCE: &str = "reference-";
 /// The prefix of the one-active-registration-per-account claim streams.
 pub const ACCOUNT_CLAIM: &str = "accountclaim-";
+/// The prefix of every webhook endpoint's stream.
+pub const WEBHOOK: &str = crate::webhook::STREAM_PREFIX;
 
 /// What a stream id names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,8 @@ pub enum Stream {
     Reference,
     /// An account claim.
     AccountClaim,
+    /// A webhook endpoint.
+    Webhook(Uuid),
     /// A known prefix whose id does not parse.
     Malformed,
     /// Anything else.
@@ -46,6 +50,8 @@ pub fn parse(stream_id: &str) -> Stream {
         Stream::Person
     } else if stream_id.starts_with(REFERENCE) {
         Stream::Reference
+    } else if let Some(rest) = stream_id.strip_prefix(WEBHOOK) {
+        id(rest, Stream::Webhook)
     } else if stream_id.starts_with(ACCOUNT_CLAIM) {
         Stream::AccountClaim
     } else {
@@ -75,6 +81,10 @@ mod tests {
         assert_eq!(parse(&crate::report::stream_id(id)), Stream::Report(id));
         assert_eq!(parse(&crate::privacy::stream_id(id)), Stream::Person);
         assert_eq!(parse("reference-platforms"), Stream::Reference);
+        assert_eq!(
+            parse(&crate::webhook::stream_id(id)),
+            Stream::Webhook(id)
+        );
         assert_eq!(parse("registration-nope"), Stream::Malformed);
         assert_eq!(parse("other-1"), Stream::Other);
         assert_eq!(

@@ -1953,6 +1953,7 @@ fn to_whom(messages: &[domain::notify::Message]) -> Vec<(String, String)> {
                 match &m.recipient {
                     domain::notify::Recipient::Person(p) => p.clone(),
                     domain::notify::Recipient::Role(r) => r.code().to_owned(),
+                    domain::notify::Recipient::Operations => "operations".to_owned(),
                 },
             )
         })

@@ -20,6 +20,7 @@ mod reports;
 mod subscription;
 mod types;
 mod vault_loader;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -40,6 +41,7 @@ pub struct Query(
     query::RegistryQuery,
     audit::AuditQuery,
     reports::ReportsQuery,
+    webhooks::WebhooksQuery,
 );
 
 /// Changes. Every mutation needs a sign-in; the domain decides whether your
@@ -49,6 +51,7 @@ pub struct Mutation(
     mutation::RegistryMutation,
     audit::AuditMutation,
     reports::ReportsMutation,
+    webhooks::WebhooksMutation,
 );
 
 /// The schema type served at `/graphql` and `/graphql/ws`.
@@ -159,14 +162,22 @@ pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> Option<&'a Principal> {
     ctx.data_opt::<Viewer>().and_then(|v| v.0.as_ref())
 }
 
-/// The caller, or `UNAUTHENTICATED`.
+/// The caller, as a member of staff, or `UNAUTHENTICATED`; `FORBIDDEN`
+/// for another system's identity (the `integration` role alone), which
+/// reads public facts and webhook deliveries and nothing else.
 pub(crate) fn signed_in<'a>(ctx: &Context<'a>) -> Result<&'a Principal> {
-    viewer(ctx).ok_or_else(errors::unauthenticated)
+    let p = viewer(ctx).ok_or_else(errors::unauthenticated)?;
+    if domain::access::integration_only(&p.actor) {
+        return Err(errors::forbidden(
+            "an integration may read public facts and webhook deliveries only",
+        ));
+    }
+    Ok(p)
 }
 
 /// The caller holding at least one of `roles`, or `UNAUTHENTICATED` / `FORBIDDEN`.
 pub(crate) fn with_role<'a>(ctx: &Context<'a>, roles: &[Role]) -> Result<&'a Principal> {
-    let p = signed_in(ctx)?;
+    let p = viewer(ctx).ok_or_else(errors::unauthenticated)?;
     if roles.iter().any(|r| p.actor.has(*r)) {
         Ok(p)
     } else {

@@ -102,6 +102,8 @@ pub enum Role {
     Admin,
     /// Erases personal data, answers subject access requests.
     DataProtection,
+    /// Another system: reads public facts and webhook deliveries only.
+    Integration,
 }
 
 /// Who signed or did something, and when.

@@ -109,6 +109,25 @@ pub struct Settings {
     pub staff_app_url: String,
     /// `REGISTRY_MAIL_ROLES`: team mailboxes, `role=address,…`.
     pub mail_roles: std::collections::HashMap<domain::Role, String>,
+    /// `REGISTRY_OPERATIONS_EMAIL`: who runs the service; told when the
+    /// read models stop following the log.
+    pub operations_email: Option<String>,
+    /// `REGISTRY_DIGEST_TIME`: when (UTC, `HH:MM`) the daily digests go
+    /// out (default 07:00).
+    pub digest_time: chrono::NaiveTime,
+    /// `REGISTRY_REMINDER_INTERVAL_SECONDS`: how often reminders are
+    /// decided from the registry and the date (default 3600).
+    pub reminder_interval: Duration,
+    /// `REGISTRY_PROJECTION_STALL_SECONDS`: how long the read models may
+    /// stand still behind the log before operations is told (default 300).
+    pub projection_stall: Duration,
+    /// Webhook delivery: `REGISTRY_WEBHOOK_TIMEOUT_SECONDS` (10),
+    /// `REGISTRY_WEBHOOK_FIRST_RETRY_SECONDS` (5, doubling),
+    /// `REGISTRY_WEBHOOK_MAX_RETRY_GAP_SECONDS` (3600),
+    /// `REGISTRY_WEBHOOK_RETRY_WINDOW_SECONDS` (86400: then a dead letter),
+    /// `REGISTRY_WEBHOOK_DISABLE_AFTER_SECONDS` (432000: five days of
+    /// continuous failure disable an endpoint).
+    pub webhooks: app::webhooks::WebhookSettings,
     /// `REGISTRY_PROJECTOR` (default true): whether this instance competes
     /// to run the projector (one instance per database wins).
     pub run_projector: bool,
@@ -334,6 +353,23 @@ impl Settings {
             staff_app_url: value("REGISTRY_STAFF_APP_URL")
                 .unwrap_or_else(|| "http://localhost:8080".into()),
             mail_roles: mail_roles(value("REGISTRY_MAIL_ROLES").as_deref())?,
+            operations_email: value("REGISTRY_OPERATIONS_EMAIL"),
+            digest_time: match value("REGISTRY_DIGEST_TIME") {
+                None => chrono::NaiveTime::from_hms_opt(7, 0, 0).expect("07:00"),
+                Some(v) => chrono::NaiveTime::parse_from_str(v.trim(), "%H:%M:%S")
+                    .or_else(|_| chrono::NaiveTime::parse_from_str(v.trim(), "%H:%M"))
+                    .map_err(|_| anyhow!("REGISTRY_DIGEST_TIME must be a time of day such as 07:00, not `{v}`"))?,
+            },
+            reminder_interval: seconds(&value, "REGISTRY_REMINDER_INTERVAL_SECONDS", 3_600.0)?,
+            projection_stall: seconds(&value, "REGISTRY_PROJECTION_STALL_SECONDS", 300.0)?,
+            webhooks: app::webhooks::WebhookSettings {
+                timeout: seconds(&value, "REGISTRY_WEBHOOK_TIMEOUT_SECONDS", 10.0)?,
+                first_retry: seconds(&value, "REGISTRY_WEBHOOK_FIRST_RETRY_SECONDS", 5.0)?,
+                max_retry_gap: seconds(&value, "REGISTRY_WEBHOOK_MAX_RETRY_GAP_SECONDS", 3_600.0)?,
+                retry_window: seconds(&value, "REGISTRY_WEBHOOK_RETRY_WINDOW_SECONDS", 86_400.0)?,
+                disable_after: seconds(&value, "REGISTRY_WEBHOOK_DISABLE_AFTER_SECONDS", 432_000.0)?,
+                poll: Duration::from_secs(5),
+            },
             import_review_days: positive(
                 number(&value, "REGISTRY_IMPORT_REVIEW_DAYS", 90)?,
                 "REGISTRY_IMPORT_REVIEW_DAYS",
@@ -509,6 +545,25 @@ fn mail_roles(v: Option<&str>) -> anyhow::Result<std::collections::HashMap<domai
         out.insert(role, address.trim().to_owned());
     }
     Ok(out)
+}
+
+/// A period in seconds (fractions allowed), more than zero.
+fn seconds(
+    value: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: f64,
+) -> anyhow::Result<Duration> {
+    let v = match value(name) {
+        None => default,
+        Some(v) => v
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| anyhow!("{name} must be a number of seconds, not `{v}`"))?,
+    };
+    if !(v > 0.0 && v.is_finite()) {
+        bail!("{name} must be more than 0 seconds");
+    }
+    Ok(Duration::from_secs_f64(v))
 }
 
 fn positive(v: i64, name: &str) -> anyhow::Result<i64> {

@@ -106,6 +106,36 @@ fn describe() {
         "live_tail_position",
         "Last log position this instance's log tail published to live subscribers."
     );
+    describe_gauge!(
+        "notifications_outbox_depth",
+        "Email messages waiting to be sent (a daily digest's included)."
+    );
+    describe_gauge!(
+        "notifications_outbox_oldest_seconds",
+        Unit::Seconds,
+        "Age of the oldest email message not yet sent."
+    );
+    describe_counter!(
+        "notifications_send_failures_total",
+        "Email sends that failed and will be retried."
+    );
+    describe_gauge!(
+        "webhook_deliveries_pending",
+        "Webhook deliveries not yet accepted by their endpoint."
+    );
+    describe_gauge!(
+        "webhook_deliveries_oldest_pending_seconds",
+        Unit::Seconds,
+        "Age of the oldest webhook delivery not yet accepted."
+    );
+    describe_gauge!(
+        "webhook_dead_letters",
+        "Webhook deliveries that failed for their whole retry window."
+    );
+    describe_counter!(
+        "webhook_deliveries_total",
+        "Webhook delivery attempts by outcome (delivered, failed, dead_letter)."
+    );
     describe_counter!(
         "live_subscriber_lagged_total",
         "Times a live subscriber fell behind the tail's buffer and read the log instead."
@@ -133,6 +163,13 @@ pub async fn refresh(state: &app::state::AppState) {
     }
     if let Ok(head) = state.store.head().await {
         gauge!("log_head_position").set(head.position as f64);
+    }
+    if let Ok(f) = app::notifier::outbox_figures(pool).await {
+        gauge!("notifications_outbox_depth").set(f.mail_depth as f64);
+        gauge!("notifications_outbox_oldest_seconds").set(f.mail_oldest_seconds);
+        gauge!("webhook_deliveries_pending").set(f.webhook_depth as f64);
+        gauge!("webhook_deliveries_oldest_pending_seconds").set(f.webhook_oldest_seconds);
+        gauge!("webhook_dead_letters").set(f.webhook_dead as f64);
     }
     if let Ok(Some(at)) = state.store.newest_signed_at().await {
         let age = (chrono::Utc::now() - at).num_milliseconds() as f64 / 1000.0;

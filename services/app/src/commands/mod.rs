@@ -8,6 +8,8 @@ mod error;
 mod import;
 mod load;
 mod reference;
+mod webhooks;
+pub use webhooks::{new_secret, WebhookOutcome, WebhookRequest};
 pub mod seal;
 
 use chrono::Utc;

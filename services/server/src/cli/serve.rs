@@ -75,6 +75,8 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
                     from: settings.mail_from.clone(),
                     app_url: settings.staff_app_url.clone(),
                     role_addresses: settings.mail_roles.clone(),
+                    operations_address: settings.operations_email.clone(),
+                    digest_time: settings.digest_time,
                     poll: std::time::Duration::from_secs(5),
                 },
             )
@@ -116,8 +118,24 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
             head_sign_interval: settings.head_sign_interval,
             retention_interval: settings.retention_interval,
             retention_years: settings.retention_years,
+            reminder_interval: if settings.run_projector {
+                settings.reminder_interval
+            } else {
+                std::time::Duration::ZERO
+            },
+            review_period_days: settings.review_period_days,
+            projection_stall: settings.projection_stall,
         },
     );
+    // Webhook deliveries: sent by the instances that decide notifications.
+    let webhook_sender = settings.run_projector.then(|| {
+        app::webhooks::spawn(
+            pool.clone(),
+            state.handler.clone(),
+            state.notifier.wake(),
+            settings.webhooks.clone(),
+        )
+    });
     let auth = server::auth::Authenticator::new(settings.auth_config()?)?;
     let api_settings = graphql::ApiSettings {
         read_wait: settings.read_wait,
@@ -174,6 +192,9 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         notifications.stop().await;
     }
     if let Some(sender) = sender {
+        sender.stop().await;
+    }
+    if let Some(sender) = webhook_sender {
         sender.stop().await;
     }
     if let Some(projector) = projector {
