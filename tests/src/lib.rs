@@ -3,6 +3,7 @@
 
 pub mod council;
 pub mod smtp;
+pub mod webhook;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -138,7 +138,10 @@ pub fn spawn(state: &AppState, settings: &JobSettings) -> Jobs {
             let every = (stall / 4).clamp(Duration::from_millis(200), Duration::from_secs(30));
             loop {
                 tokio::time::sleep(every).await;
-                if let Err(error) = watchdog.check(&state.pool, chrono::Utc::now(), stall_chrono).await {
+                if let Err(error) = watchdog
+                    .check(&state.pool, chrono::Utc::now(), stall_chrono)
+                    .await
+                {
                     tracing::warn!(%error, "the projections watchdog could not look; retrying");
                 }
             }

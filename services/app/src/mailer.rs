@@ -338,7 +338,10 @@ pub async fn send_due(
 
 /// The cut-off of the digest due at `now`: today's digest time once it has
 /// passed, else yesterday's.
-pub fn digest_cutoff(now: chrono::DateTime<chrono::Utc>, at: chrono::NaiveTime) -> chrono::DateTime<chrono::Utc> {
+pub fn digest_cutoff(
+    now: chrono::DateTime<chrono::Utc>,
+    at: chrono::NaiveTime,
+) -> chrono::DateTime<chrono::Utc> {
     let today = now.date_naive().and_time(at).and_utc();
     if now >= today {
         today
@@ -365,7 +368,9 @@ fn compose_digest(
     for (kind, about) in items {
         let what = what(kind);
         text.push_str(&format!("- {what} (registration {about})\n"));
-        html.push_str(&format!("<li>{what} (registration <code>{about}</code>)</li>"));
+        html.push_str(&format!(
+            "<li>{what} (registration <code>{about}</code>)</li>"
+        ));
     }
     text.push_str(&format!(
         "\nOpen them: {link}\n\nYou receive one summary a day because you chose the daily digest.\n"
@@ -452,12 +457,18 @@ pub async fn send_digests(
         let mut to = Address::Skip("skipped: no address on the form");
         for (_, _, about) in &rows {
             to = address_of(store, vault, settings, &recipient, *about).await?;
-            if !matches!(to, Address::Skip("skipped: no address on the form" | "skipped: no registration")) {
+            if !matches!(
+                to,
+                Address::Skip("skipped: no address on the form" | "skipped: no registration")
+            ) {
                 break;
             }
         }
         let keys: Vec<String> = rows.iter().map(|(k, _, _)| k.clone()).collect();
-        let items: Vec<(String, Uuid)> = rows.iter().map(|(_, kind, about)| (kind.clone(), *about)).collect();
+        let items: Vec<(String, Uuid)> = rows
+            .iter()
+            .map(|(_, kind, about)| (kind.clone(), *about))
+            .collect();
         let outcome = match to {
             Address::Skip(why) => Err((why.to_owned(), true)),
             Address::To(to) => match compose_digest(settings, &to, &key, &items) {
@@ -540,6 +551,7 @@ pub fn spawn(
     store: EventStore,
     vault: Vault,
     wake: Wake,
+    mut outbox: watch::Receiver<u64>,
     settings: MailSettings,
 ) -> Result<SenderHandle, String> {
     let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
@@ -556,11 +568,19 @@ pub fn spawn(
                 Err(error) => tracing::warn!(%error, "mail sender: pass failed; retrying"),
             }
             let now = chrono::Utc::now();
-            if let Err(error) = send_digests(&pool, &store, &vault, &transport, &settings, now).await {
+            if let Err(error) =
+                send_digests(&pool, &store, &vault, &transport, &settings, now).await
+            {
                 tracing::warn!(%error, "mail sender: digest pass failed; retrying");
             }
             tokio::select! {
                 _ = wake.wait_at_most(settings.poll) => {}
+                _ = async {
+                    // Once the notifier has stopped, only the poll wakes.
+                    if outbox.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                } => {}
                 _ = stop_rx.changed() => {}
             }
         }

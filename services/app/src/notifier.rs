@@ -36,6 +36,8 @@ pub struct NotifierBatch {
     pub events: usize,
     /// Messages added to the outbox (those already there are not counted).
     pub queued: u64,
+    /// Webhook deliveries added.
+    pub deliveries: u64,
     /// The checkpoint after it.
     pub position: i64,
 }
@@ -208,6 +210,7 @@ pub async fn run_batch(pool: &PgPool, store: &EventStore) -> Result<NotifierBatc
     Ok(NotifierBatch {
         events: events.len(),
         queued,
+        deliveries: delivered,
         position: last,
     })
 }
@@ -228,8 +231,16 @@ impl NotifierHandle {
 }
 
 /// Run the notifier in the background: a batch whenever the log moves (or
-/// every `idle_poll`), retrying with backoff when the database fails.
-pub fn spawn(pool: PgPool, store: EventStore, wake: Wake, idle_poll: Duration) -> NotifierHandle {
+/// every `idle_poll`), retrying with backoff when the database fails. Each
+/// batch that added something bumps `outbox`, so this process's senders
+/// look at once (another instance's look at their next poll).
+pub fn spawn(
+    pool: PgPool,
+    store: EventStore,
+    wake: Wake,
+    idle_poll: Duration,
+    outbox: watch::Sender<u64>,
+) -> NotifierHandle {
     let (stop, mut stop_rx) = watch::channel(false);
     let task = tokio::spawn(async move {
         let mut wake = wake;
@@ -244,7 +255,12 @@ pub fn spawn(pool: PgPool, store: EventStore, wake: Wake, idle_poll: Duration) -
                         _ = stop_rx.changed() => {}
                     }
                 }
-                Ok(_) => backoff = Duration::from_millis(100),
+                Ok(batch) => {
+                    backoff = Duration::from_millis(100);
+                    if batch.queued + batch.deliveries > 0 {
+                        outbox.send_modify(|n| *n += 1);
+                    }
+                }
                 Err(error) => {
                     tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "notifier: batch failed; retrying");
                     tokio::select! {

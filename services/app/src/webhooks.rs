@@ -627,6 +627,7 @@ pub fn spawn(
     pool: PgPool,
     handler: Handler,
     wake: event_store::Wake,
+    mut outbox: watch::Receiver<u64>,
     settings: WebhookSettings,
 ) -> WebhookSenderHandle {
     let client = reqwest::Client::builder()
@@ -661,6 +662,12 @@ pub fn spawn(
                 .unwrap_or(settings.poll);
             tokio::select! {
                 _ = wake.wait_at_most(wait) => {}
+                _ = async {
+                    // Once the notifier has stopped, only the poll wakes.
+                    if outbox.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                } => {}
                 _ = stop_rx.changed() => {}
             }
         }
@@ -836,7 +843,10 @@ pub async fn delivery_endpoint(pool: &PgPool, delivery: Uuid) -> Result<Option<U
 }
 
 /// How `subject` chose to be told (immediately when they never chose).
-pub async fn preference(pool: &PgPool, subject: &str) -> Result<domain::notify::Delivery, sqlx::Error> {
+pub async fn preference(
+    pool: &PgPool,
+    subject: &str,
+) -> Result<domain::notify::Delivery, sqlx::Error> {
     let v: Option<String> =
         sqlx::query_scalar("select delivery from notifications.preferences where subject = $1")
             .bind(subject)

@@ -81,10 +81,7 @@ mod tests {
         assert_eq!(parse(&crate::report::stream_id(id)), Stream::Report(id));
         assert_eq!(parse(&crate::privacy::stream_id(id)), Stream::Person);
         assert_eq!(parse("reference-platforms"), Stream::Reference);
-        assert_eq!(
-            parse(&crate::webhook::stream_id(id)),
-            Stream::Webhook(id)
-        );
+        assert_eq!(parse(&crate::webhook::stream_id(id)), Stream::Webhook(id));
         assert_eq!(parse("registration-nope"), Stream::Malformed);
         assert_eq!(parse("other-1"), Stream::Other);
         assert_eq!(

@@ -179,10 +179,9 @@ impl Endpoint {
                 enabled: false,
                 ..e
             }),
-            (Some(e), WebhookEvent::WebhookEndpointEnabled) => Some(Endpoint {
-                enabled: true,
-                ..e
-            }),
+            (Some(e), WebhookEvent::WebhookEndpointEnabled) => {
+                Some(Endpoint { enabled: true, ..e })
+            }
             (state, _) => state,
         }
     }

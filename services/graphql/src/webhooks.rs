@@ -257,9 +257,11 @@ impl WebhooksQuery {
     async fn my_notification_delivery(&self, ctx: &Context<'_>) -> Result<NotificationDelivery> {
         let viewer = signed_in(ctx)?;
         let _turn = super::pool_turn(ctx).await;
-        Ok(app::webhooks::preference(&app(ctx)?.pool, &viewer.actor.subject)
-            .await?
-            .into())
+        Ok(
+            app::webhooks::preference(&app(ctx)?.pool, &viewer.actor.subject)
+                .await?
+                .into(),
+        )
     }
 }
 
@@ -360,7 +362,10 @@ impl WebhooksMutation {
         with_role(ctx, &[Role::Admin])?;
         let Some(endpoint) = app::webhooks::delivery_endpoint(&app(ctx)?.pool, delivery).await?
         else {
-            return Err(errors::bad_input("delivery", "is not a delivery of any endpoint"));
+            return Err(errors::bad_input(
+                "delivery",
+                "is not a delivery of any endpoint",
+            ));
         };
         endpoint_request(ctx, endpoint, WebhookRequest::Replay { delivery }, None).await
     }

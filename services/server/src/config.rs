@@ -358,7 +358,11 @@ impl Settings {
                 None => chrono::NaiveTime::from_hms_opt(7, 0, 0).expect("07:00"),
                 Some(v) => chrono::NaiveTime::parse_from_str(v.trim(), "%H:%M:%S")
                     .or_else(|_| chrono::NaiveTime::parse_from_str(v.trim(), "%H:%M"))
-                    .map_err(|_| anyhow!("REGISTRY_DIGEST_TIME must be a time of day such as 07:00, not `{v}`"))?,
+                    .map_err(|_| {
+                        anyhow!(
+                            "REGISTRY_DIGEST_TIME must be a time of day such as 07:00, not `{v}`"
+                        )
+                    })?,
             },
             reminder_interval: seconds(&value, "REGISTRY_REMINDER_INTERVAL_SECONDS", 3_600.0)?,
             projection_stall: seconds(&value, "REGISTRY_PROJECTION_STALL_SECONDS", 300.0)?,
@@ -367,7 +371,11 @@ impl Settings {
                 first_retry: seconds(&value, "REGISTRY_WEBHOOK_FIRST_RETRY_SECONDS", 5.0)?,
                 max_retry_gap: seconds(&value, "REGISTRY_WEBHOOK_MAX_RETRY_GAP_SECONDS", 3_600.0)?,
                 retry_window: seconds(&value, "REGISTRY_WEBHOOK_RETRY_WINDOW_SECONDS", 86_400.0)?,
-                disable_after: seconds(&value, "REGISTRY_WEBHOOK_DISABLE_AFTER_SECONDS", 432_000.0)?,
+                disable_after: seconds(
+                    &value,
+                    "REGISTRY_WEBHOOK_DISABLE_AFTER_SECONDS",
+                    432_000.0,
+                )?,
                 poll: Duration::from_secs(5),
             },
             import_review_days: positive(

@@ -21,3 +21,4 @@ mod public_pages;
 mod subscriptions;
 mod telemetry;
 mod tokens;
+mod webhooks;

@@ -11,7 +11,7 @@ use domain::Aggregate;
 use event_store::{ExpectedVersion, StreamAppend};
 use uuid::Uuid;
 
-use super::{encode, expected_at, load, metadata, seal, Handler, HandleError, RequestMeta};
+use super::{encode, expected_at, load, metadata, seal, HandleError, Handler, RequestMeta};
 
 /// A new signing secret in the Standard Webhooks form: `whsec_` and the
 /// base64 of 32 random bytes.

@@ -55,12 +55,14 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
     let store = EventStore::new(pool.clone());
     // The notifier writes what the log calls for to the outbox; instances
     // take turns by the checkpoint's row lock.
+    let (outbox_tx, outbox_rx) = watch::channel(0u64);
     let notifications = settings.run_projector.then(|| {
         app::notifier::spawn(
             pool.clone(),
             store.clone(),
             notifier.wake(),
             settings.poll_interval,
+            outbox_tx,
         )
     });
     let sender = match (settings.run_projector, settings.smtp_url()) {
@@ -70,6 +72,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
                 store.clone(),
                 vault.clone(),
                 notifier.wake(),
+                outbox_rx.clone(),
                 app::mailer::MailSettings {
                     smtp_url: url.to_owned(),
                     from: settings.mail_from.clone(),
@@ -133,6 +136,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
             pool.clone(),
             state.handler.clone(),
             state.notifier.wake(),
+            outbox_rx.clone(),
             settings.webhooks.clone(),
         )
     });
