@@ -16,13 +16,18 @@ pub struct Received {
     pub data: String,
 }
 
+/// Run once, when the next message has been received in full and before
+/// the server answers that it accepted it.
+pub type BeforeAccepting = Box<dyn FnOnce() + Send>;
+
 /// The running server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SmtpSink {
     /// Its port on 127.0.0.1.
     pub port: u16,
     /// Every message accepted.
     pub messages: Arc<Mutex<Vec<Received>>>,
+    before_accepting: Arc<Mutex<Option<BeforeAccepting>>>,
 }
 
 impl SmtpSink {
@@ -32,9 +37,12 @@ impl SmtpSink {
         let port = listener.local_addr().expect("addr").port();
         let messages: Arc<Mutex<Vec<Received>>> = Arc::default();
         let kept = messages.clone();
+        let hook: Arc<Mutex<Option<BeforeAccepting>>> = Arc::default();
+        let before_accepting = hook.clone();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 let kept = kept.clone();
+                let hook = hook.clone();
                 tokio::spawn(async move {
                     let (read, mut write) = socket.into_split();
                     let mut lines = BufReader::new(read).lines();
@@ -68,6 +76,10 @@ impl SmtpSink {
                                 to: std::mem::take(&mut to),
                                 data,
                             });
+                            let before = hook.lock().expect("hook").take();
+                            if let Some(before) = before {
+                                before();
+                            }
                             b"250 queued\r\n"
                         } else if upper.starts_with("QUIT") {
                             let _ = write.write_all(b"221 bye\r\n").await;
@@ -82,11 +94,45 @@ impl SmtpSink {
                 });
             }
         });
-        SmtpSink { port, messages }
+        SmtpSink {
+            port,
+            messages,
+            before_accepting,
+        }
+    }
+
+    /// Run `f` once the next message is in and before it is accepted (to
+    /// kill the sender between its send and its mark, say).
+    pub fn before_accepting_next(&self, f: impl FnOnce() + Send + 'static) {
+        *self.before_accepting.lock().expect("hook") = Some(Box::new(f));
     }
 
     /// The messages so far.
     pub fn received(&self) -> Vec<Received> {
         self.messages.lock().expect("messages").clone()
+    }
+
+    /// Wait (up to 20 s) until `n` messages are in.
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        for _ in 0..400 {
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} messages, got {:?}", self.received());
+    }
+}
+
+impl Received {
+    /// The value of header `name` (first occurrence).
+    pub fn header(&self, name: &str) -> Option<String> {
+        let prefix = format!("{}:", name.to_ascii_lowercase());
+        self.data
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+            .map(|l| l[prefix.len()..].trim().to_owned())
     }
 }

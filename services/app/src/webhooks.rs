@@ -841,19 +841,3 @@ pub async fn delivery_endpoint(pool: &PgPool, delivery: Uuid) -> Result<Option<U
         .fetch_optional(pool)
         .await
 }
-
-/// How `subject` chose to be told (immediately when they never chose).
-pub async fn preference(
-    pool: &PgPool,
-    subject: &str,
-) -> Result<domain::notify::Delivery, sqlx::Error> {
-    let v: Option<String> =
-        sqlx::query_scalar("select delivery from notifications.preferences where subject = $1")
-            .bind(subject)
-            .fetch_optional(pool)
-            .await?;
-    Ok(match v.as_deref() {
-        Some("daily_digest") => domain::notify::Delivery::DailyDigest,
-        _ => domain::notify::Delivery::Immediate,
-    })
-}

@@ -257,11 +257,11 @@ impl WebhooksQuery {
     async fn my_notification_delivery(&self, ctx: &Context<'_>) -> Result<NotificationDelivery> {
         let viewer = signed_in(ctx)?;
         let _turn = super::pool_turn(ctx).await;
-        Ok(
-            app::webhooks::preference(&app(ctx)?.pool, &viewer.actor.subject)
-                .await?
-                .into(),
-        )
+        Ok(app(ctx)?
+            .handler
+            .notification_preference(&viewer.actor.subject)
+            .await?
+            .into())
     }
 }
 

@@ -256,3 +256,324 @@ async fn each_message_reaches_the_named_person_or_the_teams_mailbox_once_by_smtp
         .count();
     assert_eq!(to_manager, 1, "one message, and none after the erasure");
 }
+
+fn mail_env(smtp: &str) -> Vec<(&str, &str)> {
+    vec![
+        VAULT[0],
+        ("REGISTRY_SMTP_URL", smtp),
+        ("REGISTRY_MAIL_FROM", "Registry <registry@north.gov.uk>"),
+        (
+            "REGISTRY_MAIL_ROLES",
+            "communications=comms-team@north.gov.uk",
+        ),
+        ("REGISTRY_STAFF_APP_URL", "https://registry.north.gov.uk"),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_killed_between_the_relays_acceptance_and_its_mark_sends_again_under_the_same_message_id_and_marks_it_once(
+) {
+    let sink = blackbox_tests::smtp::SmtpSink::start().await;
+    let db = TestDatabase::new().await;
+    let smtp = format!("smtp://127.0.0.1:{}", sink.port);
+    let service = Service::start(&db.url(), &mail_env(&smtp));
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let id = submit(&api, council::form(3, "X", "@NorthKilled")).await;
+    // The relay has the whole message; before it answers, the sender dies.
+    let pid = service.pid();
+    sink.before_accepting_next(move || {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    });
+    act(
+        &api,
+        APPLICANT,
+        "recordRiskAssessment",
+        &id,
+        council::RISK_ASSESSMENT,
+    )
+    .await;
+    let first = sink.wait_for(1).await;
+    let _ = service.wait_exit();
+    let unmarked: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+        "select sent_at from notifications.outbox where kind = 'waiting:risk_assessment_signature'",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(unmarked, None, "killed before it could mark the message");
+
+    // After the restart it sends again: the relay sees the same Message-ID
+    // (the idempotency key), and the outbox marks it sent once.
+    let service = Service::start(&db.url(), &mail_env(&smtp));
+    let all = sink.wait_for(2).await;
+    let ids: Vec<Option<String>> = all.iter().map(|m| m.header("Message-ID")).collect();
+    assert!(ids[0].is_some(), "{}", first[0].data);
+    assert_eq!(ids[0], ids[1], "the retry carries the same Message-ID");
+    assert_eq!(all[0].to, all[1].to);
+    let mut marked = 0;
+    for _ in 0..200 {
+        marked = sqlx::query_scalar::<_, i64>(
+            "select count(*) from notifications.outbox where sent_at is not null",
+        )
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+        if marked == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(marked, 1);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(sink.received().len(), 2, "and nothing more");
+    service.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_who_chose_the_daily_digest_gets_one_message_listing_what_waited_at_the_digest_time(
+) {
+    let sink = blackbox_tests::smtp::SmtpSink::start().await;
+    let db = TestDatabase::new().await;
+    let smtp = format!("smtp://127.0.0.1:{}", sink.port);
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(8))
+        .format("%H:%M:%S")
+        .to_string();
+    let mut env = mail_env(&smtp);
+    env.push(("REGISTRY_DIGEST_TIME", at.as_str()));
+    let service = Service::start(&db.url(), &env);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let manager = council::as_(MANAGER);
+    assert_eq!(
+        api.ok(
+            Some(&manager),
+            "{ myNotificationDelivery }",
+            serde_json::json!({})
+        )
+        .await["myNotificationDelivery"],
+        "IMMEDIATE"
+    );
+    api.ok(
+        Some(&manager),
+        "mutation { setNotificationDelivery(delivery: DAILY_DIGEST) }",
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(
+        api.ok(
+            Some(&manager),
+            "{ myNotificationDelivery }",
+            serde_json::json!({})
+        )
+        .await["myNotificationDelivery"],
+        "DAILY_DIGEST"
+    );
+    let one = submit(&api, council::form(3, "X", "@NorthDigestA")).await;
+    let two = submit(&api, council::form(3, "X", "@NorthDigestB")).await;
+    for id in [&one, &two] {
+        act(
+            &api,
+            APPLICANT,
+            "recordRiskAssessment",
+            id,
+            council::RISK_ASSESSMENT,
+        )
+        .await;
+    }
+    settled(&db.owner).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        sink.received().is_empty(),
+        "nothing is sent at once to someone who chose the digest: {:?}",
+        sink.received()
+    );
+    let mail = sink.wait_for(1).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].to, vec!["u-manager@north.gov.uk".to_owned()]);
+    assert!(
+        mail[0].data.contains("daily summary (2 item(s))"),
+        "{}",
+        mail[0].data
+    );
+    assert!(mail[0].data.contains(&one) && mail[0].data.contains(&two));
+    let carried: i64 = sqlx::query_scalar(
+        "select count(*) from notifications.outbox where digest like 'digest/u-manager/%' and sent_at is not null",
+    )
+    .fetch_one(&db.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        carried, 2,
+        "both messages are marked as carried by the digest"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(sink.received().len(), 1, "one digest a day");
+    service.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_are_decided_from_the_registry_and_the_date_once_each_however_often_the_job_runs()
+{
+    let db = TestDatabase::new().await;
+    let service = Service::start(
+        &db.url(),
+        &[
+            VAULT[0],
+            ("REGISTRY_REVIEW_PERIOD_DAYS", "20"),
+            ("REGISTRY_REMINDER_INTERVAL_SECONDS", "0.3"),
+        ],
+    );
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    // Level 3, published today: its review falls due in 20 days.
+    let id = submit(&api, council::form(3, "X", "@NorthReminded")).await;
+    council::sign_and_publish_level3(&api, &id).await;
+    // Level 2, a consultation closing in five days.
+    let today = chrono::Utc::now().date_naive();
+    let mut form = council::form(2, "X", "@NorthClosing");
+    form["details"]["consult"]["opensOn"] = serde_json::json!(today.to_string());
+    form["details"]["consult"]["closesOn"] =
+        serde_json::json!((today + chrono::Duration::days(5)).to_string());
+    let consultation = submit(&api, form).await;
+    act(
+        &api,
+        CONSULTATION,
+        "recordConsultationListing",
+        &consultation,
+        r#", finderReference: "CF-2026-77""#,
+    )
+    .await;
+    act(&api, COMMS, "approveRegistration", &consultation, "").await;
+    act(&api, COMMS, "publishRegistration", &consultation, "").await;
+    // A new policy version: every published account's contact acknowledges it.
+    api.ok(
+        Some(&council::as_(ADMIN)),
+        "mutation { publishPolicyVersion(version: \"2026.2\", publishedOn: \"2026-12-01\", summary: \"Replies within two working days\", url: \"https://north.gov.uk/policy\") { position } }",
+        serde_json::json!({}),
+    )
+    .await;
+    let wanted = [
+        ("revalidation_due_soon", "person:u-contact", id.as_str()),
+        (
+            "revalidation_due_soon",
+            "person:u-contact",
+            consultation.as_str(),
+        ),
+        (
+            "consultation_closing_soon",
+            "person:u-contact",
+            consultation.as_str(),
+        ),
+        (
+            "policy_acknowledgement_due",
+            "person:u-contact",
+            id.as_str(),
+        ),
+        (
+            "policy_acknowledgement_due",
+            "person:u-contact",
+            consultation.as_str(),
+        ),
+    ];
+    let reminders = || async {
+        sqlx::query_as::<_, (String, String, uuid::Uuid)>(
+            "select kind, recipient, about from notifications.outbox where position is null order by kind, about",
+        )
+        .fetch_all(&db.owner)
+        .await
+        .unwrap()
+    };
+    let mut got = Vec::new();
+    for _ in 0..200 {
+        got = reminders().await;
+        if got.len() >= wanted.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut got_text: Vec<(String, String, String)> = got
+        .iter()
+        .map(|(k, r, a)| (k.clone(), r.clone(), a.to_string()))
+        .collect();
+    got_text.sort();
+    let mut want_text: Vec<(String, String, String)> = wanted
+        .iter()
+        .map(|(k, r, a)| ((*k).to_owned(), (*r).to_owned(), (*a).to_owned()))
+        .collect();
+    want_text.sort();
+    assert_eq!(got_text, want_text);
+    // Several more runs (and a restart) add nothing.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    service.terminate();
+    let service = Service::start(
+        &db.url(),
+        &[
+            VAULT[0],
+            ("REGISTRY_REVIEW_PERIOD_DAYS", "20"),
+            ("REGISTRY_REMINDER_INTERVAL_SECONDS", "0.3"),
+        ],
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(reminders().await.len(), wanted.len());
+    let runs: i64 = sqlx::query_scalar("select count(*) from notifications.reminder_runs")
+        .fetch_one(&db.owner)
+        .await
+        .unwrap();
+    assert!(runs >= 1);
+    service.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_is_told_by_email_when_the_read_models_stop_following_the_log() {
+    let sink = blackbox_tests::smtp::SmtpSink::start().await;
+    let db = TestDatabase::new().await;
+    let smtp = format!("smtp://127.0.0.1:{}", sink.port);
+    let mut env = mail_env(&smtp);
+    env.push(("REGISTRY_OPERATIONS_EMAIL", "ops@north.gov.uk"));
+    env.push(("REGISTRY_PROJECTION_STALL_SECONDS", "1"));
+    let service = Service::start(&db.url(), &env);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    // The read models can no longer be written: the projector fails on the
+    // next event and stays where it was.
+    sqlx::query(
+        "revoke insert, update, delete on all tables in schema read_models from registry_app",
+    )
+    .execute(&db.owner)
+    .await
+    .unwrap();
+    submit(&api, council::form(1, "X", "@NorthStalled")).await;
+    let ops = |mail: &[blackbox_tests::smtp::Received]| {
+        mail.iter()
+            .filter(|m| m.to == vec!["ops@north.gov.uk".to_owned()])
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let mut to_ops = Vec::new();
+    for _ in 0..200 {
+        to_ops = ops(&sink.received());
+        if !to_ops.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(to_ops.len(), 1, "{:?}", sink.received());
+    assert!(to_ops[0]
+        .data
+        .contains("read models stopped following the log"));
+    sqlx::query("grant insert, update, delete on all tables in schema read_models to registry_app")
+        .execute(&db.owner)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let to_ops = sink
+        .received()
+        .iter()
+        .filter(|m| m.to == vec!["ops@north.gov.uk".to_owned()])
+        .count();
+    assert_eq!(to_ops, 1, "told once for the position it stopped at");
+    service.terminate();
+}

@@ -158,6 +158,25 @@ impl Handler {
 }
 
 impl Handler {
+    /// How `subject` chose to be told (immediately when they never chose),
+    /// as the log says now.
+    pub async fn notification_preference(
+        &self,
+        subject: &str,
+    ) -> Result<domain::notify::Delivery, HandleError> {
+        let events = self
+            .store
+            .read_stream(&domain::notify::preference_stream(subject), None)
+            .await?;
+        let mut delivery = domain::notify::Delivery::Immediate;
+        for e in &events {
+            let domain::notify::PreferenceEvent::NotificationPreferenceSet { delivery: d, .. } =
+                domain::codec::decode(&e.event_type, e.schema_version, &e.payload, 1)?;
+            delivery = d;
+        }
+        Ok(delivery)
+    }
+
     /// Record how the signed-in person wants to be told: each message at
     /// once, or one daily digest. Returns the event's log position.
     pub async fn set_notification_preference(
