@@ -185,12 +185,39 @@ async fn address_of(
     }
 }
 
+/// The account a registration is for, as a person would name it: e.g.
+/// `X account x.com/northtown (level 3, Participate)`. Public facts only.
+async fn account_label(store: &EventStore, about: Uuid) -> Result<Option<String>, HandleError> {
+    let (Some(r), _) = load_registration(store, about).await? else {
+        return Ok(None);
+    };
+    let url = r.account_key.url();
+    let shown = url
+        .strip_prefix("https://")
+        .unwrap_or(&url)
+        .trim_end_matches('/');
+    Ok(Some(format!(
+        "{} account {shown} (level {}, {})",
+        r.account_key.platform.display_name(),
+        r.level().number(),
+        r.level().name()
+    )))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 fn compose(
     settings: &MailSettings,
     to: &str,
     key: &str,
     kind: &str,
     about: Uuid,
+    account: Option<&str>,
 ) -> Result<Message, String> {
     let what = what(kind);
     let base = settings.app_url.trim_end_matches('/');
@@ -216,14 +243,21 @@ fn compose(
     } else {
         "You receive this because the registry names you or your team for it."
     };
+    let account_text = account
+        .map(|a| format!("Account: {a}\n"))
+        .unwrap_or_default();
+    let account_html = account
+        .map(|a| format!("Account: {}<br>", escape(a)))
+        .unwrap_or_default();
     let text = format!(
         "Hello,\n\nIn the council's social media registry, {what}.\n\n\
-         {label}: {about}\nOpen it: {link} ({hint})\n\n{why}\n"
+         {account_text}{label}: {about}\nOpen it: {link} ({hint})\n\n{why}\n"
     );
     let html = format!(
         "<!doctype html><html><body><p>Hello,</p><p>In the council's social media registry, {what}.</p>\
-         <p>{label}: <code>{about}</code><br><a href=\"{link}\">Open it</a> ({hint})</p>\
-         <p>{why}</p></body></html>"
+         <p>{account_html}{label}: <code>{about}</code><br><a href=\"{link}\">Open it</a> ({})</p>\
+         <p>{why}</p></body></html>",
+        escape(&hint)
     );
     let mut subject = what.clone();
     if let Some(first) = subject.get_mut(0..1) {
@@ -286,7 +320,14 @@ pub async fn send_due(
         };
         let outcome = match address_of(store, vault, settings, &recipient, about).await? {
             Address::Skip(why) => Err((why.to_owned(), true)),
-            Address::To(to) => match compose(settings, &to, &key, &kind, about) {
+            Address::To(to) => match compose(
+                settings,
+                &to,
+                &key,
+                &kind,
+                about,
+                account_label(store, about).await?.as_deref(),
+            ) {
                 Err(why) => Err((format!("skipped: {why}"), true)),
                 Ok(message) => match transport.send(message).await {
                     Ok(_) => Ok(()),
@@ -354,7 +395,7 @@ fn compose_digest(
     settings: &MailSettings,
     to: &str,
     key: &str,
-    items: &[(String, Uuid)],
+    items: &[(String, Uuid, Option<String>)],
 ) -> Result<Message, String> {
     let link = format!("{}/graphql", settings.app_url.trim_end_matches('/'));
     let mut text = format!(
@@ -365,11 +406,16 @@ fn compose_digest(
         "<!doctype html><html><body><p>Hello,</p><p>Your daily summary from the council's social media registry: {} item(s).</p><ul>",
         items.len()
     );
-    for (kind, about) in items {
+    for (kind, about, account) in items {
         let what = what(kind);
-        text.push_str(&format!("- {what} (registration {about})\n"));
+        let on = account
+            .as_deref()
+            .map(|a| format!(": {a}"))
+            .unwrap_or_default();
+        text.push_str(&format!("- {what}{on} (registration {about})\n"));
         html.push_str(&format!(
-            "<li>{what} (registration <code>{about}</code>)</li>"
+            "<li>{what}{} (registration <code>{about}</code>)</li>",
+            escape(&on)
         ));
     }
     text.push_str(&format!(
@@ -465,10 +511,10 @@ pub async fn send_digests(
             }
         }
         let keys: Vec<String> = rows.iter().map(|(k, _, _)| k.clone()).collect();
-        let items: Vec<(String, Uuid)> = rows
-            .iter()
-            .map(|(_, kind, about)| (kind.clone(), *about))
-            .collect();
+        let mut items: Vec<(String, Uuid, Option<String>)> = Vec::new();
+        for (_, kind, about) in &rows {
+            items.push((kind.clone(), *about, account_label(store, *about).await?));
+        }
         let outcome = match to {
             Address::Skip(why) => Err((why.to_owned(), true)),
             Address::To(to) => match compose_digest(settings, &to, &key, &items) {

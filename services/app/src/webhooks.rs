@@ -493,10 +493,15 @@ pub async fn send_due(
         let attempts: i32 = row.try_get("attempts")?;
         let window: DateTime<Utc> = row.try_get("window_started_at")?;
         let url: String = row.try_get("url")?;
-        if !secrets.contains_key(&endpoint) {
-            secrets.insert(endpoint, handler.webhook_secret(endpoint).await?);
+        let secret = match secrets.get(&endpoint) {
+            Some(s) => s.clone(),
+            None => {
+                let s = handler.webhook_secret(endpoint).await?;
+                secrets.insert(endpoint, s.clone());
+                s
+            }
         }
-        let secret = secrets[&endpoint].clone().unwrap_or_default();
+        .unwrap_or_default();
         let outcome = attempt(client, &url, &secret, id, &body).await;
         let number = attempts + 1;
         sqlx::query(
@@ -598,9 +603,9 @@ pub async fn send_due(
 
 fn human(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 86_400 && s % 86_400 == 0 {
+    if s >= 86_400 && s.is_multiple_of(86_400) {
         format!("{} days", s / 86_400)
-    } else if s >= 3_600 && s % 3_600 == 0 {
+    } else if s >= 3_600 && s.is_multiple_of(3_600) {
         format!("{} hours", s / 3_600)
     } else {
         format!("{s} seconds")

@@ -33,6 +33,8 @@ pub fn stream_id(id: Uuid) -> String {
 }
 
 /// The kinds of public fact an endpoint can ask for.
+// The names mirror the wire codes (`account.published`, …).
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WebhookKind {

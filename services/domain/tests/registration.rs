@@ -2109,3 +2109,44 @@ fn a_new_policy_version_and_a_closing_consultation_remind_the_business_contact()
     );
     assert_eq!(on(closes + Duration::days(1)), vec![]);
 }
+
+// --- What other systems are told (webhooks) ---------------------------------
+
+fn facts(s: &mut Scenario, who: &Actor, command: Command) -> Vec<domain::webhook::WebhookKind> {
+    let mut state = s.state();
+    let events = s.ok(who, command);
+    let mut out = Vec::new();
+    for e in &events {
+        let next = domain::registration::Registration::apply(state.clone(), e).unwrap();
+        out.extend(domain::webhook::fact_of(state.as_ref(), &next, e));
+        state = Some(next);
+    }
+    out
+}
+
+#[test]
+fn only_public_facts_reach_webhooks_publication_revalidation_change_and_withdrawal_of_a_published_account(
+) {
+    use domain::webhook::WebhookKind::*;
+    // Nothing before publication is public: submission, sign-offs, approval.
+    let mut s = Scenario::new();
+    s.submit(form(3));
+    assert!(facts(&mut s, &applicant(), risk_assessment(APPLICANT)).is_empty());
+    assert!(facts(&mut s, &line_manager(), Command::SignRiskAssessment).is_empty());
+    assert!(facts(&mut s, &comms(), Command::Approve).is_empty());
+    assert_eq!(
+        facts(&mut s, &comms(), Command::Publish),
+        vec![AccountPublished]
+    );
+    assert_eq!(
+        facts(&mut s, &comms(), Command::Revalidate),
+        vec![AccountRevalidated]
+    );
+    assert_eq!(
+        facts(&mut s, &comms(), withdraw("Service closed")),
+        vec![AccountWithdrawn]
+    );
+    // Withdrawing what was never published tells nobody outside.
+    let mut s = approved(1);
+    assert!(facts(&mut s, &comms(), withdraw("Not needed")).is_empty());
+}

@@ -13,6 +13,8 @@ use crate::errors;
 use app::commands::WebhookRequest;
 
 /// A kind of public fact an endpoint can be told of.
+// The names mirror the wire codes (`account.published`, …).
+#[allow(clippy::enum_variant_names)]
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "domain::webhook::WebhookKind")]
 pub enum WebhookKind {

@@ -130,12 +130,23 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
         /// Comma-separated roles: staff, line_manager, senior_officer,
-        /// communications, consultation, auditor, admin, data_protection.
+        /// communications, consultation, auditor, admin, data_protection,
+        /// integration.
         #[arg(long, default_value = "staff")]
         roles: String,
         /// Lifetime in minutes.
         #[arg(long, default_value_t = 480)]
         ttl_minutes: u64,
+    },
+    /// Development only: catch the service's email on a local SMTP port
+    /// and write each message to a file (`scripts/serve` starts it).
+    DevMailCatcher {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:1025")]
+        listen: std::net::SocketAddr,
+        /// Where each message is written, as an `.eml` file.
+        #[arg(long)]
+        dir: std::path::PathBuf,
     },
 }
 
@@ -157,6 +168,7 @@ async fn main() -> ExitCode {
             roles,
             ttl_minutes,
         } => cli::dev::dev_token(sub, name, roles, ttl_minutes),
+        Command::DevMailCatcher { listen, dir } => cli::dev::mail_catcher(listen, dir).await,
         Command::VerifyChain {
             from,
             to,

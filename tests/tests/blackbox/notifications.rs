@@ -192,6 +192,13 @@ async fn each_message_reaches_the_named_person_or_the_teams_mailbox_once_by_smtp
     );
     assert!(mail[0].data.contains(&id), "names the registration");
     assert!(
+        mail[0]
+            .text()
+            .contains("Account: X (Twitter) account x.com/northmailed (level 3, Participate)"),
+        "names the account: {}",
+        mail[0].data
+    );
+    assert!(
         mail[0].data.contains("https://registry.north.gov.uk"),
         "links to the app"
     );
@@ -398,7 +405,12 @@ async fn a_person_who_chose_the_daily_digest_gets_one_message_listing_what_waite
         "{}",
         mail[0].data
     );
-    assert!(mail[0].data.contains(&one) && mail[0].data.contains(&two));
+    let text = mail[0].text();
+    assert!(text.contains(&one) && text.contains(&two), "{text}");
+    assert!(
+        text.contains("x.com/northdigesta") && text.contains("x.com/northdigestb"),
+        "{text}"
+    );
     let carried: i64 = sqlx::query_scalar(
         "select count(*) from notifications.outbox where digest like 'digest/u-manager/%' and sent_at is not null",
     )
