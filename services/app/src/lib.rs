@@ -5,7 +5,8 @@
 //! [`notifier`] writes the messages the log calls for to the outbox, which
 //! [`mailer`] sends by email and [`webhooks`] to other systems;
 //! [`audit`], [`privacy`], [`jobs`] and [`demo`] are the operations built
-//! on it. No HTTP and no GraphQL here.
+//! on it. No HTTP server and no GraphQL here: the senders are clients only
+//! (SMTP, and the POSTs of webhook deliveries).
 
 pub mod audit;
 pub mod commands;

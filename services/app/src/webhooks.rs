@@ -1,7 +1,7 @@
 //! Webhooks: the public facts of the log, delivered to the endpoints other
 //! systems registered, signed in the Standard Webhooks scheme.
 //!
-//! - The notifier ([`crate::notifier`]) keeps `notifications.webhook_endpoints`
+//! - The notifier (`notifier.rs`) keeps `notifications.webhook_endpoints`
 //!   from the endpoints' events and writes a delivery per public fact and
 //!   endpoint ([`Endpoints::deliveries`]), in the same transaction as its
 //!   checkpoint. A delivery's id is derived from the endpoint and the
