@@ -3,6 +3,7 @@
 
 pub mod council;
 pub mod smtp;
+pub mod staff;
 pub mod webhook;
 
 use std::io::{BufRead, BufReader};

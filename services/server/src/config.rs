@@ -121,6 +121,14 @@ pub struct Settings {
     /// `REGISTRY_PROJECTION_STALL_SECONDS`: how long the read models may
     /// stand still behind the log before operations is told (default 300).
     pub projection_stall: Duration,
+    /// The staff app's sign-in: `REGISTRY_STAFF_OIDC_CLIENT_ID` (unset: no
+    /// provider sign-in), `REGISTRY_STAFF_OIDC_CLIENT_SECRET`,
+    /// `REGISTRY_STAFF_OIDC_ISSUER` (default `REGISTRY_OIDC_ISSUER`),
+    /// `REGISTRY_STAFF_ROLES_CLAIM` (`roles`), `REGISTRY_STAFF_ROLE_MAP`.
+    pub staff_oidc: Option<staff::oidc::OidcSettings>,
+    /// Staff sessions: `REGISTRY_SESSION_IDLE_SECONDS` (1800) and
+    /// `REGISTRY_SESSION_ABSOLUTE_SECONDS` (36000).
+    pub staff_sessions: staff::session::SessionSettings,
     /// Webhook delivery: `REGISTRY_WEBHOOK_TIMEOUT_SECONDS` (10),
     /// `REGISTRY_WEBHOOK_FIRST_RETRY_SECONDS` (5, doubling),
     /// `REGISTRY_WEBHOOK_MAX_RETRY_GAP_SECONDS` (3600),
@@ -366,6 +374,32 @@ impl Settings {
             },
             reminder_interval: seconds(&value, "REGISTRY_REMINDER_INTERVAL_SECONDS", 3_600.0)?,
             projection_stall: seconds(&value, "REGISTRY_PROJECTION_STALL_SECONDS", 300.0)?,
+            staff_oidc: match value("REGISTRY_STAFF_OIDC_CLIENT_ID") {
+                None => None,
+                Some(client_id) => Some(staff::oidc::OidcSettings {
+                    issuer: value("REGISTRY_STAFF_OIDC_ISSUER")
+                        .or_else(|| value("REGISTRY_OIDC_ISSUER"))
+                        .ok_or_else(|| anyhow!("REGISTRY_STAFF_OIDC_CLIENT_ID is set, but no issuer: set REGISTRY_STAFF_OIDC_ISSUER or REGISTRY_OIDC_ISSUER"))?,
+                    client_id,
+                    client_secret: value("REGISTRY_STAFF_OIDC_CLIENT_SECRET"),
+                    redirect_url: format!(
+                        "{}/staff/callback",
+                        value("REGISTRY_STAFF_APP_URL")
+                            .unwrap_or_else(|| "http://localhost:8080".into())
+                            .trim_end_matches('/')
+                    ),
+                    roles_claim: value("REGISTRY_STAFF_ROLES_CLAIM").unwrap_or_else(|| "roles".into()),
+                    role_map: staff::oidc::parse_role_map(
+                        &value("REGISTRY_STAFF_ROLE_MAP").unwrap_or_default(),
+                    )
+                    .map_err(|e| anyhow!(e))?,
+                }),
+            },
+            staff_sessions: staff::session::SessionSettings {
+                idle: seconds(&value, "REGISTRY_SESSION_IDLE_SECONDS", 1_800.0)?,
+                absolute: seconds(&value, "REGISTRY_SESSION_ABSOLUTE_SECONDS", 36_000.0)?,
+                secure_cookie: environment != Environment::Development,
+            },
             webhooks: app::webhooks::WebhookSettings {
                 timeout: seconds(&value, "REGISTRY_WEBHOOK_TIMEOUT_SECONDS", 10.0)?,
                 first_retry: seconds(&value, "REGISTRY_WEBHOOK_FIRST_RETRY_SECONDS", 5.0)?,

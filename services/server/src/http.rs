@@ -122,6 +122,7 @@ pub fn router(
     auth: Authenticator,
     config: HttpConfig,
     web: web::WebState,
+    staff: Option<staff::StaffState>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Router {
     let cors = cors(&config.cors_origins);
@@ -148,6 +149,10 @@ pub fn router(
         ws: Arc::new(crate::ws::WsCounters::default()),
     })));
     let router = router.merge(web::router(web));
+    let router = match staff {
+        Some(staff) => router.merge(staff::router(staff)),
+        None => router,
+    };
     // Bodies are read inside the handlers, so this bounds a trickled body
     // too; streamed responses and WebSockets are past it once they start.
     let router = router.layer(tower_http::timeout::TimeoutLayer::with_status_code(

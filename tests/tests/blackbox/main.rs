@@ -18,6 +18,7 @@ mod notifications;
 mod operations;
 mod privacy;
 mod public_pages;
+mod staff_app;
 mod subscriptions;
 mod telemetry;
 mod tokens;

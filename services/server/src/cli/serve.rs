@@ -167,8 +167,27 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         )),
         trusted_proxies: settings.trusted_proxies,
     };
+    let staff = staff::StaffState {
+        app: state.clone(),
+        schema: schema.clone(),
+        council_name: settings.council_name.clone(),
+        sessions: settings.staff_sessions.clone(),
+        oidc: settings
+            .staff_oidc
+            .clone()
+            .map(|o| Arc::new(staff::oidc::Oidc::new(o))),
+        dev_sign_in: settings.environment == server::config::Environment::Development,
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let app = http::router(state, schema, auth, http_config, web, stop_rx.clone());
+    let app = http::router(
+        state,
+        schema,
+        auth,
+        http_config,
+        web,
+        Some(staff),
+        stop_rx.clone(),
+    );
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

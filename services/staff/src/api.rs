@@ -1,0 +1,149 @@
+//! The staff app as a GraphQL client: every page runs named operations
+//! from `operations/*.graphql` (validated against the schema by a test),
+//! executed in-process under the signed-in person's identity, so the app
+//! can do nothing the API would refuse and says what the API says.
+
+use async_graphql::{Request, Variables};
+use graphql::{CorrelationId, RegistrySchema, Viewer};
+use serde_json::Value;
+
+use crate::session::Session;
+
+/// Every operation document of the app, by file.
+pub const DOCUMENTS: [(&str, &str); 5] = [
+    ("Home.graphql", include_str!("../operations/Home.graphql")),
+    (
+        "MyRegistrations.graphql",
+        include_str!("../operations/MyRegistrations.graphql"),
+    ),
+    (
+        "Registration.graphql",
+        include_str!("../operations/Registration.graphql"),
+    ),
+    ("Act.graphql", include_str!("../operations/Act.graphql")),
+    (
+        "Submit.graphql",
+        include_str!("../operations/Submit.graphql"),
+    ),
+];
+
+fn document_of(operation: &str) -> &'static str {
+    DOCUMENTS
+        .iter()
+        .map(|(_, d)| *d)
+        .find(|d| {
+            d.contains(&format!("query {operation}("))
+                || d.contains(&format!("query {operation} "))
+                || d.contains(&format!("mutation {operation}("))
+        })
+        .unwrap_or_else(|| panic!("no operation {operation} in operations/"))
+}
+
+/// What the API refused, in its words, with the field it named.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The error code (`BAD_USER_INPUT`, `FORBIDDEN`, …).
+    pub code: String,
+    /// The message.
+    pub message: String,
+    /// The input field it names, when it names one (e.g. `form.account`).
+    pub field: Option<String>,
+}
+
+/// Run operation `name` with `variables` as the session's person.
+pub async fn run(
+    schema: &RegistrySchema,
+    session: &Session,
+    name: &str,
+    variables: Value,
+) -> Result<Value, Vec<Refusal>> {
+    let principal = app::context::Principal {
+        actor: session.actor.clone(),
+        name: session.name.clone(),
+        expires_at: None,
+    };
+    let request = Request::new(document_of(name))
+        .operation_name(name)
+        .variables(Variables::from_json(variables))
+        .data(Viewer(Some(principal)))
+        .data(CorrelationId(format!("staff-{}", uuid::Uuid::new_v4())));
+
+    let response = schema.execute(request).await;
+    if response.errors.is_empty() {
+        return Ok(response.data.into_json().unwrap_or(Value::Null));
+    }
+    Err(response
+        .errors
+        .iter()
+        .map(|e| {
+            let ext = e.extensions.as_ref();
+            let get = |k: &str| {
+                ext.and_then(|x| x.get(k))
+                    .and_then(|v| v.clone().into_json().ok())
+                    .and_then(|v| v.as_str().map(str::to_owned))
+            };
+            Refusal {
+                code: get("code").unwrap_or_else(|| "INTERNAL".into()),
+                message: e.message.clone(),
+                field: get("field"),
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_document_is_valid_against_the_schema() {
+        let schema = graphql::build(None);
+        for (file, document) in DOCUMENTS {
+            let parsed = async_graphql::parser::parse_query(document)
+                .unwrap_or_else(|e| panic!("{file} does not parse: {e}"));
+            for (name, _) in parsed.operations.iter() {
+                let name = name
+                    .map(|n| n.to_string())
+                    .expect("every operation is named");
+                let invalid = validation_errors(&schema, document, &name);
+                assert!(invalid.is_empty(), "{file} {name}: {invalid:?}");
+            }
+        }
+    }
+
+    /// The validator's errors for operation `name`: they have no path (a
+    /// schema without state fails every resolver, but those errors name
+    /// the field they come from).
+    fn validation_errors(schema: &RegistrySchema, document: &str, name: &str) -> Vec<String> {
+        let request = Request::new(document).operation_name(name);
+        let response = futures_lite_block(schema.execute(request));
+        response
+            .errors
+            .iter()
+            .filter(|e| e.path.is_empty())
+            .map(|e| e.message.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_document_that_does_not_match_the_schema_is_caught() {
+        let schema = graphql::build(None);
+        assert!(
+            !validation_errors(&schema, "query Bad { myApprovals { nope } }", "Bad").is_empty()
+        );
+        assert!(!validation_errors(
+            &schema,
+            "mutation Bad($id: UUID!) { approveRegistration(id: $id, nope: 1) { position } }",
+            "Bad"
+        )
+        .is_empty());
+    }
+
+    fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+}
