@@ -39,6 +39,10 @@ fn document_of(operation: &str) -> &'static str {
         .unwrap_or_else(|| panic!("no operation {operation} in operations/"))
 }
 
+fn is_mutation(operation: &str) -> bool {
+    document_of(operation).contains(&format!("mutation {operation}("))
+}
+
 /// What the API refused, in its words, with the field it named.
 #[derive(Debug, Clone)]
 pub struct Refusal {
@@ -69,8 +73,19 @@ pub async fn run(
         .data(CorrelationId(format!("staff-{}", uuid::Uuid::new_v4())));
 
     let response = schema.execute(request).await;
-    if response.errors.is_empty() {
-        return Ok(response.data.into_json().unwrap_or(Value::Null));
+    // Fields this person may not see (someone else's contact details) come
+    // back as null with a FORBIDDEN error each: the rest of the page stands.
+    let only_hidden_fields = response.errors.iter().all(|e| {
+        !e.path.is_empty()
+            && e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .and_then(|v| v.clone().into_json().ok())
+                .is_some_and(|v| v == "FORBIDDEN")
+    });
+    let data = response.data.clone().into_json().unwrap_or(Value::Null);
+    if response.errors.is_empty() || (only_hidden_fields && !data.is_null() && !is_mutation(name)) {
+        return Ok(data);
     }
     Err(response
         .errors

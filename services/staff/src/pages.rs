@@ -274,17 +274,19 @@ fn actions(r: &Value, session: &Session) -> Vec<&'static str> {
     let mut out = Vec::new();
     let open = matches!(status, "SUBMITTED" | "CHANGES_REQUESTED" | "APPROVED");
     let waiting = |s: &str| steps.iter().any(|x| x.starts_with(s));
-    if open && waiting("risk_assessment") && !waiting("risk_assessment_signature") {
+    let step = |s: &str| steps.contains(&s);
+    if open && step("risk_assessment") {
         out.push("record_risk_assessment");
     }
     if open
-        && waiting("risk_assessment_signature")
+        && step("risk_assessment_signature")
+        && !step("risk_assessment")
         && r["details"]["lineManager"]["subject"].as_str() == Some(me)
     {
         out.push("sign_risk_assessment");
     }
     if open
-        && waiting("senior_officer")
+        && step("senior_officer_sign_off")
         && r["details"]["seniorOfficer"]["subject"].as_str() == Some(me)
     {
         out.push("senior_sign_off");

@@ -19,6 +19,7 @@ mod operations;
 mod privacy;
 mod public_pages;
 mod staff_app;
+mod staff_browser;
 mod subscriptions;
 mod telemetry;
 mod tokens;

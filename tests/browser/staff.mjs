@@ -1,0 +1,249 @@
+// The staff app in a real browser: Debian's headless Chromium driven by
+// playwright-core, signing in through a real OpenID provider
+// (oidc-provider.mjs), each level's journey by the people the framework
+// names, a refusal, a run without JavaScript and one by keyboard only;
+// axe-core at WCAG 2.2 AA on every page state, and screenshots at 390 and
+// 1280 pixels. Started by tests/tests/blackbox/staff_browser.rs, which runs
+// the provider and the service. Exits non-zero on the first failure.
+import { chromium } from "playwright-core";
+import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
+import assert from "node:assert/strict";
+
+const require = createRequire(import.meta.url);
+const AXE = require.resolve("axe-core/axe.min.js");
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+const BASE = env("BASE_URL");
+const SHOTS = env("SCREENSHOT_DIR");
+mkdirSync(SHOTS, { recursive: true });
+const SIZES = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 800 } };
+const violations = [];
+
+async function check(page, name) {
+  await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } })
+  );
+  for (const v of result.violations) {
+    violations.push(`${name}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join("; ")}`);
+  }
+  for (const [size, viewport] of Object.entries(SIZES)) {
+    await page.setViewportSize(viewport);
+    await page.screenshot({ path: `${SHOTS}/staff-${name}-${size}.png`, fullPage: true });
+  }
+  await page.setViewportSize(SIZES.desktop);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+
+/** A person's own browser, signed in through the identity provider. */
+async function signIn(who, options = {}) {
+  // bypassCSP only so axe-core can be injected; the pages run under their CSP.
+  const context = await browser.newContext({ viewport: SIZES.desktop, bypassCSP: true, ...options });
+  const page = await context.newPage();
+  await page.goto(`${BASE}/staff`);
+  assert.match(page.url(), /\/staff\/sign-in/);
+  await page.getByRole("button", { name: "Sign in with your council account" }).click();
+  // The provider's own login and consent pages.
+  await page.locator('input[name="login"]').fill(who);
+  await page.locator('input[name="password"]').fill("any");
+  await page.getByRole("button", { name: "Sign-in" }).click();
+  const consent = page.getByRole("button", { name: "Continue" });
+  if (await consent.count()) await consent.click();
+  await page.waitForURL(`${BASE}/staff`);
+  assert.equal(await page.locator("h1").textContent(), "What waits for you");
+  return page;
+}
+
+async function fillCommon(page, { platform, account, service }) {
+  await page.getByLabel("Social media site").selectOption(platform);
+  await page.getByLabel("The account's address or handle").fill(account);
+  await page.getByLabel("Service (business area)").selectOption(service);
+  await page.getByLabel("Business contact: staff id").fill("u-contact");
+  await page.getByLabel("Business contact: full name").fill("Casey Contact");
+  await page.getByLabel("Business contact: work email").fill("u-contact@north.gov.uk");
+}
+
+async function acknowledgeAndSubmit(page, name) {
+  await page.getByLabel(/I have read and will follow the social media policy/).check();
+  await page.getByLabel(/corporate identity guidelines/).check();
+  await page.getByRole("button", { name: "Continue" }).click();
+  assert.equal(await page.locator("h1").textContent(), "Check your answers before submitting");
+  if (name) await check(page, `${name}-check-answers`);
+  await page.getByRole("button", { name: "Submit the registration" }).click();
+  await page.waitForLoadState();
+  assert.match(page.url(), /\/staff\/registrations\//, await page.locator("main").textContent());
+  return page.url();
+}
+
+async function act(page, url, button, fields = {}) {
+  await page.goto(url);
+  if (!(await page.getByRole("button", { name: button, exact: true }).count())) {
+    throw new Error(`no “${button}” on ${url}: ${await page.locator("main").textContent()}`);
+  }
+  for (const [label, value] of Object.entries(fields)) await page.getByLabel(label).fill(value);
+  await page.getByRole("button", { name: button, exact: true }).click();
+  await page.waitForLoadState();
+  const refused = await page.locator(".govuk-error-summary").count();
+  assert.equal(refused, 0, `${button}: ${await page.locator("main").textContent()}`);
+}
+
+async function publish(comms, url, name) {
+  await act(comms, url, "Approve");
+  await act(comms, url, "Publish");
+  await comms.goto(url);
+  assert.match(await comms.locator("main").textContent(), /Published/);
+  if (name) await check(comms, `${name}-published`);
+}
+
+async function verified(page, account) {
+  await page.goto(`${BASE}/verify?account=${encodeURIComponent(account)}`);
+  return page.locator("#result").getAttribute("data-status");
+}
+
+try {
+  const applicant = await signIn("u-applicant");
+  await check(applicant, "home-applicant");
+  const comms = await signIn("u-comms");
+  await check(comms, "home-communications");
+
+  // Level 1: staff submits; communications approves the logo, approves and publishes.
+  await applicant.goto(`${BASE}/staff/new`);
+  await check(applicant, "choose-level");
+  await applicant.getByRole("link", { name: "Register at level 1" }).click();
+  await check(applicant, "level-1-form");
+  // Continuing with nothing filled in: an error summary, each error by its field.
+  await applicant.getByRole("button", { name: "Continue" }).click();
+  assert.match(await applicant.locator(".govuk-error-summary").textContent(), /enter the account's address or handle/i);
+  await check(applicant, "level-1-errors");
+  await fillCommon(applicant, { platform: "X", account: "https://x.com/NorthBrowserOne", service: "libraries" });
+  await applicant.getByLabel("What kind of information it will post").fill("Opening hours, Events");
+  await applicant.getByLabel("Logo: what it is (optional)").fill("Summer reading logo");
+  await applicant.getByLabel("Logo: where it is kept (optional)").fill("DAM-17");
+  const one = await acknowledgeAndSubmit(applicant, "level-1");
+  await check(applicant, "level-1-submitted");
+  await comms.goto(one);
+  await check(comms, "level-1-for-communications");
+  await act(comms, one, "Approve the logo “Summer reading logo”");
+  await publish(comms, one, "level-1");
+  assert.equal(await verified(comms, "https://x.com/NorthBrowserOne"), "verified");
+
+  // A refused action shows its reason: the applicant cannot approve their own.
+  const two = await (async () => {
+    await applicant.goto(`${BASE}/staff/new/1`);
+    await fillCommon(applicant, { platform: "FACEBOOK", account: "https://www.facebook.com/NorthBrowserTwo", service: "libraries" });
+    await applicant.getByLabel("What kind of information it will post").fill("News");
+    return acknowledgeAndSubmit(applicant);
+  })();
+  await comms.goto(two);
+  await comms.getByLabel("Reject: reason").fill("A page for this service exists already");
+  await comms.getByRole("button", { name: "Reject", exact: true }).click();
+  await comms.waitForLoadState();
+  await applicant.goto(two);
+  assert.match(await applicant.locator("main").textContent(), /Rejected/);
+  await check(applicant, "rejected");
+
+  // Level 2: with the consultation team's listing.
+  const consult = await signIn("u-consult");
+  await applicant.goto(`${BASE}/staff/new/2`);
+  await fillCommon(applicant, { platform: "YOUTUBE", account: "https://www.youtube.com/@NorthBrowserConsults", service: "libraries" });
+  await applicant.getByLabel("Topic or theme of the consultation").fill("Library opening hours");
+  await applicant.getByLabel("The consultation opens on").fill("2026-12-01");
+  await applicant.getByLabel("The consultation closes on").fill("2027-01-31");
+  const level2 = await acknowledgeAndSubmit(applicant, "level-2");
+  await act(consult, level2, "Record the listing", { "Consultation Finder reference": "CF-2026-088" });
+  await check(consult, "level-2-listed");
+  await publish(comms, level2, "level-2");
+
+  // Level 3: the officer records the risk assessment, the line manager signs it.
+  const officer = await signIn("u-officer");
+  const manager = await signIn("u-manager");
+  await applicant.goto(`${BASE}/staff/new/3`);
+  await fillCommon(applicant, { platform: "X", account: "https://x.com/NorthYouthWeb", service: "youth" });
+  await applicant.getByLabel("Officer who will use it: staff id").fill("u-officer");
+  await applicant.getByLabel("Officer: full name").fill("Olivia Officer");
+  await applicant.getByLabel("Officer: work email").fill("u-officer@north.gov.uk");
+  await applicant.getByLabel("Officer's job role").selectOption("youth-worker");
+  await applicant.getByLabel("Line manager: staff id").fill("u-manager");
+  await applicant.getByLabel("Line manager: full name").fill("Morgan Manager");
+  await applicant.getByLabel("Line manager: work email").fill("u-manager@north.gov.uk");
+  const level3 = await acknowledgeAndSubmit(applicant, "level-3");
+  await act(officer, level3, "Record the risk assessment", {
+    "Who assessed the risks (full name)": "Olivia Officer",
+    "Their staff id": "u-officer",
+    "Date of the assessment": "2026-11-20",
+    "A risk you identified": "Messages from young people out of hours",
+    "How it is managed": "An automatic reply with office hours",
+    "Where the signed document is kept": "RA-2026-031",
+  });
+  await manager.goto(`${BASE}/staff`);
+  assert.match(await manager.locator("#queue").textContent(), /Sign the risk assessment/);
+  await check(manager, "home-line-manager");
+  await act(manager, level3, "Sign the risk assessment");
+  await publish(comms, level3, "level-3");
+  const officerPage = await comms.evaluate(async (base) => {
+    const r = await fetch(`${base}/directory.json`);
+    return (await r.json()).accounts.find((a) => a.accountKey === "x:northyouthweb")?.officerPage;
+  }, BASE);
+  assert.ok(officerPage, "the level-3 account has an officer page");
+  await comms.goto(`${BASE}${officerPage}`);
+  assert.match(await comms.locator("main").textContent(), /Olivia Officer/);
+
+  // Level 4: the senior officer with authority for the topic signs off.
+  const senior = await signIn("u-senior");
+  await applicant.goto(`${BASE}/staff/new/4`);
+  await fillCommon(applicant, { platform: "FACEBOOK", account: "https://www.facebook.com/NorthBrowserParks", service: "libraries" });
+  await applicant.getByLabel("Parks and open spaces").check();
+  await applicant.getByLabel("Senior officer responsible: staff id").fill("u-senior");
+  await applicant.getByLabel("Senior officer: full name").fill("Sam Senior");
+  await applicant.getByLabel("Senior officer: work email").fill("u-senior@north.gov.uk");
+  await applicant.getByLabel("County councillor involved (optional)").fill("Cllr Chris Council");
+  await applicant.getByLabel("The councillor's member id (optional)").fill("cllr-chris-council");
+  await applicant.getByLabel("The press or media are invited").check();
+  await applicant.getByLabel("Press and media arrangements (optional)").fill("A press release before each debate");
+  const level4 = await acknowledgeAndSubmit(applicant, "level-4");
+  await act(senior, level4, "Sign off as the senior officer");
+  await check(senior, "level-4-signed-off");
+  await publish(comms, level4, "level-4");
+  assert.equal(await verified(comms, "https://www.facebook.com/NorthBrowserParks"), "verified");
+
+  // Without JavaScript, the new-registration form still works end to end.
+  const plain = await signIn("u-applicant", { javaScriptEnabled: false });
+  await plain.goto(`${BASE}/staff/new/1`);
+  await fillCommon(plain, { platform: "INSTAGRAM", account: "https://www.instagram.com/north.browser.plain", service: "libraries" });
+  await plain.getByLabel("What kind of information it will post").fill("Events");
+  const noJs = await acknowledgeAndSubmit(plain);
+  assert.match(await plain.locator("main").textContent(), /Submitted/);
+  assert.ok(noJs.includes("/staff/registrations/"));
+
+  // Keyboard only: communications approves and publishes it with Tab and Enter.
+  const keys = await signIn("u-comms");
+  await keys.goto(noJs);
+  for (const button of ["Approve", "Publish"]) {
+    let found = false;
+    for (let i = 0; i < 80 && !found; i++) {
+      await keys.keyboard.press("Tab");
+      found = await keys.evaluate((name) => document.activeElement?.textContent?.trim() === name, button);
+    }
+    assert.ok(found, `${button} is reachable by keyboard`);
+    await Promise.all([keys.waitForNavigation(), keys.keyboard.press("Enter")]);
+  }
+  assert.match(await keys.locator("main").textContent(), /Published/);
+
+  if (violations.length) {
+    console.error(violations.join("\n"));
+    process.exitCode = 1;
+  } else {
+    console.log("staff app: every journey passed; axe found no violations");
+  }
+} finally {
+  await browser.close();
+}
