@@ -185,6 +185,43 @@ async fn address_of(
     }
 }
 
+/// One message: plain text and HTML, its Message-ID from its key.
+fn build(
+    settings: &MailSettings,
+    to: &str,
+    key: &str,
+    subject: &str,
+    text: String,
+    html: String,
+) -> Result<Message, String> {
+    Message::builder()
+        .from(
+            settings
+                .from
+                .parse::<Mailbox>()
+                .map_err(|_| "REGISTRY_MAIL_FROM is not an address")?,
+        )
+        .to(to
+            .parse::<Mailbox>()
+            .map_err(|_| "the recipient's address is not valid")?)
+        .subject(subject)
+        .message_id(Some(message_id(key)))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(text),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(html),
+                ),
+        )
+        .map_err(|_| "the message could not be built".to_owned())
+}
+
 /// The account a registration is for, as a person would name it: e.g.
 /// `X account x.com/northtown (level 3, Participate)`. Public facts only.
 async fn account_label(store: &EventStore, about: Uuid) -> Result<Option<String>, HandleError> {
@@ -263,32 +300,14 @@ fn compose(
     if let Some(first) = subject.get_mut(0..1) {
         first.make_ascii_uppercase();
     }
-    Message::builder()
-        .from(
-            settings
-                .from
-                .parse::<Mailbox>()
-                .map_err(|_| "REGISTRY_MAIL_FROM is not an address")?,
-        )
-        .to(to
-            .parse::<Mailbox>()
-            .map_err(|_| "the recipient's address is not valid")?)
-        .subject(format!("Social media registry: {subject}"))
-        .message_id(Some(message_id(key)))
-        .multipart(
-            MultiPart::alternative()
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_PLAIN)
-                        .body(text),
-                )
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_HTML)
-                        .body(html),
-                ),
-        )
-        .map_err(|_| "the message could not be built".to_owned())
+    build(
+        settings,
+        to,
+        key,
+        &format!("Social media registry: {subject}"),
+        text,
+        html,
+    )
 }
 
 /// Send what is due, one message at a time: each row is locked while it is
@@ -424,35 +443,11 @@ fn compose_digest(
     html.push_str(&format!(
         "</ul><p><a href=\"{link}\">Open them</a></p><p>You receive one summary a day because you chose the daily digest.</p></body></html>"
     ));
-    Message::builder()
-        .from(
-            settings
-                .from
-                .parse::<Mailbox>()
-                .map_err(|_| "REGISTRY_MAIL_FROM is not an address")?,
-        )
-        .to(to
-            .parse::<Mailbox>()
-            .map_err(|_| "the recipient's address is not valid")?)
-        .subject(format!(
-            "Social media registry: your daily summary ({} item(s))",
-            items.len()
-        ))
-        .message_id(Some(message_id(key)))
-        .multipart(
-            MultiPart::alternative()
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_PLAIN)
-                        .body(text),
-                )
-                .singlepart(
-                    SinglePart::builder()
-                        .header(ContentType::TEXT_HTML)
-                        .body(html),
-                ),
-        )
-        .map_err(|_| "the message could not be built".to_owned())
+    let subject = format!(
+        "Social media registry: your daily summary ({} item(s))",
+        items.len()
+    );
+    build(settings, to, key, &subject, text, html)
 }
 
 /// Send the daily digests due at `now`: for each person who chose the

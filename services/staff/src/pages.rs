@@ -319,6 +319,35 @@ fn actions(r: &Value, session: &Session) -> Vec<&'static str> {
     out
 }
 
+/// A service's name from its code.
+fn service_name(data: &Value, code: &str) -> String {
+    data["organisationalUnits"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|u| u["code"] == code)
+        .and_then(|u| u["name"].as_str())
+        .unwrap_or(code)
+        .to_owned()
+}
+
+/// A person the history names: by the name the form gives them when it
+/// names them (and this reader may see it), else by their staff id.
+fn who(r: &Value, subject: &str) -> String {
+    let d = &r["details"];
+    [
+        &r["businessContact"],
+        &d["officer"],
+        &d["lineManager"],
+        &d["seniorOfficer"],
+    ]
+    .into_iter()
+    .find(|p| p["subject"] == subject)
+    .and_then(|p| p["name"].as_str())
+    .map(|n| format!("{n} ({subject})"))
+    .unwrap_or_else(|| subject.to_owned())
+}
+
 fn timeline(r: &Value) -> Vec<(String, String, String)> {
     let mut out = vec![(
         text(&r["submittedAt"]).to_owned(),
@@ -508,7 +537,7 @@ async fn registration_page(
         }
         h2 class="govuk-heading-m" { "Details" }
         dl class="govuk-summary-list" {
-            (summary_row("Service", html! { (text(&r["serviceArea"])) }))
+            (summary_row("Service", html! { (service_name(&data, text(&r["serviceArea"]))) }))
             (summary_row("Business contact", person(&r["businessContact"])))
             (summary_row("Social media policy", html! { "Version " (text(&r["policyVersion"])) " acknowledged" }))
             @match text(&details["__typename"]) {
@@ -545,7 +574,7 @@ async fn registration_page(
         h2 class="govuk-heading-m" { "History" }
         ol class="govuk-list staff-timeline" {
             @for (at, what, by) in timeline(r) {
-                li { strong { (what) } " by " (by) span class="govuk-hint" { " " (date(&Value::String(at))) } }
+                li { strong { (what) } " by " (who(r, &by)) span class="govuk-hint" { " " (date(&Value::String(at))) } }
             }
         }
     };
