@@ -215,6 +215,23 @@ try {
   await publish(comms, level4, "level-4");
   assert.equal(await verified(comms, "https://www.facebook.com/NorthBrowserParks"), "verified");
 
+  // A resident reports a fake account; communications closes it from its page.
+  await comms.goto(`${BASE}/report`);
+  await comms.getByLabel("The account's web address or handle").fill("https://x.com/NotNorthReally");
+  await comms.getByLabel(/What made you think/).fill("Uses the council crest and asks for bank details.");
+  await comms.getByRole("button", { name: "Send report" }).click();
+  await comms.goto(`${BASE}/staff/reports`);
+  for (let i = 0; i < 40 && !(await comms.locator("textarea").count()); i++) {
+    await comms.waitForTimeout(100);
+    await comms.goto(`${BASE}/staff/reports`);
+  }
+  await check(comms, "fake-reports-open");
+  await comms.getByLabel("What was done").fill("Reported to the platform as impersonation");
+  await comms.getByRole("button", { name: /^Close FR-/ }).click();
+  await comms.waitForLoadState();
+  assert.match(await comms.locator("main").textContent(), /Closed \(1\)/);
+  await check(comms, "fake-reports-closed");
+
   // Without JavaScript, the new-registration form still works end to end.
   const plain = await signIn("u-applicant", { javaScriptEnabled: false });
   await plain.goto(`${BASE}/staff/new/1`);

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::session::Session;
 
 /// Every operation document of the app, by file.
-pub const DOCUMENTS: [(&str, &str); 5] = [
+pub const DOCUMENTS: [(&str, &str); 6] = [
     ("Home.graphql", include_str!("../operations/Home.graphql")),
     (
         "MyRegistrations.graphql",
@@ -24,6 +24,10 @@ pub const DOCUMENTS: [(&str, &str); 5] = [
     (
         "Submit.graphql",
         include_str!("../operations/Submit.graphql"),
+    ),
+    (
+        "Reports.graphql",
+        include_str!("../operations/Reports.graphql"),
     ),
 ];
 

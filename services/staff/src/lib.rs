@@ -57,6 +57,8 @@ pub fn router(state: StaffState) -> Router {
         .route("/staff/registrations", get(pages::my_registrations))
         .route("/staff/registrations/{id}", get(pages::registration))
         .route("/staff/registrations/{id}/act", post(pages::act))
+        .route("/staff/reports", get(pages::reports))
+        .route("/staff/reports/{id}/close", post(pages::close_report))
         .route("/staff/new", get(pages::choose_level))
         .route(
             "/staff/new/{level}",
@@ -155,6 +157,9 @@ pub(crate) fn page(
                                     li class="govuk-service-navigation__item" { a class="govuk-service-navigation__link" href="/staff" { "What waits for me" } }
                                     li class="govuk-service-navigation__item" { a class="govuk-service-navigation__link" href="/staff/registrations" { "My registrations" } }
                                     li class="govuk-service-navigation__item" { a class="govuk-service-navigation__link" href="/staff/new" { "Register an account" } }
+                                    @if s.actor.has(domain::Role::Communications) || s.actor.has(domain::Role::Auditor) {
+                                        li class="govuk-service-navigation__item" { a class="govuk-service-navigation__link" href="/staff/reports" { "Fake account reports" } }
+                                    }
                                     li class="govuk-service-navigation__item" {
                                         form method="post" action="/staff/sign-out" class="staff-inline-form" {
                                             input type="hidden" name="csrf" value=(s.csrf);

@@ -160,7 +160,7 @@ pub(crate) async fn home(State(state): State<StaffState>, headers: HeaderMap) ->
                         @let step = text(&item["step"]);
                         tr class="govuk-table__row" {
                             td class="govuk-table__cell" {
-                                @if step == "fake_account_report" { (step_name(step)) }
+                                @if step == "fake_account_report" { a class="govuk-link" href={ "/staff/reports#report-" (id) } { (step_name(step)) } }
                                 @else { a class="govuk-link" href={ "/staff/registrations/" (id) } { (step_name(step)) } }
                             }
                             td class="govuk-table__cell" { (text(&item["accountKey"])) br; span class="govuk-hint" { (level_name(text(&item["level"]))) } }
@@ -238,6 +238,156 @@ pub(crate) async fn my_registrations(
         "My registrations",
         body,
     )
+}
+
+// --- Fake account reports ---------------------------------------------------------
+
+#[derive(serde::Deserialize)]
+pub(crate) struct After {
+    /// The log position of the change just made: the page waits (bounded)
+    /// until the read models show it.
+    after: Option<i64>,
+}
+
+pub(crate) async fn reports(
+    State(state): State<StaffState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<After>,
+) -> Response {
+    let session = match require(&state, &headers, "/staff/reports").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    reports_page(&state, &session, None, q.after).await
+}
+
+async fn reports_page(
+    state: &StaffState,
+    session: &Session,
+    refused: Option<(&str, Vec<Refusal>)>,
+    after: Option<i64>,
+) -> Response {
+    let vars = json!({"openOnly": false, "atLeastPosition": after});
+    let data = match api::run(&state.schema, session, "FakeAccountReports", vars).await {
+        Ok(d) => d,
+        Err(r) => return refusal_page(state, session, "Fake account reports", &r),
+    };
+    let all = data["fakeAccountReports"]["nodes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let (open, closed): (Vec<&Value>, Vec<&Value>) =
+        all.iter().partition(|r| r["closedAt"].is_null());
+    let may_close = session.actor.has(Role::Communications);
+    let body = html! {
+        @if let Some((id, refusals)) = &refused {
+            div class="govuk-error-summary" data-module="govuk-error-summary" {
+                div role="alert" {
+                    h2 class="govuk-error-summary__title" { "That was not done" }
+                    div class="govuk-error-summary__body" { ul class="govuk-list govuk-error-summary__list" {
+                        @for f in refusals { li { a href={ "#outcome-" (id) } { (f.message) } } }
+                    } }
+                }
+            }
+        }
+        h1 class="govuk-heading-xl" { "Fake account reports" }
+        p class="govuk-body" { "Reports from the public of accounts they think pretend to be the council's, oldest first." }
+        h2 class="govuk-heading-l" { "Open (" (open.len()) ")" }
+        @if open.is_empty() { p class="govuk-body" { "No report is open." } }
+        @for r in &open {
+            @let id = text(&r["id"]);
+            div class="govuk-summary-card" id={ "report-" (id) } {
+                div class="govuk-summary-card__title-wrapper" { h3 class="govuk-summary-card__title" { (text(&r["reference"])) ": " (text(&r["account"])) } }
+                div class="govuk-summary-card__content" {
+                    dl class="govuk-summary-list" {
+                        (summary_row("Reported", html! { (date(&r["reportedAt"])) }))
+                        (summary_row("Could be", html! { (r["accountKeys"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }))
+                        (summary_row("What they noticed", html! { @if text(&r["details"]).is_empty() { "Nothing written" } @else { (text(&r["details"])) } }))
+                    }
+                    @if may_close {
+                        form method="post" action={ "/staff/reports/" (id) "/close" } {
+                            input type="hidden" name="csrf" value=(session.csrf);
+                            div class="govuk-form-group" {
+                                label class="govuk-label govuk-label--s" for={ "outcome-" (id) } { "What was done" }
+                                div class="govuk-hint" id={ "outcome-" (id) "-hint" } { "For example, reported to the platform as impersonation" }
+                                textarea class="govuk-textarea" id={ "outcome-" (id) } name="outcome" rows="2" aria-describedby={ "outcome-" (id) "-hint" } {}
+                            }
+                            button type="submit" class="govuk-button" data-module="govuk-button" { "Close " (text(&r["reference"])) }
+                        }
+                    }
+                }
+            }
+        }
+        h2 class="govuk-heading-l" { "Closed (" (closed.len()) ")" }
+        @if !closed.is_empty() {
+            table class="govuk-table" {
+                thead class="govuk-table__head" { tr class="govuk-table__row" {
+                    th scope="col" class="govuk-table__header" { "Report" }
+                    th scope="col" class="govuk-table__header" { "Account" }
+                    th scope="col" class="govuk-table__header" { "What was done" }
+                    th scope="col" class="govuk-table__header" { "Closed" }
+                } }
+                tbody class="govuk-table__body" {
+                    @for r in &closed {
+                        tr class="govuk-table__row" {
+                            td class="govuk-table__cell" { (text(&r["reference"])) }
+                            td class="govuk-table__cell" { (text(&r["account"])) }
+                            td class="govuk-table__cell" { (text(&r["outcome"])) }
+                            td class="govuk-table__cell" { (date(&r["closedAt"])) " by " (text(&r["closedBy"])) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let status = if refused.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    page(state, Some(session), status, "Fake account reports", body)
+}
+
+pub(crate) async fn close_report(
+    State(state): State<StaffState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let session = match require(&state, &headers, "/staff/reports").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if !session::csrf_ok(
+        &session,
+        form.get("csrf").map(String::as_str).unwrap_or_default(),
+    ) {
+        return csrf_refused(&state, &session);
+    }
+    let outcome = form
+        .get("outcome")
+        .map(|o| o.trim().to_owned())
+        .unwrap_or_default();
+    let vars = json!({"id": id, "outcome": outcome});
+    match api::run(&state.schema, &session, "CloseFakeAccountReport", vars).await {
+        Ok(data) => Redirect::to(&format!(
+            "/staff/reports?after={}",
+            data["closeFakeAccountReport"].as_i64().unwrap_or(0)
+        ))
+        .into_response(),
+        Err(refusals) => {
+            let refusals: Vec<Refusal> = refusals
+                .into_iter()
+                .map(|mut r| {
+                    if r.field.as_deref() == Some("outcome") || r.message.starts_with("outcome") {
+                        r.message = "Say what was done about the report".into();
+                    }
+                    r
+                })
+                .collect();
+            reports_page(&state, &session, Some((id.as_str(), refusals)), None).await
+        }
+    }
 }
 
 // --- A registration's page --------------------------------------------------------

@@ -245,3 +245,82 @@ async fn a_session_left_idle_for_longer_than_the_idle_timeout_is_over() {
     assert!(after.path.starts_with("/staff/sign-in"), "{}", after.path);
     service.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn communications_closes_a_fake_account_report_from_its_page_and_others_may_not_see_the_reports(
+) {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    api.client
+        .post(format!("{}/report", api.base))
+        .form(&[
+            ("account", "@NorthFakeStaff"),
+            ("details", "Asks for bank details"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let mut chris = Browser::new(&service.base_url);
+    // The report waits in communications' queue, linked to its page.
+    let mut home = chris.dev_sign_in("demo-chris").await;
+    for _ in 0..100 {
+        if home.html.contains("A reported fake account") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        home = chris.get("/staff").await;
+    }
+    assert!(
+        home.html.contains("/staff/reports#report-"),
+        "{}",
+        home.html
+    );
+    let reports = chris.get("/staff/reports").await;
+    assert!(
+        reports.html.contains("@NorthFakeStaff") && reports.html.contains("Asks for bank details")
+    );
+    let marker = "/staff/reports/";
+    let start = reports
+        .html
+        .find(&format!(r#"action="{marker}"#))
+        .expect("a close form")
+        + 8;
+    let action: String = reports.html[start..].split('"').next().unwrap().to_owned();
+    let csrf = reports.csrf();
+
+    // Closing needs to say what was done; nothing changes without it.
+    let before = head(&api).await;
+    let refused = chris
+        .post(&action, &[("csrf", csrf.as_str()), ("outcome", "")])
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(refused.html.contains("Say what was done about the report"));
+    assert_eq!(head(&api).await, before);
+    let closed = chris
+        .post(
+            &action,
+            &[
+                ("csrf", csrf.as_str()),
+                ("outcome", "Reported to the platform as impersonation"),
+            ],
+        )
+        .await;
+    assert_eq!(closed.status, StatusCode::OK);
+    assert!(
+        closed.html.contains("Open (0)") && closed.html.contains("Closed (1)"),
+        "{}",
+        closed.html
+    );
+    assert!(closed
+        .html
+        .contains("Reported to the platform as impersonation"));
+
+    // A member of staff without the role is refused the page.
+    let mut alex = Browser::new(&service.base_url);
+    alex.dev_sign_in("demo-alex").await;
+    let refused = alex.get("/staff/reports").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(!refused.html.contains("@NorthFakeStaff"));
+    service.terminate();
+}
