@@ -9,6 +9,7 @@
 //! (SMTP, and the POSTs of webhook deliveries).
 
 pub mod audit;
+pub mod background;
 pub mod commands;
 pub mod context;
 pub mod demo;

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::background::Stoppable;
 use domain::form::StaffRef;
 use domain::personal::Sealed;
 use domain::registration::Registration;
@@ -24,7 +25,6 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::commands::{load_registration, HandleError};
@@ -572,19 +572,7 @@ pub async fn send_digests(
 }
 
 /// The running sender.
-#[derive(Debug)]
-pub struct SenderHandle {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl SenderHandle {
-    /// Stop after the message in hand.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
+pub type SenderHandle = crate::background::Stoppable;
 
 /// Start the sender; `None` when the SMTP URL is not usable (said why).
 pub fn spawn(
@@ -599,8 +587,7 @@ pub fn spawn(
         .map_err(|_| "REGISTRY_SMTP_URL is not a usable smtp:// or smtps:// address".to_owned())?
         .timeout(Some(Duration::from_secs(20)))
         .build();
-    let (stop, mut stop_rx) = watch::channel(false);
-    let task = tokio::spawn(async move {
+    Ok(Stoppable::spawn(move |mut stop_rx| async move {
         let mut wake = wake;
         while !*stop_rx.borrow() {
             wake.mark_seen();
@@ -625,6 +612,5 @@ pub fn spawn(
                 _ = stop_rx.changed() => {}
             }
         }
-    });
-    Ok(SenderHandle { stop, task })
+    }))
 }

@@ -16,13 +16,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::background::Stoppable;
 use domain::codec;
 use domain::notify::{self, Message};
 use domain::registration::{Registration, RegistrationEvent, EVENT_SCHEMA_VERSION};
 use event_store::{EventStore, RecordedEvent, Wake};
 use sqlx::PgPool;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::commands::HandleError;
 
@@ -216,19 +216,7 @@ pub async fn run_batch(pool: &PgPool, store: &EventStore) -> Result<NotifierBatc
 }
 
 /// The running notifier.
-#[derive(Debug)]
-pub struct NotifierHandle {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl NotifierHandle {
-    /// Stop after the batch in hand.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
+pub type NotifierHandle = crate::background::Stoppable;
 
 /// Run the notifier in the background: a batch whenever the log moves (or
 /// every `idle_poll`), retrying with backoff when the database fails. Each
@@ -241,8 +229,7 @@ pub fn spawn(
     idle_poll: Duration,
     outbox: watch::Sender<u64>,
 ) -> NotifierHandle {
-    let (stop, mut stop_rx) = watch::channel(false);
-    let task = tokio::spawn(async move {
+    Stoppable::spawn(move |mut stop_rx| async move {
         let mut wake = wake;
         let mut backoff = Duration::from_millis(100);
         while !*stop_rx.borrow() {
@@ -271,8 +258,7 @@ pub fn spawn(
                 }
             }
         }
-    });
-    NotifierHandle { stop, task }
+    })
 }
 
 /// What waits to be sent, for the metrics.

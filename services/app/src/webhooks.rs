@@ -24,6 +24,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::background::Stoppable;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use domain::registration::{Registration, Status};
@@ -34,7 +35,6 @@ use serde_json::json;
 use sha2::Sha256;
 use sqlx::{PgConnection, PgPool, Row};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::commands::{HandleError, Handler, RequestMeta, WebhookRequest};
@@ -612,20 +612,8 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// The running sender.
-#[derive(Debug)]
-pub struct WebhookSenderHandle {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl WebhookSenderHandle {
-    /// Stop after the delivery in hand.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
+/// The running webhook sender.
+pub type WebhookSenderHandle = crate::background::Stoppable;
 
 /// Start the webhook sender.
 pub fn spawn(
@@ -642,8 +630,7 @@ pub fn spawn(
         .user_agent("social-registry-webhooks/1")
         .build()
         .expect("an HTTP client");
-    let (stop, mut stop_rx) = watch::channel(false);
-    let task = tokio::spawn(async move {
+    Stoppable::spawn(move |mut stop_rx| async move {
         let mut wake = wake;
         while !*stop_rx.borrow() {
             wake.mark_seen();
@@ -676,8 +663,7 @@ pub fn spawn(
                 _ = stop_rx.changed() => {}
             }
         }
-    });
-    WebhookSenderHandle { stop, task }
+    })
 }
 
 /// An endpoint, for the admins' list.

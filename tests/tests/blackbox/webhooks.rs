@@ -253,30 +253,17 @@ async fn a_publication_reaches_the_endpoint_signed_through_500s_and_a_timeout_wi
     assert_eq!(receiver.hits().len(), hits.len(), "and sends nothing");
 
     // The integration reads public facts and deliveries, and nothing else.
-    let refused = api
-        .post(
-            Some(&integration()),
-            "{ registrations(first: 5) { edges { node { id } } } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(
-        error_code(&refused).as_deref(),
-        Some("FORBIDDEN"),
-        "{refused}"
-    );
-    let refused = api
-        .post(
-            Some(&integration()),
-            "{ myApprovals { registrationId } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(
-        error_code(&refused).as_deref(),
-        Some("FORBIDDEN"),
-        "{refused}"
-    );
+    for query in [
+        "{ registrations(first: 5) { edges { node { id } } } }",
+        "{ myApprovals { registrationId } }",
+    ] {
+        let refused = api.post(Some(&integration()), query, json!({})).await;
+        assert_eq!(
+            error_code(&refused).as_deref(),
+            Some("FORBIDDEN"),
+            "{query}: {refused}"
+        );
+    }
     let public = api
         .ok(
             Some(&integration()),
