@@ -136,5 +136,16 @@ async fn a_subscriber_that_starts_at_the_head_waits_for_new_events() {
         .expect("woken by NOTIFY");
     appender.await.unwrap();
     assert_eq!(seen, vec![4, 5]);
+    // The subscriber reads the log itself, so it can see position 5 (woken by
+    // the notification of 4) before the listener has handled the notification
+    // of 5; wait for that one too rather than race it.
+    let mut wake = notifier.wake();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while notifier.last_announced() < 5 {
+            wake.wait_at_most(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the notification of position 5 arrives");
     assert_eq!(notifier.last_announced(), 5);
 }
