@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::session::Session;
 
 /// Every operation document of the app, by file.
-pub const DOCUMENTS: [(&str, &str); 6] = [
+pub const DOCUMENTS: &[(&str, &str)] = &[
     ("Home.graphql", include_str!("../operations/Home.graphql")),
     (
         "MyRegistrations.graphql",
@@ -29,22 +29,41 @@ pub const DOCUMENTS: [(&str, &str); 6] = [
         "Reports.graphql",
         include_str!("../operations/Reports.graphql"),
     ),
+    ("Work.graphql", include_str!("../operations/Work.graphql")),
+    ("Audit.graphql", include_str!("../operations/Audit.graphql")),
 ];
 
-fn document_of(operation: &str) -> &'static str {
+/// The operations a document defines, each with whether it is a mutation.
+fn operations_of(document: &str) -> impl Iterator<Item = (&str, bool)> {
+    document.lines().filter_map(|line| {
+        let (kind, rest) = line
+            .strip_prefix("query ")
+            .map(|r| (false, r))
+            .or_else(|| line.strip_prefix("mutation ").map(|r| (true, r)))?;
+        let name = rest
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .next()?;
+        Some((name, kind))
+    })
+}
+
+fn find(operation: &str) -> (&'static str, bool) {
     DOCUMENTS
         .iter()
-        .map(|(_, d)| *d)
-        .find(|d| {
-            d.contains(&format!("query {operation}("))
-                || d.contains(&format!("query {operation} "))
-                || d.contains(&format!("mutation {operation}("))
+        .find_map(|(_, d)| {
+            operations_of(d)
+                .find(|(name, _)| *name == operation)
+                .map(|(_, mutation)| (*d, mutation))
         })
         .unwrap_or_else(|| panic!("no operation {operation} in operations/"))
 }
 
+fn document_of(operation: &str) -> &'static str {
+    find(operation).0
+}
+
 fn is_mutation(operation: &str) -> bool {
-    document_of(operation).contains(&format!("mutation {operation}("))
+    find(operation).1
 }
 
 /// What the API refused, in its words, with the field it named.
@@ -126,6 +145,20 @@ mod tests {
                     .expect("every operation is named");
                 let invalid = validation_errors(&schema, document, &name);
                 assert!(invalid.is_empty(), "{file} {name}: {invalid:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_operation_is_found_by_its_name_once_and_with_its_kind() {
+        let mut seen = std::collections::HashSet::new();
+        for (file, document) in DOCUMENTS {
+            let parsed = async_graphql::parser::parse_query(document).unwrap();
+            for (name, op) in parsed.operations.iter() {
+                let name = name.unwrap().to_string();
+                assert!(seen.insert(name.clone()), "{name} is defined twice");
+                let mutation = op.node.ty == async_graphql::parser::types::OperationType::Mutation;
+                assert_eq!(find(&name), (*document, mutation), "{file} {name}");
             }
         }
     }

@@ -57,6 +57,13 @@ pub fn router(state: StaffState) -> Router {
         .route("/staff/registrations", get(pages::my_registrations))
         .route("/staff/registrations/{id}", get(pages::registration))
         .route("/staff/registrations/{id}/act", post(pages::act))
+        .route("/staff/communications", get(pages::communications))
+        .route("/staff/consultation", get(pages::consultation))
+        .route("/staff/audit", get(pages::audit::overview))
+        .route("/staff/audit/sign-head", post(pages::audit::sign_head))
+        .route("/staff/audit/registrations/{id}", get(pages::audit::history))
+        .route("/staff/audit/registry", get(pages::audit::registry_at))
+        .route("/staff/audit/events.ndjson", get(pages::audit::export))
         .route("/staff/reports", get(pages::reports))
         .route("/staff/reports/{id}/close", post(pages::close_report))
         .route("/staff/new", get(pages::choose_level))
@@ -114,6 +121,25 @@ async fn staff_js() -> Response {
     )
 }
 
+/// The menu's links for the roles a person holds, beyond the ones everyone has.
+fn menu(actor: &domain::Actor) -> Vec<(&'static str, &'static str)> {
+    use domain::Role::*;
+    let mut links = Vec::new();
+    if actor.has(Communications) {
+        links.push(("/staff/communications", "Communications"));
+    }
+    if actor.has(Consultation) {
+        links.push(("/staff/consultation", "Consultations"));
+    }
+    if actor.has(Communications) || actor.has(Auditor) {
+        links.push(("/staff/reports", "Fake account reports"));
+    }
+    if actor.has(Auditor) {
+        links.push(("/staff/audit", "Audit"));
+    }
+    links
+}
+
 /// A whole page in the GOV.UK layout, branded with the council's name.
 pub(crate) fn page(
     state: &StaffState,
@@ -157,8 +183,8 @@ pub(crate) fn page(
                                     li class="govuk-service-navigation__item" { a class="govuk-service-navigation__link" href="/staff" { "What waits for me" } }
                                     li class="govuk-service-navigation__item" { a class="govuk-service-navigation__link" href="/staff/registrations" { "My registrations" } }
                                     li class="govuk-service-navigation__item" { a class="govuk-service-navigation__link" href="/staff/new" { "Register an account" } }
-                                    @if s.actor.has(domain::Role::Communications) || s.actor.has(domain::Role::Auditor) {
-                                        li class="govuk-service-navigation__item" { a class="govuk-service-navigation__link" href="/staff/reports" { "Fake account reports" } }
+                                    @for (href, label) in menu(&s.actor) {
+                                        li class="govuk-service-navigation__item" { a class="govuk-service-navigation__link" href=(href) { (label) } }
                                     }
                                     li class="govuk-service-navigation__item" {
                                         form method="post" action="/staff/sign-out" class="staff-inline-form" {
@@ -257,7 +283,7 @@ pub(crate) fn csrf_refused(state: &StaffState, session: &Session) -> Response {
     )
 }
 
-fn safe_return(to: Option<&str>) -> String {
+pub(crate) fn safe_return(to: Option<&str>) -> String {
     // Only paths of this app: never another site.
     match to {
         Some(t) if t.starts_with("/staff") && !t.starts_with("//") && !t.contains("://") => {

@@ -14,8 +14,12 @@ use serde_json::{json, Value};
 
 use crate::api::{self, Refusal};
 use crate::session::{self, Session};
-use crate::{csrf_refused, page, require, StaffState};
+use crate::{csrf_refused, page, require, safe_return, StaffState};
 use domain::Role;
+
+pub(crate) mod audit;
+mod work;
+pub(crate) use work::{communications, consultation};
 
 /// A role as people name it.
 pub(crate) fn role_name(r: Role) -> &'static str {
@@ -414,6 +418,7 @@ fn person(p: &Value) -> Markup {
 /// The actions this person may try now: offered by role and state; the
 /// API still decides and says why not.
 fn actions(r: &Value, session: &Session) -> Vec<&'static str> {
+    let current_policy = text(&r["currentPolicy"]);
     let status = text(&r["status"]);
     let steps: Vec<&str> = r["outstandingSteps"]
         .as_array()
@@ -461,6 +466,26 @@ fn actions(r: &Value, session: &Session) -> Vec<&'static str> {
         && (has(Role::Communications) || r["businessContact"]["subject"].as_str() == Some(me))
     {
         out.push("revalidate");
+    }
+    if status == "PUBLISHED" && has(Role::Communications) {
+        if text(&r["details"]["__typename"]) == "ParticipateDetails" && r["officerLinkBack"].is_null() {
+            out.push("record_link_back");
+        }
+        if r["permanentId"].is_null() {
+            out.push("record_permanent_id");
+        }
+    }
+    if status == "PUBLISHED"
+        && r["businessContact"]["subject"].as_str() == Some(me)
+        && !current_policy.is_empty()
+        && text(&r["policyAcknowledgement"]["version"]) != current_policy
+    {
+        out.push("acknowledge_policy");
+    }
+    if r["pendingChange"].is_object()
+        && (text(&r["pendingChange"]["proposedBy"]) == me || has(Role::Communications))
+    {
+        out.push("withdraw_change");
     }
     let applicant = text(&r["applicant"]) == me;
     if !matches!(status, "WITHDRAWN" | "REJECTED") && (applicant || has(Role::Communications)) {
@@ -535,6 +560,10 @@ fn timeline(r: &Value) -> Vec<(String, String, String)> {
     push(&r["publication"], "Published");
     push(&r["rejection"], "Rejected");
     push(&r["withdrawal"], "Withdrawn");
+    push(
+        &r["officerLinkBack"]["checked"],
+        "Officer's profile link to their page checked",
+    );
     if r["lastValidated"]["at"] != r["publication"]["at"] {
         push(&r["lastValidated"], "Re-validated");
     }
@@ -590,6 +619,44 @@ fn action_form(id: &str, version: i64, csrf: &str, action: &str, r: &Value) -> M
             "Say why it is no longer an official account.",
             "govuk-button--warning",
         ),
+        "withdraw_change" => reasoned(
+            "Withdraw the proposed change",
+            "Say why the change is no longer wanted.",
+            "govuk-button--secondary",
+        ),
+        "acknowledge_policy" => {
+            let current = text(&r["currentPolicy"]);
+            html! {
+                form method="post" action=(url) class="staff-action" {
+                    (hidden)
+                    input type="hidden" name="policy_version" value=(current);
+                    p class="govuk-body" { "A new version of the social media policy has been published since this account's contact last acknowledged it." }
+                    button type="submit" class="govuk-button" data-module="govuk-button" { "I have read and accept policy version " (current) }
+                }
+            }
+        }
+        "record_link_back" => html! {
+            form method="post" action=(url) class="staff-action" {
+                (hidden)
+                div class="govuk-form-group" {
+                    label class="govuk-label govuk-label--s" for="profile-url" { "The account's profile address you checked" }
+                    div class="govuk-hint" id="profile-url-hint" { "The officer's profile must link to their page on the council's site. For example, https://x.com/NorthYouthSam" }
+                    input class="govuk-input" id="profile-url" name="profile_url" type="url" value=(text(&r["accountUrl"])) aria-describedby="profile-url-hint";
+                }
+                button type="submit" class="govuk-button" data-module="govuk-button" { "Record that the profile links back" }
+            }
+        },
+        "record_permanent_id" => html! {
+            form method="post" action=(url) class="staff-action" {
+                (hidden)
+                div class="govuk-form-group" {
+                    label class="govuk-label govuk-label--s" for="permanent-id" { "The platform's permanent id of the account" }
+                    div class="govuk-hint" id="permanent-id-hint" { "It stays the same when the account's name changes: the numeric id on X, Instagram or Facebook, the channel id (UC…) on YouTube, the DID on Bluesky" }
+                    input class="govuk-input govuk-input--width-20" id="permanent-id" name="permanent_id" type="text" aria-describedby="permanent-id-hint";
+                }
+                button type="submit" class="govuk-button govuk-button--secondary" data-module="govuk-button" { "Record the permanent id" }
+            }
+        },
         "consultation_listing" => html! {
             form method="post" action=(url) class="staff-action" {
                 (hidden)
@@ -659,7 +726,9 @@ async fn registration_page(
         Ok(d) => d,
         Err(r) => return refusal_page(state, session, "This registration cannot be shown", &r),
     };
-    let r = &data["registration"];
+    let mut r = data["registration"].clone();
+    r["currentPolicy"] = data["policyVersions"][0]["version"].clone();
+    let r = &r;
     let version = r["version"].as_i64().unwrap_or(0);
     let steps: Vec<String> = r["outstandingSteps"]
         .as_array()
@@ -685,11 +754,37 @@ async fn registration_page(
                 "It waits for: " (steps.join("; ")) "."
             }
         }
+        @if r["pendingChange"].is_object() {
+            div class="govuk-notification-banner" role="region" aria-labelledby="pending-change-title" data-module="govuk-notification-banner" {
+                div class="govuk-notification-banner__header" { h2 class="govuk-notification-banner__title" id="pending-change-title" { "A change is proposed" } }
+                div class="govuk-notification-banner__content" {
+                    p class="govuk-body" { "Proposed " (date(&r["pendingChange"]["proposedAt"])) ": " (text(&r["pendingChange"]["reason"])) }
+                    p class="govuk-body" { "The account stays published under its current details until the change is signed off and published." }
+                }
+            }
+        }
         h2 class="govuk-heading-m" { "Details" }
         dl class="govuk-summary-list" {
             (summary_row("Service", html! { (service_name(&data, text(&r["serviceArea"]))) }))
             (summary_row("Business contact", person(&r["businessContact"])))
-            (summary_row("Social media policy", html! { "Version " (text(&r["policyVersion"])) " acknowledged" }))
+            (summary_row("Social media policy", html! {
+                "Version " (r["policyAcknowledgement"]["version"].as_str().unwrap_or(text(&r["policyVersion"]))) " acknowledged"
+                @if !text(&r["currentPolicy"]).is_empty() && r["policyAcknowledgement"]["version"].as_str().is_some_and(|v| v != text(&r["currentPolicy"])) {
+                    " " strong class="govuk-tag govuk-tag--orange" { "Version " (text(&r["currentPolicy"])) " not yet acknowledged" }
+                }
+            }))
+            @if r["revalidationDue"].is_object() {
+                (summary_row("Next re-validation", html! {
+                    (text(&r["revalidationDue"]["dueOn"]))
+                    @if r["revalidationDue"]["overdue"] == true { " " strong class="govuk-tag govuk-tag--red" { "Overdue" } }
+                }))
+            }
+            @if let Some(pid) = r["permanentId"].as_str() {
+                (summary_row("Platform's permanent id", html! { (pid) }))
+            }
+            @if r["officerLinkBack"].is_object() {
+                (summary_row("Officer's profile links back", html! { "Checked " (date(&r["officerLinkBack"]["checked"]["at"])) " at " (text(&r["officerLinkBack"]["profileUrl"])) }))
+            }
             @match text(&details["__typename"]) {
                 "BroadcastDetails" => {
                     (summary_row("Information it broadcasts", html! { (details["informationTypes"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default()) }))
@@ -722,6 +817,9 @@ async fn registration_page(
             }
         }
         h2 class="govuk-heading-m" { "History" }
+        @if session.actor.has(Role::Auditor) || session.actor.has(Role::Communications) {
+            p class="govuk-body" { a class="govuk-link" href={ "/staff/audit/registrations/" (id) } { "Every event, with who did it and in which role" } }
+        }
         ol class="govuk-list staff-timeline" {
             @for (at, what, by) in timeline(r) {
                 li { strong { (what) } " by " (who(r, &by)) span class="govuk-hint" { " " (date(&Value::String(at))) } }
@@ -775,6 +873,22 @@ pub(crate) async fn act(
             vars["finderReference"] = json!(field("finder_reference"));
             "RecordConsultationListing"
         }
+        "withdraw_change" => {
+            vars["reason"] = json!(field("reason"));
+            "WithdrawChange"
+        }
+        "acknowledge_policy" => {
+            vars["policyVersion"] = json!(field("policy_version"));
+            "AcknowledgePolicy"
+        }
+        "record_link_back" => {
+            vars["profileUrl"] = json!(field("profile_url"));
+            "RecordOfficerLinkBack"
+        }
+        "record_permanent_id" => {
+            vars["permanentId"] = json!(field("permanent_id"));
+            "RecordPermanentId"
+        }
         "approve_branding" => {
             vars["assetId"] = json!(field("asset_id"));
             "ApproveBrandingAsset"
@@ -792,8 +906,19 @@ pub(crate) async fn act(
         _ => return Redirect::to(&here).into_response(),
     };
     match api::run(&state.schema, &session, operation, vars).await {
-        // Back to the page (post/redirect/get), which shows what is next.
-        Ok(_) => Redirect::to(&here).into_response(),
+        // Back to the page (post/redirect/get), which shows what is next,
+        // or to the list the form was on, once it shows the change.
+        Ok(data) => match form.get("return_to") {
+            Some(to) => {
+                let position = data
+                    .as_object()
+                    .and_then(|o| o.values().next())
+                    .and_then(|p| p["position"].as_i64())
+                    .unwrap_or(0);
+                Redirect::to(&format!("{}?after={position}", safe_return(Some(to)))).into_response()
+            }
+            None => Redirect::to(&here).into_response(),
+        },
         Err(refusals) => {
             let refusals = refusals.into_iter().map(plain).collect();
             registration_page(&state, &session, &id, Some((action.as_str(), refusals))).await
