@@ -11,6 +11,7 @@ mod audit;
 mod documents;
 pub mod errors;
 mod inputs;
+mod insight;
 mod limits;
 pub mod metrics;
 mod mutation;
@@ -42,6 +43,7 @@ pub struct Query(
     audit::AuditQuery,
     reports::ReportsQuery,
     webhooks::WebhooksQuery,
+    insight::InsightQuery,
 );
 
 /// Changes. Every mutation needs a sign-in; the domain decides whether your

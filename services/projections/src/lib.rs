@@ -17,6 +17,7 @@ mod copy;
 mod decode;
 pub mod models;
 mod projector;
+pub mod insight;
 pub mod public;
 pub mod rebuild;
 mod rows;

@@ -31,6 +31,7 @@ pub const DOCUMENTS: &[(&str, &str)] = &[
     ),
     ("Work.graphql", include_str!("../operations/Work.graphql")),
     ("Audit.graphql", include_str!("../operations/Audit.graphql")),
+    ("Insight.graphql", include_str!("../operations/Insight.graphql")),
 ];
 
 /// The operations a document defines, each with whether it is a mutation.

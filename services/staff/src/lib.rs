@@ -64,6 +64,7 @@ pub fn router(state: StaffState) -> Router {
         .route("/staff/audit/registrations/{id}", get(pages::audit::history))
         .route("/staff/audit/registry", get(pages::audit::registry_at))
         .route("/staff/audit/events.ndjson", get(pages::audit::export))
+        .route("/staff/insight", get(pages::insight::insight))
         .route("/staff/reports", get(pages::reports))
         .route("/staff/reports/{id}/close", post(pages::close_report))
         .route("/staff/new", get(pages::choose_level))
@@ -133,6 +134,9 @@ fn menu(actor: &domain::Actor) -> Vec<(&'static str, &'static str)> {
     }
     if actor.has(Communications) || actor.has(Auditor) {
         links.push(("/staff/reports", "Fake account reports"));
+    }
+    if actor.has(Communications) || actor.has(Auditor) {
+        links.push(("/staff/insight", "Insight"));
     }
     if actor.has(Auditor) {
         links.push(("/staff/audit", "Audit"));

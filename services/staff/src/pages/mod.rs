@@ -18,6 +18,7 @@ use crate::{csrf_refused, page, require, safe_return, StaffState};
 use domain::Role;
 
 pub(crate) mod audit;
+pub(crate) mod insight;
 mod work;
 pub(crate) use work::{communications, consultation};
 
