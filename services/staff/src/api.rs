@@ -32,6 +32,7 @@ pub const DOCUMENTS: &[(&str, &str)] = &[
     ("Work.graphql", include_str!("../operations/Work.graphql")),
     ("Audit.graphql", include_str!("../operations/Audit.graphql")),
     ("Insight.graphql", include_str!("../operations/Insight.graphql")),
+    ("Privacy.graphql", include_str!("../operations/Privacy.graphql")),
 ];
 
 /// The operations a document defines, each with whether it is a mutation.

@@ -65,6 +65,11 @@ pub fn router(state: StaffState) -> Router {
         .route("/staff/audit/registry", get(pages::audit::registry_at))
         .route("/staff/audit/events.ndjson", get(pages::audit::export))
         .route("/staff/insight", get(pages::insight::insight))
+        .route(
+            "/staff/privacy",
+            get(pages::privacy::start).post(pages::privacy::lookup),
+        )
+        .route("/staff/privacy/erase", post(pages::privacy::erase))
         .route("/staff/reports", get(pages::reports))
         .route("/staff/reports/{id}/close", post(pages::close_report))
         .route("/staff/new", get(pages::choose_level))
@@ -140,6 +145,9 @@ fn menu(actor: &domain::Actor) -> Vec<(&'static str, &'static str)> {
     }
     if actor.has(Auditor) {
         links.push(("/staff/audit", "Audit"));
+    }
+    if actor.has(DataProtection) {
+        links.push(("/staff/privacy", "Subject access and erasure"));
     }
     links
 }

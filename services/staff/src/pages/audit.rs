@@ -12,7 +12,7 @@ use axum::Form;
 use maud::{html, Markup};
 use serde_json::{json, Value};
 
-use super::{date, level_name, refusal_page, service_name, status_tag, text};
+use super::{date, error_summary, level_name, refusal_page, service_name, status_tag, text};
 use crate::api;
 use crate::session;
 use crate::{csrf_refused, page, require, StaffState};
@@ -34,21 +34,6 @@ fn position_field(v: &Option<String>, words: &str) -> Result<Option<i64>, String
             Ok(n) if n >= 1 => Ok(Some(n)),
             _ => Err(format!("{words} must be a whole number, 1 or more")),
         },
-    }
-}
-
-fn error_summary(errors: &[(String, String)]) -> Markup {
-    html! {
-        @if !errors.is_empty() {
-            div class="govuk-error-summary" data-module="govuk-error-summary" {
-                div role="alert" {
-                    h2 class="govuk-error-summary__title" { "There is a problem" }
-                    div class="govuk-error-summary__body" { ul class="govuk-list govuk-error-summary__list" {
-                        @for (field, message) in errors { li { a href={ "#" (field) } { (message) } } }
-                    } }
-                }
-            }
-        }
     }
 }
 

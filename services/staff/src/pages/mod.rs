@@ -19,6 +19,7 @@ use domain::Role;
 
 pub(crate) mod audit;
 pub(crate) mod insight;
+pub(crate) mod privacy;
 mod work;
 pub(crate) use work::{communications, consultation};
 
@@ -101,6 +102,22 @@ fn date(v: &Value) -> String {
 
 fn text(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
+}
+
+/// The error summary at the top of a page: each problem links to its field.
+fn error_summary(errors: &[(String, String)]) -> Markup {
+    html! {
+        @if !errors.is_empty() {
+            div class="govuk-error-summary" data-module="govuk-error-summary" {
+                div role="alert" {
+                    h2 class="govuk-error-summary__title" { "There is a problem" }
+                    div class="govuk-error-summary__body" { ul class="govuk-list govuk-error-summary__list" {
+                        @for (field, message) in errors { li { a href={ "#" (field) } { (message) } } }
+                    } }
+                }
+            }
+        }
+    }
 }
 
 fn refusal_page(
