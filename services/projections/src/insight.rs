@@ -119,7 +119,9 @@ pub async fn insight(pool: &PgPool, today: NaiveDate) -> Result<Insight, ReadErr
                     column: "level",
                     value: c.value.clone(),
                 })?;
-                insight.by_level.push((columns::level("level", n)?, c.count))
+                insight
+                    .by_level
+                    .push((columns::level("level", n)?, c.count))
             }
             "platform" => insight
                 .by_platform

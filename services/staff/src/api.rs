@@ -31,8 +31,14 @@ pub const DOCUMENTS: &[(&str, &str)] = &[
     ),
     ("Work.graphql", include_str!("../operations/Work.graphql")),
     ("Audit.graphql", include_str!("../operations/Audit.graphql")),
-    ("Insight.graphql", include_str!("../operations/Insight.graphql")),
-    ("Privacy.graphql", include_str!("../operations/Privacy.graphql")),
+    (
+        "Insight.graphql",
+        include_str!("../operations/Insight.graphql"),
+    ),
+    (
+        "Privacy.graphql",
+        include_str!("../operations/Privacy.graphql"),
+    ),
 ];
 
 /// The operations a document defines, each with whether it is a mutation.
@@ -100,8 +106,9 @@ pub async fn run(
     let response = schema.execute(request).await;
     // Fields this person may not see (someone else's contact details) come
     // back as null with a FORBIDDEN error each: the rest of the page stands.
+    // A refused top-level field is the page refused: its whole subject.
     let only_hidden_fields = response.errors.iter().all(|e| {
-        !e.path.is_empty()
+        e.path.len() > 1
             && e.extensions
                 .as_ref()
                 .and_then(|x| x.get("code"))

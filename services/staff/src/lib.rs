@@ -61,7 +61,10 @@ pub fn router(state: StaffState) -> Router {
         .route("/staff/consultation", get(pages::consultation))
         .route("/staff/audit", get(pages::audit::overview))
         .route("/staff/audit/sign-head", post(pages::audit::sign_head))
-        .route("/staff/audit/registrations/{id}", get(pages::audit::history))
+        .route(
+            "/staff/audit/registrations/{id}",
+            get(pages::audit::history),
+        )
         .route("/staff/audit/registry", get(pages::audit::registry_at))
         .route("/staff/audit/events.ndjson", get(pages::audit::export))
         .route("/staff/insight", get(pages::insight::insight))

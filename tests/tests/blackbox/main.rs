@@ -20,6 +20,7 @@ mod privacy;
 mod public_pages;
 mod staff_app;
 mod staff_browser;
+mod staff_work;
 mod subscriptions;
 mod telemetry;
 mod tokens;

@@ -159,7 +159,12 @@ pub(crate) async fn overview(
             li { a class="govuk-link" href="/staff/registrations" { "Every registration" } ", each with its full history" }
         }
     };
-    page(&state, Some(&session), StatusCode::OK, "Audit", body)
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    page(&state, Some(&session), status, "Audit", body)
 }
 
 /// Sign the head now (auditors), then back to the overview.
@@ -172,7 +177,10 @@ pub(crate) async fn sign_head(
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !session::csrf_ok(&session, form.get("csrf").map(String::as_str).unwrap_or_default()) {
+    if !session::csrf_ok(
+        &session,
+        form.get("csrf").map(String::as_str).unwrap_or_default(),
+    ) {
         return csrf_refused(&state, &session);
     }
     match api::run(&state.schema, &session, "SignLogHead", json!({})).await {
@@ -197,7 +205,10 @@ pub(crate) async fn history(
         Err(r) => return refusal_page(&state, &session, "This history cannot be shown", &r),
     };
     let r = &data["registration"];
-    let entries = data["registrationHistory"].as_array().cloned().unwrap_or_default();
+    let entries = data["registrationHistory"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let title = format!("History of {}", text(&r["accountKey"]));
     let body = html! {
         span class="govuk-caption-l" { (level_name(text(&r["level"]))) " · " (status_tag(text(&r["status"]))) }
@@ -264,9 +275,9 @@ pub(crate) async fn registry_at(
         None
     } else {
         match chrono::NaiveDate::parse_from_str(given, "%Y-%m-%d") {
-            Ok(d) if d <= chrono::Utc::now().date_naive() => d
-                .and_hms_opt(23, 59, 59)
-                .map(|t| t.and_utc().to_rfc3339()),
+            Ok(d) if d <= chrono::Utc::now().date_naive() => {
+                d.and_hms_opt(23, 59, 59).map(|t| t.and_utc().to_rfc3339())
+            }
             Ok(_) => {
                 error = Some("The date must be today or in the past".to_owned());
                 None
@@ -305,7 +316,10 @@ pub(crate) async fn registry_at(
         }
         None => None,
     };
-    let errors: Vec<(String, String)> = error.iter().map(|e| ("date".to_owned(), e.clone())).collect();
+    let errors: Vec<(String, String)> = error
+        .iter()
+        .map(|e| ("date".to_owned(), e.clone()))
+        .collect();
     let body = html! {
         (error_summary(&errors))
         h1 class="govuk-heading-xl" { "The registry on a date" }
@@ -351,7 +365,13 @@ pub(crate) async fn registry_at(
     } else {
         StatusCode::OK
     };
-    page(&state, Some(&session), status, "The registry on a date", body)
+    page(
+        &state,
+        Some(&session),
+        status,
+        "The registry on a date",
+        body,
+    )
 }
 
 /// The log as NDJSON (auditors), the same lines as the API's export.

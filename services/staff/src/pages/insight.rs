@@ -191,12 +191,18 @@ pub(crate) async fn insight(State(state): State<StaffState>, headers: HeaderMap)
             .unwrap_or_else(|| code.to_owned())
     };
     let by_level = counts(&i["byLevel"], |r| level_name(text(&r["level"])).to_owned());
-    let by_status = counts(&i["byStatus"], |r| status_words(text(&r["status"])).to_owned());
+    let by_status = counts(&i["byStatus"], |r| {
+        status_words(text(&r["status"])).to_owned()
+    });
     let by_platform = counts(&i["byPlatform"], |r| platform_name(text(&r["platform"])));
     let by_service = counts(&i["byServiceArea"], |r| {
         service_name(&data, text(&r["serviceArea"]))
     });
-    let times: Vec<&Value> = i["publicationTimes"].as_array().into_iter().flatten().collect();
+    let times: Vec<&Value> = i["publicationTimes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
     let time_rows: Vec<(String, Vec<(f64, String)>)> = times
         .iter()
         .map(|t| {

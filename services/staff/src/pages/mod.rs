@@ -486,7 +486,9 @@ fn actions(r: &Value, session: &Session) -> Vec<&'static str> {
         out.push("revalidate");
     }
     if status == "PUBLISHED" && has(Role::Communications) {
-        if text(&r["details"]["__typename"]) == "ParticipateDetails" && r["officerLinkBack"].is_null() {
+        if text(&r["details"]["__typename"]) == "ParticipateDetails"
+            && r["officerLinkBack"].is_null()
+        {
             out.push("record_link_back");
         }
         if r["permanentId"].is_null() {

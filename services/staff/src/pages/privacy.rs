@@ -79,8 +79,19 @@ fn lookup_form(session: &Session, who: &Who, error: Option<&str>) -> Markup {
     }
 }
 
-fn privacy_page(state: &StaffState, session: &Session, status: StatusCode, body: Markup) -> Response {
-    page(state, Some(session), status, "Subject access and erasure", body)
+fn privacy_page(
+    state: &StaffState,
+    session: &Session,
+    status: StatusCode,
+    body: Markup,
+) -> Response {
+    page(
+        state,
+        Some(session),
+        status,
+        "Subject access and erasure",
+        body,
+    )
 }
 
 /// `GET /staff/privacy`: the lookup form.
@@ -123,7 +134,10 @@ pub(crate) async fn lookup(
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !session::csrf_ok(&session, form.get("csrf").map(String::as_str).unwrap_or_default()) {
+    if !session::csrf_ok(
+        &session,
+        form.get("csrf").map(String::as_str).unwrap_or_default(),
+    ) {
         return csrf_refused(&state, &session);
     }
     let who = Who::from(&form);
@@ -237,7 +251,10 @@ pub(crate) async fn erase(
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !session::csrf_ok(&session, form.get("csrf").map(String::as_str).unwrap_or_default()) {
+    if !session::csrf_ok(
+        &session,
+        form.get("csrf").map(String::as_str).unwrap_or_default(),
+    ) {
         return csrf_refused(&state, &session);
     }
     let who = Who::from(&form);
@@ -253,7 +270,10 @@ pub(crate) async fn erase(
             }],
         );
     }
-    let reason = form.get("reason").map(|r| r.trim().to_owned()).unwrap_or_default();
+    let reason = form
+        .get("reason")
+        .map(|r| r.trim().to_owned())
+        .unwrap_or_default();
     if form.get("step").map(String::as_str) != Some("erase") {
         return confirm_page(&state, &session, &who, "", &[]);
     }

@@ -50,12 +50,7 @@ fn queue_table(caption: &str, items: &[&Value], data: &Value) -> Markup {
     }
 }
 
-fn page_for(
-    state: &StaffState,
-    session: &Session,
-    title: &str,
-    body: Markup,
-) -> Response {
+fn page_for(state: &StaffState, session: &Session, title: &str, body: Markup) -> Response {
     page(state, Some(session), StatusCode::OK, title, body)
 }
 
@@ -180,7 +175,12 @@ pub(crate) async fn consultation(
         .unwrap_or_default();
     let waiting: Vec<&Value> = items
         .iter()
-        .filter(|c| matches!(text(&c["status"]), "SUBMITTED" | "CHANGES_REQUESTED" | "APPROVED"))
+        .filter(|c| {
+            matches!(
+                text(&c["status"]),
+                "SUBMITTED" | "CHANGES_REQUESTED" | "APPROVED"
+            )
+        })
         .collect();
     let body = html! {
         h1 class="govuk-heading-xl" { "Consultations to list" }

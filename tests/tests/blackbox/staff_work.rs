@@ -1,0 +1,429 @@
+//! The staff app's team pages (issue 16) over real HTTP: communications'
+//! work, the consultation team's listings, the auditor's pages, insight,
+//! and data protection's subject access and erasure. Registrations are
+//! made through the API as the test council's people; the pages are read
+//! by the demonstration people who hold the same roles.
+
+use blackbox_tests::council::{self, as_, people};
+use blackbox_tests::staff::{Browser, Page};
+use blackbox_tests::{Api, Service};
+use event_store::testing::TestDatabase;
+use reqwest::StatusCode;
+use serde_json::json;
+
+/// The part of `html` from `marker` to the end of its table.
+fn table_after<'a>(html: &'a str, marker: &str) -> &'a str {
+    let start = html.find(marker).unwrap_or_else(|| panic!("no {marker}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</table>").unwrap_or(rest.len())]
+}
+
+fn csrf_of(page: &Page) -> String {
+    page.csrf()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn communications_sees_its_queues_by_kind_and_the_consultation_team_lists_a_consultation_from_its_page(
+) {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let broadcast = council::submit(&api, council::form(1, "X", "@NorthWorkOne")).await;
+    let consult = council::submit(&api, council::form(2, "X", "@NorthWorkTwo")).await;
+    let participate = council::submit(&api, council::form(3, "X", "@NorthWorkThree")).await;
+    council::sign_and_publish_level3(&api, &participate).await;
+    let position = api.position().await;
+
+    let mut chris = Browser::new(&service.base_url);
+    chris.dev_sign_in("demo-chris").await;
+    let work = chris
+        .get(&format!("/staff/communications?after={position}"))
+        .await;
+    assert_eq!(work.status, StatusCode::OK, "{}", work.html);
+    let to_approve = table_after(&work.html, "To approve");
+    assert!(to_approve.contains(&format!("/staff/registrations/{broadcast}")));
+    assert!(!to_approve.contains(&participate));
+    let link_backs = table_after(&work.html, "check the officer's profile");
+    assert!(
+        link_backs.contains(&format!("/staff/registrations/{participate}")),
+        "{link_backs}"
+    );
+    assert!(work.html.contains("Re-validations overdue (0)"));
+
+    // Communications records the link-back from the registration's page;
+    // the check leaves the queue.
+    let page = chris
+        .get(&format!("/staff/registrations/{participate}"))
+        .await;
+    assert!(page.html.contains("Record that the profile links back"));
+    let done = chris
+        .post(
+            &format!("/staff/registrations/{participate}/act"),
+            &[
+                ("csrf", csrf_of(&page).as_str()),
+                ("action", "record_link_back"),
+                ("profile_url", "https://x.com/NorthWorkThree"),
+                ("return_to", "/staff/communications"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.html);
+    assert!(done.path.starts_with("/staff/communications?after="));
+    assert!(!table_after(&done.html, "check the officer's profile").contains(&participate));
+    let page = chris
+        .get(&format!("/staff/registrations/{participate}"))
+        .await;
+    assert!(page.html.contains("Officer's profile links back"));
+    assert!(!page.html.contains("Record that the profile links back"));
+
+    // The consultation team's page lists the level-2 consultation with its
+    // form; a blank reference is refused and changes nothing.
+    let mut priya = Browser::new(&service.base_url);
+    priya.dev_sign_in("demo-priya").await;
+    let listings = priya.get("/staff/consultation").await;
+    assert_eq!(listings.status, StatusCode::OK, "{}", listings.html);
+    assert!(listings.html.contains("Library opening hours"));
+    assert!(listings.html.contains(&format!("consultation-{consult}")));
+    let csrf = listings.csrf();
+    let before = api.position().await;
+    let refused = priya
+        .post(
+            &format!("/staff/registrations/{consult}/act"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "consultation_listing"),
+                ("finder_reference", ""),
+                ("return_to", "/staff/consultation"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(refused.html.contains("That was not done"));
+    assert_eq!(api.position().await, before);
+    let listed = priya
+        .post(
+            &format!("/staff/registrations/{consult}/act"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "consultation_listing"),
+                ("finder_reference", "CF-2026-041"),
+                ("return_to", "/staff/consultation"),
+            ],
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert!(
+        listed.html.contains("No consultation waits for a listing."),
+        "{}",
+        listed.html
+    );
+
+    // A member of staff without the roles is refused both pages.
+    let mut alex = Browser::new(&service.base_url);
+    alex.dev_sign_in("demo-alex").await;
+    for path in ["/staff/communications", "/staff/consultation"] {
+        let page = alex.get(path).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(!page.html.contains("NorthWork"), "{path}");
+    }
+    service.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_verifies_the_chain_signs_a_head_reads_a_history_and_the_registry_on_a_date_and_downloads_the_log(
+) {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let id = council::submit(&api, council::form(3, "X", "@NorthAudited")).await;
+    council::sign_and_publish_level3(&api, &id).await;
+    let head = api.position().await;
+
+    let mut ada = Browser::new(&service.base_url);
+    ada.dev_sign_in("demo-ada").await;
+    let overview = ada.get("/staff/audit").await;
+    assert_eq!(overview.status, StatusCode::OK, "{}", overview.html);
+    assert!(overview.html.contains("No head has been signed yet."));
+    let verified = ada.get("/staff/audit?verify=1").await;
+    assert!(
+        verified.html.contains("The chain is intact"),
+        "{}",
+        verified.html
+    );
+    assert!(verified
+        .html
+        .contains(&format!("Positions 1 to {head}: {head} events verified")));
+    let range = ada.get("/staff/audit?verify=1&from=2&to=3").await;
+    assert!(range.html.contains("Positions 2 to 3: 2 events verified"));
+    let bad = ada.get("/staff/audit?verify=1&from=two&to=1").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad
+        .html
+        .contains("The first position must be a whole number, 1 or more"));
+    assert!(!bad.html.contains("The chain is intact"));
+
+    // Signing a head lists it, at the head's position.
+    let signed = ada
+        .post(
+            "/staff/audit/sign-head",
+            &[("csrf", overview.csrf().as_str())],
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::OK);
+    assert!(!signed.html.contains("No head has been signed yet."));
+    assert!(table_after(&signed.html, "Newest first").contains(&format!(">{head}</td>")));
+
+    // A registration's history names who did each step, in which role.
+    let history = ada.get(&format!("/staff/audit/registrations/{id}")).await;
+    assert_eq!(history.status, StatusCode::OK, "{}", history.html);
+    for step in [
+        "RegistrationSubmitted",
+        "RiskAssessmentRecorded",
+        "RiskAssessmentSigned",
+        "RegistrationApproved",
+        "RegistrationPublished",
+    ] {
+        assert!(history.html.contains(step), "{step}");
+    }
+    assert!(history.html.contains("u-manager") && history.html.contains("line_manager"));
+
+    // The registry on a date: today has it, long ago had nothing, and a
+    // date that is not one is refused in words.
+    let today = chrono::Utc::now().date_naive().to_string();
+    let now = ada
+        .get(&format!("/staff/audit/registry?date={today}"))
+        .await;
+    assert_eq!(now.status, StatusCode::OK, "{}", now.html);
+    assert!(now
+        .html
+        .contains(&format!("/staff/audit/registrations/{id}")));
+    let then = ada.get("/staff/audit/registry?date=2020-01-01").await;
+    assert!(
+        then.html.contains("At the end of 2020-01-01: 0"),
+        "{}",
+        then.html
+    );
+    let bad = ada.get("/staff/audit/registry?date=31%2F12%2F2025").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.html.contains("Enter the date as year-month-day"));
+
+    // The export is the whole log, one line per event, as a download.
+    let export = ada.get("/staff/audit/events.ndjson").await;
+    assert_eq!(export.status, StatusCode::OK);
+    let lines: Vec<&str> = export.html.lines().collect();
+    assert!(lines.len() as i64 >= head, "{} lines", lines.len());
+    assert!(lines[0].starts_with('{'));
+
+    // Staff are refused every one of these.
+    let mut alex = Browser::new(&service.base_url);
+    alex.dev_sign_in("demo-alex").await;
+    for path in [
+        "/staff/audit".to_owned(),
+        format!("/staff/audit/registrations/{id}"),
+        "/staff/audit/registry".to_owned(),
+        "/staff/audit/events.ndjson".to_owned(),
+    ] {
+        let page = alex.get(&path).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(!page.html.contains("NorthAudited"), "{path}");
+    }
+    service.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insight_counts_accounts_by_level_status_platform_and_service_and_times_publication_for_communications_and_auditors_only(
+) {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let published = council::submit(&api, council::form(3, "X", "@NorthInsight")).await;
+    council::sign_and_publish_level3(&api, &published).await;
+    council::submit(&api, council::form(1, "INSTAGRAM", "@northinsightone")).await;
+    council::submit(&api, council::form(1, "X", "@NorthInsightTwo")).await;
+    let position = api.position().await;
+
+    let query = "query($p: Int) { insight(atLeastPosition: $p) { byStatus { status count } byLevel { level count } byPlatform { platform count } byServiceArea { serviceArea count } publicationTimes { level published medianHours p90Hours } overdueRevalidations openFakeReports } }";
+    let data = api
+        .ok(Some(&as_(people::AUDITOR)), query, json!({"p": position}))
+        .await;
+    let i = &data["insight"];
+    assert_eq!(
+        i["byStatus"],
+        json!([{"status": "SUBMITTED", "count": 2}, {"status": "PUBLISHED", "count": 1}])
+    );
+    assert_eq!(i["byLevel"], json!([{"level": "PARTICIPATE", "count": 1}]));
+    assert_eq!(i["byPlatform"], json!([{"platform": "X", "count": 1}]));
+    assert_eq!(
+        i["byServiceArea"],
+        json!([{"serviceArea": "youth", "count": 1}])
+    );
+    let times = i["publicationTimes"].as_array().unwrap();
+    assert_eq!(times.len(), 1);
+    assert_eq!(times[0]["level"], "PARTICIPATE");
+    assert_eq!(times[0]["published"], 1);
+    assert!(times[0]["p90Hours"].as_f64().unwrap() >= times[0]["medianHours"].as_f64().unwrap());
+    assert_eq!(i["overdueRevalidations"], 0);
+    assert_eq!(i["openFakeReports"], 0);
+    assert_eq!(
+        api.code(Some(&as_(people::APPLICANT)), query, json!({}))
+            .await,
+        "FORBIDDEN"
+    );
+
+    let mut chris = Browser::new(&service.base_url);
+    chris.dev_sign_in("demo-chris").await;
+    let page = chris.get("/staff/insight").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    // Each chart is an SVG hidden from screen readers, with its table.
+    assert_eq!(page.html.matches("<svg").count(), 5, "{}", page.html);
+    assert_eq!(
+        page.html
+            .matches(r#"aria-hidden="true" focusable="false""#)
+            .count(),
+        5
+    );
+    let by_level = table_after(&page.html, r#"id="by-level""#);
+    assert!(by_level.contains(r#"Level 3: Participate</th><td class="govuk-table__cell govuk-table__cell--numeric">1</td>"#), "{by_level}");
+    let by_status = table_after(&page.html, r#"id="by-status""#);
+    assert!(by_status.contains(
+        r#"Submitted</th><td class="govuk-table__cell govuk-table__cell--numeric">2</td>"#
+    ));
+    let by_service = table_after(&page.html, r#"id="by-service""#);
+    assert!(by_service.contains("Youth Services"), "{by_service}");
+
+    let mut alex = Browser::new(&service.base_url);
+    alex.dev_sign_in("demo-alex").await;
+    assert_eq!(
+        alex.get("/staff/insight").await.status,
+        StatusCode::FORBIDDEN
+    );
+    service.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_protection_finds_what_is_held_about_a_person_and_erases_it_only_after_confirming_with_a_reason(
+) {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let id = council::submit(&api, council::form(3, "X", "@NorthHeld")).await;
+    // Subject access reads the read models: wait until they hold the form.
+    let position = api.position().await;
+    api.ok(
+        Some(&as_(people::COMMS)),
+        "query($p: Int) { registrations(first: 1, atLeastPosition: $p) { nodes { id } } }",
+        json!({"p": position}),
+    )
+    .await;
+
+    let mut dana = Browser::new(&service.base_url);
+    dana.dev_sign_in("demo-dana").await;
+    let start = dana.get("/staff/privacy").await;
+    assert_eq!(start.status, StatusCode::OK, "{}", start.html);
+    let csrf = start.csrf();
+    let blank = dana
+        .post(
+            "/staff/privacy",
+            &[
+                ("csrf", csrf.as_str()),
+                ("subject", ""),
+                ("councillor_name", ""),
+            ],
+        )
+        .await;
+    assert_eq!(blank.status, StatusCode::BAD_REQUEST);
+    assert!(blank
+        .html
+        .contains("Enter the member of staff's id, or a councillor's name"));
+
+    let held = dana
+        .post(
+            "/staff/privacy",
+            &[
+                ("csrf", csrf.as_str()),
+                ("subject", "u-officer"),
+                ("councillor_name", ""),
+            ],
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::OK, "{}", held.html);
+    assert!(held.html.contains("Olivia Officer"), "{}", held.html);
+    assert!(held.html.contains(&format!("/staff/registrations/{id}")));
+
+    // Erasure asks first; without a reason and the confirmation it changes
+    // nothing and says what is missing.
+    let confirm = dana
+        .post(
+            "/staff/privacy/erase",
+            &[
+                ("csrf", csrf.as_str()),
+                ("step", "confirm"),
+                ("subject", "u-officer"),
+                ("councillor_name", ""),
+            ],
+        )
+        .await;
+    assert!(confirm.html.contains("Erase for good"), "{}", confirm.html);
+    let before = api.position().await;
+    let refused = dana
+        .post(
+            "/staff/privacy/erase",
+            &[
+                ("csrf", csrf.as_str()),
+                ("step", "erase"),
+                ("subject", "u-officer"),
+                ("councillor_name", ""),
+                ("reason", " "),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.html.contains("Say why the data is erased"));
+    assert!(refused
+        .html
+        .contains("Confirm that you understand the data will be erased for good"));
+    assert_eq!(api.position().await, before);
+
+    let erased = dana
+        .post(
+            "/staff/privacy/erase",
+            &[
+                ("csrf", csrf.as_str()),
+                ("step", "erase"),
+                ("subject", "u-officer"),
+                ("councillor_name", ""),
+                ("reason", "Subject's request DP-2026-114"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(erased.status, StatusCode::OK, "{}", erased.html);
+    assert!(erased.html.contains("Personal data erased"));
+    assert!(api.position().await > before);
+    let after = dana
+        .post(
+            "/staff/privacy",
+            &[
+                ("csrf", csrf.as_str()),
+                ("subject", "u-officer"),
+                ("councillor_name", ""),
+            ],
+        )
+        .await;
+    assert!(after.html.contains("has been erased"), "{}", after.html);
+    assert!(!after.html.contains("Olivia Officer"));
+    assert!(!after.html.contains("Erase this person"));
+
+    // Nobody else may look.
+    let mut ada = Browser::new(&service.base_url);
+    ada.dev_sign_in("demo-ada").await;
+    assert_eq!(
+        ada.get("/staff/privacy").await.status,
+        StatusCode::FORBIDDEN
+    );
+    service.terminate();
+}
