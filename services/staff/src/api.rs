@@ -39,6 +39,7 @@ pub const DOCUMENTS: &[(&str, &str)] = &[
         "Privacy.graphql",
         include_str!("../operations/Privacy.graphql"),
     ),
+    ("Admin.graphql", include_str!("../operations/Admin.graphql")),
 ];
 
 /// The operations a document defines, each with whether it is a mutation.
@@ -156,6 +157,20 @@ mod tests {
                 assert!(invalid.is_empty(), "{file} {name}: {invalid:?}");
             }
         }
+    }
+
+    #[test]
+    fn every_document_in_the_operations_folder_is_one_the_app_can_run() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/operations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|f| f.ends_with(".graphql"))
+            .collect();
+        files.sort();
+        let mut listed: Vec<String> = DOCUMENTS.iter().map(|(f, _)| (*f).to_owned()).collect();
+        listed.sort();
+        assert_eq!(files, listed);
     }
 
     #[test]

@@ -73,6 +73,11 @@ pub fn router(state: StaffState) -> Router {
             get(pages::privacy::start).post(pages::privacy::lookup),
         )
         .route("/staff/privacy/erase", post(pages::privacy::erase))
+        .route("/staff/admin", get(pages::admin::index))
+        .route(
+            "/staff/admin/{area}",
+            get(pages::admin::show).post(pages::admin::change),
+        )
         .route("/staff/reports", get(pages::reports))
         .route("/staff/reports/{id}/close", post(pages::close_report))
         .route("/staff/new", get(pages::choose_level))
@@ -148,6 +153,9 @@ fn menu(actor: &domain::Actor) -> Vec<(&'static str, &'static str)> {
     }
     if actor.has(Auditor) {
         links.push(("/staff/audit", "Audit"));
+    }
+    if actor.has(Admin) {
+        links.push(("/staff/admin", "Reference data"));
     }
     if actor.has(DataProtection) {
         links.push(("/staff/privacy", "Subject access and erasure"));

@@ -427,3 +427,230 @@ async fn data_protection_finds_what_is_held_about_a_person_and_erases_it_only_af
     );
     service.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_keeps_the_reference_data_from_its_pages_and_a_refused_change_says_which_answer_and_changes_nothing(
+) {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let mut ari = Browser::new(&service.base_url);
+    ari.dev_sign_in("demo-ari").await;
+    let index = ari.get("/staff/admin").await;
+    assert_eq!(index.status, StatusCode::OK, "{}", index.html);
+    assert!(
+        index.html.contains("Organisational units</a> (2)"),
+        "{}",
+        index.html
+    );
+    let csrf = index.csrf();
+
+    // A unit without a name is refused beside its field; nothing changes.
+    let before = api.position().await;
+    let refused = ari
+        .post(
+            "/staff/admin/units",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "add"),
+                ("code", "parks"),
+                ("name", ""),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(
+        refused.html.contains(r##"<a href="#name">The name "##),
+        "{}",
+        refused.html
+    );
+    assert!(refused.html.contains(r#"id="name-error""#));
+    assert!(
+        refused.html.contains(r#"value="parks""#),
+        "the answer is kept"
+    );
+    assert_eq!(api.position().await, before);
+    let added = ari
+        .post(
+            "/staff/admin/units",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "add"),
+                ("code", "parks"),
+                ("name", "Parks and Countryside"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK);
+    assert!(added.html.contains("Parks and Countryside"));
+    let retired = ari
+        .post(
+            "/staff/admin/units",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "retire"),
+                ("code", "parks"),
+            ],
+        )
+        .await;
+    let row = &retired.html[retired.html.find("Parks and Countryside").unwrap()..];
+    assert!(row[..200].contains("Retired"), "{row}");
+
+    // Job roles and topics.
+    let roles = ari
+        .post(
+            "/staff/admin/job-roles",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "add"),
+                ("code", "librarian"),
+                ("title", "Librarian"),
+            ],
+        )
+        .await;
+    assert!(roles.html.contains("Librarian"));
+    let topics = ari
+        .post(
+            "/staff/admin/topics",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "add"),
+                ("code", "housing"),
+                ("name", "Housing"),
+            ],
+        )
+        .await;
+    assert!(topics.html.contains("Housing"));
+
+    // Speaking authority: granted, then revoked.
+    let granted = ari
+        .post(
+            "/staff/admin/speaking-authority",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "grant"),
+                ("subject", "u-housing-lead"),
+                ("topic", "housing"),
+            ],
+        )
+        .await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.html);
+    assert!(granted.html.contains("u-housing-lead"));
+    let revoked = ari
+        .post(
+            "/staff/admin/speaking-authority",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "revoke"),
+                ("subject", "u-housing-lead"),
+                ("topic", "housing"),
+            ],
+        )
+        .await;
+    assert!(!revoked.html.contains("u-housing-lead"));
+
+    // A platform closes only with a reason, and opens again.
+    let before = api.position().await;
+    let refused = ari
+        .post(
+            "/staff/admin/platforms",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "disable"),
+                ("platform", "TIKTOK"),
+                ("reason", ""),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(
+        refused
+            .html
+            .contains(r##"<a href="#reason-TIKTOK">The reason "##),
+        "{}",
+        refused.html
+    );
+    assert_eq!(api.position().await, before);
+    let closed = ari
+        .post(
+            "/staff/admin/platforms",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "disable"),
+                ("platform", "TIKTOK"),
+                ("reason", "Under review by the security team"),
+            ],
+        )
+        .await;
+    assert!(closed.html.contains("Under review by the security team"));
+    let platforms = api
+        .ok(None, "{ platforms { platform enabled } }", json!({}))
+        .await;
+    let tiktok = platforms["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["platform"] == "TIKTOK")
+        .unwrap()
+        .clone();
+    assert_eq!(tiktok["enabled"], false);
+    let opened = ari
+        .post(
+            "/staff/admin/platforms",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "enable"),
+                ("platform", "TIKTOK"),
+            ],
+        )
+        .await;
+    assert!(!opened.html.contains("Under review by the security team"));
+
+    // A policy version with a date that is not one is refused before the
+    // API; a good one becomes the current version.
+    let bad = ari
+        .post(
+            "/staff/admin/policy",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "publish"),
+                ("version", "2027.1"),
+                ("published_on", "15/01/2027"),
+                ("summary", "Adds Bluesky"),
+                ("url", "https://intranet.north.gov.uk/social-media-policy"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.html.contains("Enter the date as year-month-day"));
+    let published = ari
+        .post(
+            "/staff/admin/policy",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "publish"),
+                ("version", "2027.1"),
+                ("published_on", "2027-01-15"),
+                ("summary", "Adds Bluesky"),
+                ("url", "https://intranet.north.gov.uk/social-media-policy"),
+            ],
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::OK, "{}", published.html);
+    let current = &published.html[published.html.find("2027.1</a>").expect("listed")..];
+    assert!(current[..120].contains("Current"), "{current}");
+
+    // Only admins.
+    let mut chris = Browser::new(&service.base_url);
+    chris.dev_sign_in("demo-chris").await;
+    assert_eq!(
+        chris.get("/staff/admin").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        chris.get("/staff/admin/units").await.status,
+        StatusCode::FORBIDDEN
+    );
+    service.terminate();
+}

@@ -17,6 +17,7 @@ use crate::session::{self, Session};
 use crate::{csrf_refused, page, require, safe_return, StaffState};
 use domain::Role;
 
+pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod insight;
 pub(crate) mod privacy;
