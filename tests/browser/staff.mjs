@@ -232,6 +232,67 @@ try {
   assert.match(await comms.locator("main").textContent(), /Closed \(1\)/);
   await check(comms, "fake-reports-closed");
 
+  // Communications' own pages: the link-back check from the level-3
+  // registration, the work queues, insight's charts.
+  await act(comms, level3, "Record that the profile links back");
+  await comms.goto(`${BASE}/staff/communications`);
+  assert.match(await comms.locator("main").textContent(), /Re-validations overdue/);
+  await check(comms, "communications");
+  await comms.goto(`${BASE}/staff/insight`);
+  assert.equal(await comms.locator("svg.staff-chart").count(), 5);
+  await check(comms, "insight");
+  await consult.goto(`${BASE}/staff/consultation`);
+  await check(consult, "consultation");
+
+  // The auditor, signed in through the provider: verification, a history,
+  // the registry on a date.
+  const auditor = await signIn("u-auditor");
+  await auditor.goto(`${BASE}/staff/audit`);
+  await auditor.getByRole("button", { name: "Verify" }).click();
+  await auditor.waitForLoadState();
+  assert.match(await auditor.locator("#chain-result").textContent(), /The chain is intact/);
+  await check(auditor, "audit-verified");
+  await auditor.goto(level3.replace("/staff/registrations/", "/staff/audit/registrations/"));
+  assert.match(await auditor.locator("main").textContent(), /Risk assessment signed/);
+  await check(auditor, "audit-history");
+  await auditor.goto(`${BASE}/staff/audit/registry`);
+  await auditor.getByLabel("Date").fill(new Date().toISOString().slice(0, 10));
+  await auditor.getByRole("button", { name: "Show the registry" }).click();
+  await auditor.waitForLoadState();
+  assert.match(await auditor.locator("#registry-at").textContent(), /x:northyouthweb/);
+  await check(auditor, "audit-registry");
+
+  // The admin: reference data, and a refused change beside its field.
+  const admin = await signIn("u-admin");
+  await admin.goto(`${BASE}/staff/admin`);
+  await check(admin, "admin");
+  await admin.goto(`${BASE}/staff/admin/units`);
+  await admin.getByLabel("Code").fill("parks");
+  await admin.getByRole("button", { name: "Save the unit" }).click();
+  await admin.waitForLoadState();
+  assert.match(await admin.locator(".govuk-error-summary").textContent(), /The name/);
+  await check(admin, "admin-units-error");
+  for (const area of ["platforms", "policy", "speaking-authority"]) {
+    await admin.goto(`${BASE}/staff/admin/${area}`);
+    await check(admin, `admin-${area}`);
+  }
+
+  // Data protection: what is held about the officer, and the erasure's
+  // confirmation step.
+  const dpo = await signIn("u-dpo");
+  await dpo.goto(`${BASE}/staff/privacy`);
+  await dpo.getByLabel("Member of staff's id").fill("u-officer");
+  await dpo.getByRole("button", { name: "Find what is held" }).click();
+  await dpo.waitForLoadState();
+  assert.match(await dpo.locator("#holdings").textContent(), /Olivia Officer/);
+  await check(dpo, "privacy-held");
+  await dpo.getByRole("button", { name: "Erase this person's personal data" }).click();
+  await dpo.waitForLoadState();
+  await dpo.getByRole("button", { name: "Erase for good" }).click();
+  await dpo.waitForLoadState();
+  assert.match(await dpo.locator(".govuk-error-summary").textContent(), /Say why the data is erased/);
+  await check(dpo, "privacy-confirm-errors");
+
   // Without JavaScript, the new-registration form still works end to end.
   const plain = await signIn("u-applicant", { javaScriptEnabled: false });
   await plain.goto(`${BASE}/staff/new/1`);

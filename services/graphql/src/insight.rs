@@ -98,7 +98,7 @@ impl InsightQuery {
         with_role(ctx, &[Role::Communications, Role::Auditor])?;
         super::wait_for_position(ctx, at_least_position).await?;
         let i = projections::insight::insight(&app(ctx)?.pool, Utc::now().date_naive()).await?;
-        let hours = |s: f64| (s / 360.0).round() / 10.0;
+        let hours = |s: f64| s / 3600.0;
         Ok(Insight {
             by_status: i
                 .by_status

@@ -52,6 +52,9 @@ async fn every_level_is_registered_signed_off_and_published_through_the_staff_ap
         "u-officer": {"name": "Olivia Officer", "email": "u-officer@north.gov.uk", "groups": ["grp-staff"]},
         "u-manager": {"name": "Morgan Manager", "email": "u-manager@north.gov.uk", "groups": ["grp-staff", "grp-managers"]},
         "u-senior": {"name": "Sam Senior", "email": "u-senior@north.gov.uk", "groups": ["grp-staff", "grp-senior"]},
+        "u-auditor": {"name": "Ada Auditor", "email": "u-auditor@north.gov.uk", "groups": ["grp-audit"]},
+        "u-admin": {"name": "Ari Admin", "email": "u-admin@north.gov.uk", "groups": ["grp-admin"]},
+        "u-dpo": {"name": "Dana Protection", "email": "u-dpo@north.gov.uk", "groups": ["grp-dp"]},
     });
     let mut child = Command::new("node")
         .arg("oidc-provider.mjs")
@@ -88,7 +91,7 @@ async fn every_level_is_registered_signed_off_and_published_through_the_staff_ap
             ("REGISTRY_STAFF_ROLES_CLAIM", "groups"),
             (
                 "REGISTRY_STAFF_ROLE_MAP",
-                "grp-staff=staff,grp-comms=communications,grp-consult=consultation,grp-managers=line_manager,grp-senior=senior_officer",
+                "grp-staff=staff,grp-comms=communications,grp-consult=consultation,grp-managers=line_manager,grp-senior=senior_officer,grp-audit=auditor,grp-admin=admin,grp-dp=data_protection",
             ),
         ],
     );

@@ -179,11 +179,11 @@ async fn an_auditor_verifies_the_chain_signs_a_head_reads_a_history_and_the_regi
     let history = ada.get(&format!("/staff/audit/registrations/{id}")).await;
     assert_eq!(history.status, StatusCode::OK, "{}", history.html);
     for step in [
-        "RegistrationSubmitted",
-        "RiskAssessmentRecorded",
-        "RiskAssessmentSigned",
-        "RegistrationApproved",
-        "RegistrationPublished",
+        "Registration submitted",
+        "Risk assessment recorded",
+        "Risk assessment signed",
+        "Registration approved",
+        "Registration published",
     ] {
         assert!(history.html.contains(step), "{step}");
     }

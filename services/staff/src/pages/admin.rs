@@ -408,8 +408,8 @@ fn area_page(
         );
     };
     let body = html! {
-        (error_summary(errors))
         a class="govuk-back-link" href="/staff/admin" { "Reference data" }
+        (error_summary(errors))
         h1 class="govuk-heading-xl" { (title) }
         p class="govuk-body" { (what) }
         (area_body(path, data, session, values, errors))

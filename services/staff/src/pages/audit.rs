@@ -48,6 +48,30 @@ fn number_input(id: &str, label: &str, value: &Option<String>, error: Option<&St
     }
 }
 
+/// An event type in words: `RiskAssessmentSigned` → `Risk assessment signed`.
+fn words(event_type: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in event_type.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The start of a long hex value: enough to compare by eye with a copy
+/// kept elsewhere (the whole value is in the API and the export).
+fn short(hex: &str) -> String {
+    if hex.len() > 16 {
+        format!("{}…", &hex[..16])
+    } else {
+        hex.to_owned()
+    }
+}
+
 /// `/staff/audit`: the head, signed heads, verification on request.
 pub(crate) async fn overview(
     State(state): State<StaffState>,
@@ -129,7 +153,7 @@ pub(crate) async fn overview(
             p class="govuk-body" { "No head has been signed yet." }
         } @else {
             table class="govuk-table" {
-                caption class="govuk-table__caption govuk-table__caption--s" { "Newest first" }
+                caption class="govuk-table__caption govuk-table__caption--s" { "Newest first (hashes and keys shortened to their first 16 characters)" }
                 thead class="govuk-table__head" { tr class="govuk-table__row" {
                     th scope="col" class="govuk-table__header" { "Position" }
                     th scope="col" class="govuk-table__header" { "Signed" }
@@ -141,8 +165,8 @@ pub(crate) async fn overview(
                         tr class="govuk-table__row" {
                             td class="govuk-table__cell" { (h["position"]) }
                             td class="govuk-table__cell" { (date(&h["signedAt"])) }
-                            td class="govuk-table__cell" { (text(&h["keyId"])) }
-                            td class="govuk-table__cell staff-hash" { (text(&h["hash"])) }
+                            td class="govuk-table__cell staff-hash" { (short(text(&h["keyId"]))) }
+                            td class="govuk-table__cell staff-hash" { (short(text(&h["hash"]))) }
                         }
                     }
                 }
@@ -217,7 +241,7 @@ pub(crate) async fn history(
         table class="govuk-table staff-history" {
             caption class="govuk-table__caption govuk-table__caption--m" { (entries.len()) " events, oldest first" }
             thead class="govuk-table__head" { tr class="govuk-table__row" {
-                th scope="col" class="govuk-table__header" { "Position" }
+                th scope="col" class="govuk-table__header" { abbr title="Position in the log" { "#" } }
                 th scope="col" class="govuk-table__header" { "What" }
                 th scope="col" class="govuk-table__header" { "Who, as" }
                 th scope="col" class="govuk-table__header" { "When" }
@@ -228,11 +252,11 @@ pub(crate) async fn history(
                     tr class="govuk-table__row" {
                         td class="govuk-table__cell" { (e["position"]) }
                         td class="govuk-table__cell" {
-                            (text(&e["eventType"]))
+                            (words(text(&e["eventType"])))
                             details class="govuk-details staff-compact-details" {
-                                summary class="govuk-details__summary" { span class="govuk-details__summary-text" { "Event " (e["position"]) " recorded" } }
+                                summary class="govuk-details__summary" { span class="govuk-details__summary-text" { "Details" span class="govuk-visually-hidden" { " of event " (e["position"]) } } }
                                 div class="govuk-details__text" {
-                                    p class="govuk-body-s" { "Command: " (text(&e["command"])) br; "Correlation id: " (text(&e["correlationId"])) }
+                                    p class="govuk-body-s" { "Event type: " code { (text(&e["eventType"])) } br; "Command: " (text(&e["command"])) br; "Correlation id: " (text(&e["correlationId"])) }
                                     pre class="staff-json" { (serde_json::to_string_pretty(&e["payload"]).unwrap_or_default()) }
                                 }
                             }

@@ -134,7 +134,9 @@ fn chart(id: &str, title: &str, what: &str, bars: &[Bar]) -> Markup {
 
 /// Hours in words: minutes, hours or days, whichever reads best.
 fn duration(hours: f64) -> String {
-    if hours < 1.0 {
+    if hours * 60.0 < 1.0 {
+        "under a minute".to_owned()
+    } else if hours < 1.0 {
         format!("{:.0} minutes", (hours * 60.0).round())
     } else if hours < 48.0 {
         format!("{hours:.1} hours")
@@ -298,6 +300,7 @@ mod tests {
 
     #[test]
     fn durations_read_as_minutes_hours_or_days() {
+        assert_eq!(duration(0.01), "under a minute");
         assert_eq!(duration(0.5), "30 minutes");
         assert_eq!(duration(3.25), "3.2 hours");
         assert_eq!(duration(72.0), "3.0 days");
