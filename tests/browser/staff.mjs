@@ -22,6 +22,7 @@ const SHOTS = env("SCREENSHOT_DIR");
 mkdirSync(SHOTS, { recursive: true });
 const SIZES = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 800 } };
 const violations = [];
+const figures = [];
 
 async function check(page, name) {
   await page.addScriptTag({ path: AXE });
@@ -176,6 +177,11 @@ try {
   await applicant.getByLabel("Line manager: full name").fill("Morgan Manager");
   await applicant.getByLabel("Line manager: work email").fill("u-manager@north.gov.uk");
   const level3 = await acknowledgeAndSubmit(applicant, "level-3");
+  // The line manager's home is open while the officer records the risk
+  // assessment: the signature to do appears without a reload.
+  await manager.goto(`${BASE}/staff`);
+  await manager.waitForSelector("#live-status:has-text('updates as things happen')");
+  assert.doesNotMatch(await manager.locator("#queue-region").textContent(), /Sign the risk assessment/);
   await act(officer, level3, "Record the risk assessment", {
     "Who assessed the risks (full name)": "Olivia Officer",
     "Their staff id": "u-officer",
@@ -184,8 +190,9 @@ try {
     "How it is managed": "An automatic reply with office hours",
     "Where the signed document is kept": "RA-2026-031",
   });
-  await manager.goto(`${BASE}/staff`);
-  assert.match(await manager.locator("#queue").textContent(), /Sign the risk assessment/);
+  const recorded = Date.now();
+  await manager.waitForSelector("#queue:has-text('Sign the risk assessment')", { timeout: 10000 });
+  figures.push(`live home: the line manager's queue showed the signature ${Date.now() - recorded} ms after the officer's form returned`);
   await check(manager, "home-line-manager");
   await act(manager, level3, "Sign the risk assessment");
   await publish(comms, level3, "level-3");
@@ -226,6 +233,17 @@ try {
     await comms.goto(`${BASE}/staff/reports`);
   }
   await check(comms, "fake-reports-open");
+  // A form whose CSRF token is not the session's is refused; nothing changes.
+  await comms.evaluate(() => {
+    for (const input of document.querySelectorAll('form[action$="/close"] input[name="csrf"]')) input.value = "forged";
+  });
+  await comms.getByLabel("What was done").fill("Reported to the platform as impersonation");
+  await comms.getByRole("button", { name: /^Close FR-/ }).click();
+  await comms.waitForLoadState();
+  assert.equal(await comms.locator("h1").textContent(), "This form has expired");
+  await check(comms, "csrf-refused");
+  await comms.goto(`${BASE}/staff/reports`);
+  assert.match(await comms.locator("main").textContent(), /Open \(1\)/);
   await comms.getByLabel("What was done").fill("Reported to the platform as impersonation");
   await comms.getByRole("button", { name: /^Close FR-/ }).click();
   await comms.waitForLoadState();
@@ -321,6 +339,7 @@ try {
     process.exitCode = 1;
   } else {
     console.log("staff app: every journey passed; axe found no violations");
+    for (const f of figures) console.log(f);
   }
 } finally {
   await browser.close();

@@ -345,6 +345,17 @@ impl Ws {
     /// Connect to `/graphql/ws` and initialise with `token`; `Err` with what
     /// the server said when it did not acknowledge.
     pub async fn connect(base: &str, token: Option<&str>, legacy: bool) -> Result<Ws, String> {
+        Ws::connect_with(base, token, legacy, &[]).await
+    }
+
+    /// [`Ws::connect`], with extra headers on the upgrade request (a
+    /// browser's `Cookie` and `Origin`).
+    pub async fn connect_with(
+        base: &str,
+        token: Option<&str>,
+        legacy: bool,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Ws, String> {
         use futures::{SinkExt, StreamExt};
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         use tokio_tungstenite::tungstenite::Message;
@@ -358,6 +369,11 @@ impl Ws {
         request
             .headers_mut()
             .insert("sec-websocket-protocol", protocol.parse().unwrap());
+        for (name, value) in headers {
+            request
+                .headers_mut()
+                .insert(*name, value.parse().map_err(|_| format!("bad {name}"))?);
+        }
         let (mut socket, _) = tokio_tungstenite::connect_async(request)
             .await
             .map_err(|e| e.to_string())?;

@@ -121,6 +121,11 @@ impl Browser {
         self.follow(response, path.to_owned()).await
     }
 
+    /// The session cookie (`name=value`), once signed in.
+    pub fn cookie(&self) -> Option<&str> {
+        self.cookie.as_deref()
+    }
+
     /// Sign in as a demonstration person (development only).
     pub async fn dev_sign_in(&mut self, subject: &str) -> Page {
         self.post(

@@ -71,6 +71,8 @@ struct Shared {
     config: HttpConfig,
     shutdown: tokio::sync::watch::Receiver<bool>,
     ws: Arc<crate::ws::WsCounters>,
+    /// The staff app, whose pages sign their sockets in by session.
+    staff: Option<staff::StaffState>,
 }
 
 /// The schema as WebSocket connections execute it: every response's errors
@@ -147,6 +149,7 @@ pub fn router(
         config,
         shutdown,
         ws: Arc::new(crate::ws::WsCounters::default()),
+        staff: staff.clone(),
     })));
     let router = router.merge(web::router(web));
     let router = match staff {
@@ -409,7 +412,9 @@ async fn graphql_get(
 
 /// Subscriptions. The token comes in the `connection_init` payload as
 /// `{"authorization": "Bearer …"}` (or `{"token": "…"}`), or in the
-/// upgrade request's `Authorization` header. Limits: see [`crate::ws`].
+/// upgrade request's `Authorization` header; the staff app's own pages
+/// sign in with the session cookie instead (same origin only). Limits: see
+/// [`crate::ws`].
 async fn graphql_ws(
     State(state): State<HttpState>,
     Extension(cid): Extension<CorrelationId>,
@@ -420,6 +425,11 @@ async fn graphql_ws(
     let from_header = match principal(&state.auth, &headers).await {
         Ok(p) => p,
         Err(response) => return response,
+    };
+    // The staff app's pages sign their sockets in with the session cookie.
+    let from_header = match (from_header, &state.staff) {
+        (None, Some(staff)) => staff::ws_principal(staff, &headers).await,
+        (p, _) => p,
     };
     let limits = state.config.ws.clone();
     let Some(slot) = state.ws.try_connect(limits.max_connections) else {

@@ -1,6 +1,78 @@
 // Progressive enhancement only: every page works without this file.
 // GOV.UK Frontend's components (error summary focus, buttons that ignore a
-// double click, the header's menu on a phone).
+// double click, the header's menu on a phone), and the live queue of
+// "What waits for you".
 import { initAll } from '/staff/assets/govuk-frontend.min.js'
 document.body.classList.add('govuk-frontend-supported', 'js-enabled')
 initAll()
+
+// What waits for you, kept current: the page subscribes (graphql-transport-ws,
+// signed in by the session cookie) to the approvals it can see, from the log
+// position its queue reflects, and on each step fetches the page again at
+// that position and swaps in the new queue. The server renders the queue;
+// this only decides when to fetch it.
+const region = document.getElementById('queue-region')
+if (region && 'WebSocket' in window) {
+  const status = document.getElementById('live-status')
+  const roles = (region.dataset.roles || '').split(',').filter(Boolean)
+  let seen = Number(region.dataset.position || 0)
+  let fetching = Promise.resolve()
+  let retry = 1000
+
+  const refresh = (position) => {
+    fetching = fetching.then(async () => {
+      if (position <= Number(region.dataset.position || 0)) return
+      const response = await fetch(`/staff?after=${position}`, { credentials: 'same-origin' })
+      if (!response.ok || !response.url.endsWith(`/staff?after=${position}`)) {
+        status.textContent = 'Your session has ended. Reload the page to sign in again.'
+        return
+      }
+      const next = new DOMParser()
+        .parseFromString(await response.text(), 'text/html')
+        .getElementById('queue-region')
+      if (next) {
+        region.replaceChildren(...next.childNodes)
+        region.dataset.position = next.dataset.position
+      }
+    }).catch(() => {
+      status.textContent = 'Could not update the list. Reload the page to see the latest.'
+    })
+  }
+
+  const connect = () => {
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:'
+    const socket = new WebSocket(`${scheme}//${location.host}/graphql/ws`, 'graphql-transport-ws')
+    socket.onopen = () => socket.send(JSON.stringify({ type: 'connection_init', payload: {} }))
+    socket.onmessage = (message) => {
+      const m = JSON.parse(message.data)
+      if (m.type === 'connection_ack') {
+        retry = 1000
+        roles.forEach((role, i) => socket.send(JSON.stringify({
+          id: String(i + 1),
+          type: 'subscribe',
+          payload: {
+            query: 'subscription($r: Role!, $p: Int) { approvalActivity(role: $r, fromPosition: $p) { position } }',
+            variables: { r: role, p: seen }
+          }
+        })))
+        status.textContent = 'This list updates as things happen.'
+      } else if (m.type === 'next' && m.payload && m.payload.data) {
+        const position = m.payload.data.approvalActivity.position
+        seen = Math.max(seen, position)
+        refresh(position)
+      } else if (m.type === 'ping') {
+        socket.send(JSON.stringify({ type: 'pong' }))
+      }
+    }
+    socket.onclose = (event) => {
+      if (event.code === 4401 || event.code === 4403) {
+        status.textContent = 'Your session has ended. Reload the page to sign in again.'
+        return
+      }
+      status.textContent = 'Reconnecting…'
+      setTimeout(connect, retry)
+      retry = Math.min(retry * 2, 30000)
+    }
+  }
+  if (roles.length) connect()
+}

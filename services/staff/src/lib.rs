@@ -292,6 +292,35 @@ pub(crate) async fn require(
     }
 }
 
+/// The signed-in person of a WebSocket upgrade from one of the app's own
+/// pages: the session cookie, accepted only when the `Origin` is this
+/// site's (a page elsewhere cannot open a socket with the cookie). The
+/// socket closes when the session's absolute timeout comes.
+pub async fn ws_principal(
+    state: &StaffState,
+    headers: &HeaderMap,
+) -> Option<app::context::Principal> {
+    let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let same_site = origin == format!("https://{host}")
+        || (origin == format!("http://{host}") && !state.sessions.secure_cookie);
+    if !same_site {
+        return None;
+    }
+    match session::load(&state.app.pool, &state.app.vault, headers, &state.sessions).await {
+        Ok(Some(s)) => Some(app::context::Principal {
+            actor: s.actor,
+            name: s.name,
+            expires_at: Some(s.expires_at),
+        }),
+        Ok(None) => None,
+        Err(error) => {
+            tracing::warn!(%error, "could not read a WebSocket's session");
+            None
+        }
+    }
+}
+
 /// Refuse a form whose CSRF token is not the session's.
 pub(crate) fn csrf_refused(state: &StaffState, session: &Session) -> Response {
     page(

@@ -45,6 +45,8 @@ pub struct Session {
     pub name: Option<String>,
     /// The token every form of this session carries.
     pub csrf: String,
+    /// When it ends whatever happens (its absolute timeout).
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A new random token: 32 bytes, base64url.
@@ -132,20 +134,21 @@ pub async fn load(
         Option<uuid::Uuid>,
         Option<String>,
         String,
+        chrono::DateTime<chrono::Utc>,
     );
     let row: Option<Row> = sqlx::query_as(
         "update staff.sessions set last_seen_at = now() \
          where id_hash = $1 and ended_at is null \
            and last_seen_at > now() - make_interval(secs => $2) \
            and created_at > now() - make_interval(secs => $3) \
-         returning subject, roles, name_person, name_sealed, csrf",
+         returning subject, roles, name_person, name_sealed, csrf, created_at",
     )
     .bind(hash(&value))
     .bind(settings.idle.as_secs_f64())
     .bind(settings.absolute.as_secs_f64())
     .fetch_optional(pool)
     .await?;
-    let Some((subject, roles, person, sealed, csrf)) = row else {
+    let Some((subject, roles, person, sealed, csrf, created_at)) = row else {
         return Ok(None);
     };
     let name = match (person, sealed) {
@@ -160,6 +163,8 @@ pub async fn load(
         actor: Actor::new(subject, roles.iter().filter_map(|r| Role::from_code(r))),
         name,
         csrf,
+        expires_at: created_at
+            + chrono::Duration::from_std(settings.absolute).unwrap_or(chrono::Duration::MAX),
     }))
 }
 

@@ -1,10 +1,11 @@
 //! Public pages for people, next to the API for programs: the directory,
 //! "is this account genuine?", officers' pages, reporting a fake account,
-//! open-data feeds, and the approvals dashboard for signed-in staff.
+//! and open-data feeds. (The approvals dashboard for signed-in staff is the
+//! staff app's home now; `/dashboard` leads there.)
 //!
-//! Server-rendered HTML that works without JavaScript (only the dashboard
-//! needs it), written as maud templates: every value is escaped by
-//! construction, and markup can only come from a template.
+//! Server-rendered HTML that works without JavaScript, written as maud
+//! templates: every value is escaped by construction, and markup can only
+//! come from a template.
 //! Pages show only what the public read models publish (`projections::public`).
 
 mod feeds;
@@ -49,12 +50,14 @@ pub fn router(state: WebState) -> Router {
             "/report",
             get(pages::report_form).post(pages::report_submit),
         )
-        .route("/dashboard", get(pages::dashboard))
+        .route(
+            "/dashboard",
+            get(|| async { axum::response::Redirect::permanent("/staff") }),
+        )
         .route("/directory.csv", get(feeds::csv))
         .route("/directory.json", get(feeds::json))
         .route("/directory.atom", get(feeds::atom))
         .route("/assets/site.css", get(site_css))
-        .route("/assets/dashboard.js", get(dashboard_js))
         .with_state(state)
 }
 
@@ -233,13 +236,6 @@ async fn site_css() -> Response {
     asset(
         "text/css; charset=utf-8",
         include_str!("../assets/site.css"),
-    )
-}
-
-async fn dashboard_js() -> Response {
-    asset(
-        "text/javascript; charset=utf-8",
-        include_str!("../assets/dashboard.js"),
     )
 }
 

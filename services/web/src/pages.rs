@@ -507,45 +507,6 @@ pub(super) async fn report_submit(
     }
 }
 
-pub(super) async fn dashboard(State(state): State<WebState>) -> Response {
-    let body = html! {
-        h1 { "Approvals dashboard" }
-        noscript { p.error { "The dashboard needs JavaScript: it updates live as approvals happen." } }
-        section #signin aria-labelledby="signin-heading" {
-            h2 #signin-heading { "Sign in" }
-            p #notice .error role="alert" hidden {}
-            form #signin-form {
-                label for="token" { "Access token" }
-                p.hint #token-hint {
-                    "Paste the bearer token from the council's sign-in (in development: "
-                    code { "social-registry dev-token --sub you --roles staff,communications" }
-                    "). It stays in this browser tab only."
-                }
-                textarea #token name="token" aria-describedby="token-hint" spellcheck="false" autocomplete="off" {}
-                button type="submit" { "Sign in" }
-            }
-        }
-        section #queue hidden aria-labelledby="queue-heading" {
-            h2 #queue-heading { "Waiting for you" }
-            p #who {}
-            p #live role="status" aria-live="polite" {}
-            div.table-wrap role="region" aria-label="Waiting for you" tabindex="0" {
-                table {
-                    caption { "Items waiting, longest first" }
-                    thead { tr {
-                        th scope="col" { "Account" } th scope="col" { "Step" } th scope="col" { "Role" }
-                        th scope="col" { "Level" } th scope="col" { "Waiting" }
-                    } }
-                    tbody #items {}
-                }
-            }
-            button type="button" #signout { "Sign out" }
-        }
-        script src="/assets/dashboard.js" defer {}
-    };
-    page(&state, StatusCode::OK, "Approvals dashboard", body)
-}
-
 /// The version of the public answers a page shows: the log position the
 /// in-memory index reflects. A page is the same while it is, so a browser
 /// (or a proxy) that revalidates gets `304 Not Modified` without a render.

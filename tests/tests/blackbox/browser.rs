@@ -1,4 +1,4 @@
-//! The public pages and the dashboard in a real browser: Debian's headless
+//! The public pages in a real browser (and /dashboard leading to the staff app): Debian's headless
 //! Chromium driven by playwright-core (tests/browser/run.mjs), with axe-core
 //! on every page and screenshots at phone and desktop widths written to
 //! `target/browser-screenshots/`. `scripts/test` installs Chromium and the
@@ -17,7 +17,7 @@ fn browser_dir() -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn residents_verify_accounts_read_officer_pages_and_report_fakes_and_the_dashboard_updates_live_in_a_real_browser(
+async fn residents_verify_accounts_read_officer_pages_and_report_fakes_in_a_real_browser_and_the_old_dashboard_address_leads_to_the_staff_app(
 ) {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
@@ -89,8 +89,6 @@ async fn residents_verify_accounts_read_officer_pages_and_report_fakes_and_the_d
     )
     .await;
 
-    let mut new_form = council::form(1, "X", "@NorthDashNew");
-    new_form["brandingAssets"] = json!([]);
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/browser-screenshots");
     let output = Command::new("node")
         .arg(browser_dir().join("run.mjs"))
@@ -98,9 +96,6 @@ async fn residents_verify_accounts_read_officer_pages_and_report_fakes_and_the_d
         .env("SCREENSHOT_DIR", &shots)
         .env("CHROMIUM", &chromium)
         .env("COMMS_TOKEN", as_(COMMS))
-        .env("APPLICANT_TOKEN", as_(APPLICANT))
-        .env("JWT_SECRET", blackbox_tests::TEST_JWT_SECRET)
-        .env("NEW_FORM", new_form.to_string())
         .output()
         .expect("run node");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -117,7 +112,6 @@ async fn residents_verify_accounts_read_officer_pages_and_report_fakes_and_the_d
         "verify-unknown",
         "officer",
         "report",
-        "dashboard",
     ] {
         for size in ["phone", "desktop"] {
             assert!(

@@ -107,6 +107,8 @@ async fn every_level_is_registered_signed_off_and_published_through_the_staff_ap
         .output()
         .expect("run node");
     drop(provider);
+    // The journeys' figures (how soon the live queue updated).
+    eprintln!("{}", String::from_utf8_lossy(&output.stdout));
     assert!(
         output.status.success(),
         "the browser journeys failed:\n{}\n{}",

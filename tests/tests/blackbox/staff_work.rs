@@ -654,3 +654,88 @@ async fn an_admin_keeps_the_reference_data_from_its_pages_and_a_refused_change_s
     );
     service.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_home_pages_socket_signs_in_with_the_session_cookie_from_the_site_itself_and_never_from_another_origin(
+) {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let mut chris = Browser::new(&service.base_url);
+    let home = chris.dev_sign_in("demo-chris").await;
+    assert!(
+        home.html.contains(r#"data-roles="STAFF,COMMUNICATIONS""#),
+        "{}",
+        home.html
+    );
+    let cookie = chris.cookie().expect("a session").to_owned();
+    let from = api.position().await;
+    let query = "subscription($p: Int) { approvalActivity(role: COMMUNICATIONS, fromPosition: $p) { position accountKey } }";
+
+    // From the site itself: the socket is Chris's, and hears of a submission.
+    let own = service.base_url.clone();
+    let mut ws = blackbox_tests::Ws::connect_with(
+        &service.base_url,
+        None,
+        false,
+        &[("cookie", cookie.as_str()), ("origin", own.as_str())],
+    )
+    .await
+    .expect("acknowledged");
+    ws.subscribe("1", query, json!({"p": from})).await;
+    council::submit(&api, council::form(1, "X", "@NorthLiveHome")).await;
+    let heard = ws
+        .next(std::time::Duration::from_secs(10))
+        .await
+        .expect("a message");
+    assert_eq!(
+        heard["data"]["approvalActivity"]["accountKey"], "x:northlivehome",
+        "{heard}"
+    );
+
+    // From another site, the same cookie signs nobody in.
+    let mut foreign = blackbox_tests::Ws::connect_with(
+        &service.base_url,
+        None,
+        false,
+        &[
+            ("cookie", cookie.as_str()),
+            ("origin", "https://evil.example"),
+        ],
+    )
+    .await
+    .expect("acknowledged, as nobody");
+    foreign.subscribe("1", query, json!({"p": from})).await;
+    let refused = foreign
+        .next(std::time::Duration::from_secs(10))
+        .await
+        .expect("an error");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{refused}"
+    );
+
+    // Signed out, the page's own socket signs nobody in either.
+    chris
+        .post("/staff/sign-out", &[("csrf", home.csrf().as_str())])
+        .await;
+    let mut after = blackbox_tests::Ws::connect_with(
+        &service.base_url,
+        None,
+        false,
+        &[("cookie", cookie.as_str()), ("origin", own.as_str())],
+    )
+    .await
+    .expect("acknowledged, as nobody");
+    after.subscribe("1", query, json!({"p": from})).await;
+    let refused = after
+        .next(std::time::Duration::from_secs(10))
+        .await
+        .expect("an error");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"],
+        "UNAUTHENTICATED"
+    );
+    service.terminate();
+}

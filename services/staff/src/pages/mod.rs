@@ -148,15 +148,45 @@ fn refusal_page(
 
 // --- What waits for me --------------------------------------------------------
 
-pub(crate) async fn home(State(state): State<StaffState>, headers: HeaderMap) -> Response {
+pub(crate) async fn home(
+    State(state): State<StaffState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<After>,
+) -> Response {
     let session = match require(&state, &headers, "/staff").await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let data = match api::run(&state.schema, &session, "StaffHome", json!({})).await {
+    // The queue shown reflects at least the head read first: the page's
+    // live updates subscribe from that head and miss nothing after it.
+    let head = match api::run(&state.schema, &session, "StaffHead", json!({})).await {
+        Ok(d) => d["logPosition"]
+            .as_i64()
+            .unwrap_or(0)
+            .max(q.after.unwrap_or(0)),
+        Err(r) => return refusal_page(&state, &session, "What waits for you", &r),
+    };
+    let vars = json!({"atLeastPosition": head});
+    let data = match api::run(&state.schema, &session, "StaffHome", vars).await {
         Ok(d) => d,
         Err(r) => return refusal_page(&state, &session, "What waits for you", &r),
     };
+    let live_roles: Vec<String> = session
+        .actor
+        .roles
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                Role::Staff
+                    | Role::LineManager
+                    | Role::SeniorOfficer
+                    | Role::Communications
+                    | Role::Consultation
+            )
+        })
+        .map(|r| r.code().to_ascii_uppercase())
+        .collect();
     let items = data["myApprovals"].as_array().cloned().unwrap_or_default();
     let greeting = session
         .name
@@ -166,6 +196,8 @@ pub(crate) async fn home(State(state): State<StaffState>, headers: HeaderMap) ->
     let body = html! {
         span class="govuk-caption-l" { (greeting) " · " (roles.join(", ")) }
         h1 class="govuk-heading-xl" { "What waits for you" }
+        p class="govuk-body-s staff-live" id="live-status" role="status" {}
+        div id="queue-region" data-position=(head) data-roles=(live_roles.join(",")) {
         @if items.is_empty() {
             p class="govuk-body" id="queue-empty" { "Nothing waits for you. " a class="govuk-link" href="/staff/new" { "Register an account" } }
         } @else {
@@ -193,6 +225,7 @@ pub(crate) async fn home(State(state): State<StaffState>, headers: HeaderMap) ->
                     }
                 }
             }
+        }
         }
     };
     page(
