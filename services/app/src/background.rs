@@ -30,3 +30,45 @@ impl Stoppable {
         let _ = self.task.await;
     }
 }
+
+/// Follow the log: run `batch` whenever it moves (or every `idle_poll`),
+/// at once again while batches find events, and with backoff while one
+/// fails. `batch` returns how many events it read.
+pub fn follow_log<F, Fut, E>(
+    name: &'static str,
+    wake: event_store::Wake,
+    idle_poll: std::time::Duration,
+    mut batch: F,
+) -> Stoppable
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<usize, E>> + Send,
+    E: std::fmt::Display + Send,
+{
+    use std::time::Duration;
+    Stoppable::spawn(move |mut stop_rx| async move {
+        let mut wake = wake;
+        let mut backoff = Duration::from_millis(100);
+        while !*stop_rx.borrow() {
+            wake.mark_seen();
+            match batch().await {
+                Ok(0) => {
+                    backoff = Duration::from_millis(100);
+                    tokio::select! {
+                        _ = wake.wait_at_most(idle_poll) => {}
+                        _ = stop_rx.changed() => {}
+                    }
+                }
+                Ok(_) => backoff = Duration::from_millis(100),
+                Err(error) => {
+                    tracing::warn!(%error, follower = name, retry_in_ms = backoff.as_millis() as u64, "log follower: batch failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop_rx.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    })
+}

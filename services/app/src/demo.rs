@@ -52,6 +52,24 @@ pub const PEOPLE: [(&str, &str, &[Role]); 8] = [
     ("demo-dana", "Dana Protection", &[Role::DataProtection]),
 ];
 
+/// A demonstration person's job title and unit, for the people directory.
+pub fn job_of(subject: &str) -> (Option<&'static str>, Option<&'static str>) {
+    match subject {
+        "demo-alex" => (Some("Library Assistant"), Some("Libraries and Archives")),
+        "demo-morgan" => (Some("Youth Services Manager"), Some("Youth Services")),
+        "demo-sam" => (Some("Head of Parks"), Some("Environment")),
+        "demo-chris" => (Some("Communications Officer"), Some("Communications")),
+        "demo-priya" => (Some("Consultation Officer"), Some("Policy and Engagement")),
+        "demo-ada" => (Some("Internal Auditor"), Some("Audit")),
+        "demo-ari" => (Some("Systems Administrator"), Some("Digital Services")),
+        "demo-dana" => (
+            Some("Data Protection Officer"),
+            Some("Information Governance"),
+        ),
+        _ => (None, None),
+    }
+}
+
 fn person(subject: &str) -> RequestMeta {
     let (_, name, roles) = PEOPLE
         .iter()

@@ -13,6 +13,7 @@ pub mod background;
 pub mod commands;
 pub mod context;
 pub mod demo;
+pub mod directory;
 pub mod jobs;
 pub mod live;
 pub mod mailer;

@@ -16,7 +16,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::background::Stoppable;
 use domain::codec;
 use domain::notify::{self, Message};
 use domain::registration::{Registration, RegistrationEvent, EVENT_SCHEMA_VERSION};
@@ -229,34 +228,14 @@ pub fn spawn(
     idle_poll: Duration,
     outbox: watch::Sender<u64>,
 ) -> NotifierHandle {
-    Stoppable::spawn(move |mut stop_rx| async move {
-        let mut wake = wake;
-        let mut backoff = Duration::from_millis(100);
-        while !*stop_rx.borrow() {
-            wake.mark_seen();
-            match run_batch(&pool, &store).await {
-                Ok(batch) if batch.events == 0 => {
-                    backoff = Duration::from_millis(100);
-                    tokio::select! {
-                        _ = wake.wait_at_most(idle_poll) => {}
-                        _ = stop_rx.changed() => {}
-                    }
-                }
-                Ok(batch) => {
-                    backoff = Duration::from_millis(100);
-                    if batch.queued + batch.deliveries > 0 {
-                        outbox.send_modify(|n| *n += 1);
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "notifier: batch failed; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = stop_rx.changed() => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
+    crate::background::follow_log("notifier", wake, idle_poll, move || {
+        let (pool, store, outbox) = (pool.clone(), store.clone(), outbox.clone());
+        async move {
+            let batch = run_batch(&pool, &store).await?;
+            if batch.queued + batch.deliveries > 0 {
+                outbox.send_modify(|n| *n += 1);
             }
+            Ok::<_, HandleError>(batch.events)
         }
     })
 }

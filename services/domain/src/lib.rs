@@ -9,6 +9,7 @@ pub mod aggregate;
 mod checks;
 pub mod claims;
 pub mod codec;
+pub mod directory;
 pub mod error;
 pub mod form;
 pub mod import;

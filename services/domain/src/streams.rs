@@ -14,6 +14,8 @@ pub const PERSON: &str = "person-";
 pub const REFERENCE: &str = "reference-";
 /// The prefix of the one-active-registration-per-account claim streams.
 pub const ACCOUNT_CLAIM: &str = "accountclaim-";
+/// The prefix of every person's people-directory stream.
+pub const DIRECTORY: &str = crate::directory::STREAM_PREFIX;
 /// The prefix of every webhook endpoint's stream.
 pub const WEBHOOK: &str = crate::webhook::STREAM_PREFIX;
 
@@ -32,6 +34,8 @@ pub enum Stream {
     AccountClaim,
     /// A webhook endpoint.
     Webhook(Uuid),
+    /// A person's listing in the people directory (by person id).
+    Directory(Uuid),
     /// A known prefix whose id does not parse.
     Malformed,
     /// Anything else.
@@ -52,6 +56,8 @@ pub fn parse(stream_id: &str) -> Stream {
         Stream::Reference
     } else if let Some(rest) = stream_id.strip_prefix(WEBHOOK) {
         id(rest, Stream::Webhook)
+    } else if let Some(rest) = stream_id.strip_prefix(DIRECTORY) {
+        id(rest, Stream::Directory)
     } else if stream_id.starts_with(ACCOUNT_CLAIM) {
         Stream::AccountClaim
     } else {
@@ -82,6 +88,10 @@ mod tests {
         assert_eq!(parse(&crate::privacy::stream_id(id)), Stream::Person);
         assert_eq!(parse("reference-platforms"), Stream::Reference);
         assert_eq!(parse(&crate::webhook::stream_id(id)), Stream::Webhook(id));
+        assert_eq!(
+            parse(&crate::directory::stream_id("u-1")),
+            Stream::Directory(crate::personal::staff_person("u-1"))
+        );
         assert_eq!(parse("registration-nope"), Stream::Malformed);
         assert_eq!(parse("other-1"), Stream::Other);
         assert_eq!(

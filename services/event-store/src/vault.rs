@@ -273,6 +273,19 @@ impl Vault {
         Vault { pool, master }
     }
 
+    /// A 32-byte key for one `purpose` (e.g. keyed hashes of a search
+    /// index), derived from the master key: a secret as well kept as it,
+    /// with nothing more to configure. Different purposes, unrelated keys.
+    pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"social-registry/vault-derived-key/v1\0");
+        h.update(self.master.0.as_slice());
+        h.update(b"\0");
+        h.update(purpose.as_bytes());
+        h.finalize().into()
+    }
+
     /// A sealing for one command (see [`Sealer`]).
     pub fn sealer(&self) -> Sealer<'_> {
         Sealer {

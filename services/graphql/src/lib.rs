@@ -15,6 +15,7 @@ mod insight;
 mod limits;
 pub mod metrics;
 mod mutation;
+mod people;
 mod pool_share;
 mod query;
 mod reports;
@@ -44,6 +45,7 @@ pub struct Query(
     reports::ReportsQuery,
     webhooks::WebhooksQuery,
     insight::InsightQuery,
+    people::PeopleQuery,
 );
 
 /// Changes. Every mutation needs a sign-in; the domain decides whether your
@@ -54,6 +56,7 @@ pub struct Mutation(
     audit::AuditMutation,
     reports::ReportsMutation,
     webhooks::WebhooksMutation,
+    people::PeopleMutation,
 );
 
 /// The schema type served at `/graphql` and `/graphql/ws`.

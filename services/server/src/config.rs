@@ -389,6 +389,10 @@ impl Settings {
                             .trim_end_matches('/')
                     ),
                     roles_claim: value("REGISTRY_STAFF_ROLES_CLAIM").unwrap_or_else(|| "roles".into()),
+                    job_title_claim: value("REGISTRY_STAFF_JOB_TITLE_CLAIM")
+                        .unwrap_or_else(|| "job_title".into()),
+                    unit_claim: value("REGISTRY_STAFF_UNIT_CLAIM")
+                        .unwrap_or_else(|| "department".into()),
                     role_map: staff::oidc::parse_role_map(
                         &value("REGISTRY_STAFF_ROLE_MAP").unwrap_or_default(),
                     )

@@ -453,8 +453,70 @@ async fn callback(State(state): State<StaffState>, Query(q): Query<Callback>) ->
         return sign_in_failed(&state, &e);
     };
     match oidc.finish(&state.app.pool, &code, &st).await {
-        Ok((actor, name, to)) => start_session(&state, &actor, name.as_deref(), &to).await,
+        Ok(who) => {
+            list_in_directory(
+                &state,
+                &who.actor,
+                who.name.as_deref(),
+                who.email,
+                who.job_title,
+                who.unit,
+            )
+            .await;
+            start_session(&state, &who.actor, who.name.as_deref(), &who.return_to).await
+        }
         Err(e) => sign_in_failed(&state, &e),
+    }
+}
+
+/// List the person signing in in the people directory, from their claims
+/// (nothing is appended when the directory already says the same). A
+/// failure here does not stop the sign-in: it is logged, without the
+/// person's details, and the next sign-in tries again.
+async fn list_in_directory(
+    state: &StaffState,
+    actor: &domain::Actor,
+    name: Option<&str>,
+    email: Option<String>,
+    job_title: Option<String>,
+    unit: Option<String>,
+) {
+    let Some(name) = name.filter(|n| !n.trim().is_empty()) else {
+        return;
+    };
+    let details = domain::directory::PersonDetails {
+        subject: actor.subject.clone(),
+        name: name.to_owned(),
+        email,
+        job_title,
+        unit,
+    };
+    let meta = app::commands::RequestMeta {
+        actor: actor.clone(),
+        display_name: Some(name.to_owned()),
+        correlation_id: format!("staff-sign-in-{}", uuid::Uuid::new_v4()),
+        idempotency_key: None,
+        expected_version: None,
+        trace_id: None,
+    };
+    let listed = state
+        .app
+        .handler
+        .list_person(details, domain::directory::Source::SignIn, &meta)
+        .await;
+    if let Err(error) = listed {
+        tracing::warn!(
+            rule = error_rule(&error),
+            "could not list a person signing in in the directory"
+        );
+    }
+}
+
+/// A refusal's rule or kind, for a log line that must not carry values.
+fn error_rule(e: &app::commands::HandleError) -> &'static str {
+    match e {
+        app::commands::HandleError::Domain(d) => d.rule(),
+        _ => "internal",
     }
 }
 
@@ -503,6 +565,16 @@ async fn dev_sign_in(State(state): State<StaffState>, Form(f): Form<DevSignIn>) 
         return Redirect::to("/staff/sign-in").into_response();
     };
     let actor = domain::Actor::new(*subject, roles.iter().copied());
+    let (job_title, unit) = app::demo::job_of(subject);
+    list_in_directory(
+        &state,
+        &actor,
+        Some(name),
+        Some(format!("{subject}@council.example")),
+        job_title.map(str::to_owned),
+        unit.map(str::to_owned),
+    )
+    .await;
     start_session(
         &state,
         &actor,

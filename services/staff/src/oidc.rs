@@ -41,6 +41,41 @@ pub struct OidcSettings {
     /// map to one role, one value to several). Empty: claim values that are
     /// role codes (`communications`) are the roles.
     pub role_map: Vec<(String, Role)>,
+    /// `REGISTRY_STAFF_JOB_TITLE_CLAIM` (default `job_title`): the claim
+    /// with the person's job title, for the people directory.
+    pub job_title_claim: String,
+    /// `REGISTRY_STAFF_UNIT_CLAIM` (default `department`): the claim with
+    /// their organisational unit, for the people directory.
+    pub unit_claim: String,
+}
+
+/// Who signed in, as the provider's verified ID token says.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// Their id and roles.
+    pub actor: Actor,
+    /// The `name` claim.
+    pub name: Option<String>,
+    /// The `email` claim.
+    pub email: Option<String>,
+    /// The job-title claim.
+    pub job_title: Option<String>,
+    /// The unit claim.
+    pub unit: Option<String>,
+    /// Where to go now.
+    pub return_to: String,
+}
+
+/// The text of the claim at a dotted `path`, when it is a non-empty string.
+pub fn claim_text(claims: &Value, path: &str) -> Option<String> {
+    let mut node = claims;
+    for part in path.split('.') {
+        node = &node[part];
+    }
+    node.as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 /// Read `REGISTRY_STAFF_ROLE_MAP`.
@@ -191,7 +226,7 @@ impl Oidc {
         pool: &PgPool,
         code: &str,
         state: &str,
-    ) -> Result<(Actor, Option<String>, String), SignInError> {
+    ) -> Result<SignedIn, SignInError> {
         let pending: Option<(String, String, String)> = sqlx::query_as(
             "delete from staff.sign_ins where state = $1 and created_at > now() - interval '10 minutes' \
              returning pkce_verifier, nonce, return_to",
@@ -253,7 +288,15 @@ impl Oidc {
         if roles.is_empty() {
             return Err(SignInError::NoRole);
         }
-        Ok((Actor::new(subject, roles), name, return_to))
+        let email = claims.email().map(|e| e.as_str().to_owned());
+        Ok(SignedIn {
+            actor: Actor::new(subject, roles),
+            name,
+            email,
+            job_title: claim_text(&payload, &self.settings.job_title_claim),
+            unit: claim_text(&payload, &self.settings.unit_claim),
+            return_to,
+        })
     }
 }
 

@@ -16,6 +16,7 @@ mod lifecycle;
 mod live;
 mod notifications;
 mod operations;
+mod people;
 mod privacy;
 mod public_pages;
 mod staff_app;

@@ -4,11 +4,13 @@
 //! version. Events only ever hold ciphertext.
 
 mod claims;
+mod directory;
 mod error;
 mod import;
 mod load;
 mod reference;
 mod webhooks;
+pub use directory::{PeopleImport, PeopleImportError};
 pub use webhooks::{new_secret, WebhookOutcome, WebhookRequest};
 pub mod seal;
 

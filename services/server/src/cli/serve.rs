@@ -65,6 +65,16 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
             outbox_tx,
         )
     });
+    // The people directory's search index, kept from the log the same way.
+    let directory = settings.run_projector.then(|| {
+        app::directory::spawn(
+            pool.clone(),
+            store.clone(),
+            vault.clone(),
+            notifier.wake(),
+            settings.poll_interval,
+        )
+    });
     let sender = match (settings.run_projector, settings.smtp_url()) {
         (true, Some(url)) => Some(
             app::mailer::spawn(
@@ -211,6 +221,9 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
         } => tracing::warn!(grace_seconds = grace.as_secs(), "grace period over; closing the remaining connections"),
     }
     background.abort();
+    if let Some(directory) = directory {
+        directory.stop().await;
+    }
     if let Some(notifications) = notifications {
         notifications.stop().await;
     }
