@@ -68,9 +68,25 @@ async function fillCommon(page, { platform, account, service }) {
   await page.getByLabel("Social media site").selectOption(platform);
   await page.getByLabel("The account's address or handle").fill(account);
   await page.getByLabel("Service (business area)").selectOption(service);
-  await page.getByLabel("Business contact: staff id").fill("u-contact");
-  await page.getByLabel("Business contact: full name").fill("Casey Contact");
-  await page.getByLabel("Business contact: work email").fill("u-contact@north.gov.uk");
+  await pick(page, "Business contact", "Casey Contact");
+}
+
+/** Name a colleague with the person picker: type part of their name, choose
+ * them from what the directory finds (live with JavaScript; with "Find"
+ * without it). */
+async function pick(page, whose, name) {
+  await page.getByLabel(`${whose}: search by name`).fill(name.split(" ")[0].slice(0, 4));
+  const js = await page.evaluate(() => document.body.classList.contains("js-enabled")).catch(() => false);
+  if (!js) {
+    await page.getByRole("button", { name: `Find the ${whose.toLowerCase()}` }).click();
+    await page.waitForLoadState();
+  }
+  const radio = page.getByRole("radio", { name });
+  await radio.waitFor({ timeout: 10000 });
+  await radio.check();
+  await page.getByRole("button", { name: `Choose the ${whose.toLowerCase()}` }).click();
+  await page.waitForLoadState();
+  await page.locator(`.staff-chosen:has-text("${name}")`).waitFor();
 }
 
 async function acknowledgeAndSubmit(page, name) {
@@ -169,13 +185,13 @@ try {
   const manager = await signIn("u-manager");
   await applicant.goto(`${BASE}/staff/new/3`);
   await fillCommon(applicant, { platform: "X", account: "https://x.com/NorthYouthWeb", service: "youth" });
-  await applicant.getByLabel("Officer who will use it: staff id").fill("u-officer");
-  await applicant.getByLabel("Officer: full name").fill("Olivia Officer");
-  await applicant.getByLabel("Officer: work email").fill("u-officer@north.gov.uk");
+  await pick(applicant, "Officer who will use it", "Olivia Officer");
+  await check(applicant, "person-picker-chosen");
   await applicant.getByLabel("Officer's job role").selectOption("youth-worker");
-  await applicant.getByLabel("Line manager: staff id").fill("u-manager");
-  await applicant.getByLabel("Line manager: full name").fill("Morgan Manager");
-  await applicant.getByLabel("Line manager: work email").fill("u-manager@north.gov.uk");
+  await applicant.getByLabel("Line manager: search by name").fill("morg");
+  await applicant.getByRole("radio", { name: "Morgan Manager" }).waitFor({ timeout: 10000 });
+  await check(applicant, "person-picker-live");
+  await pick(applicant, "Line manager", "Morgan Manager");
   const level3 = await acknowledgeAndSubmit(applicant, "level-3");
   // The line manager's home is open while the officer records the risk
   // assessment: the signature to do appears without a reload.
@@ -209,9 +225,7 @@ try {
   await applicant.goto(`${BASE}/staff/new/4`);
   await fillCommon(applicant, { platform: "FACEBOOK", account: "https://www.facebook.com/NorthBrowserParks", service: "libraries" });
   await applicant.getByLabel("Parks and open spaces").check();
-  await applicant.getByLabel("Senior officer responsible: staff id").fill("u-senior");
-  await applicant.getByLabel("Senior officer: full name").fill("Sam Senior");
-  await applicant.getByLabel("Senior officer: work email").fill("u-senior@north.gov.uk");
+  await pick(applicant, "Senior officer responsible", "Sam Senior");
   await applicant.getByLabel("County councillor involved (optional)").fill("Cllr Chris Council");
   await applicant.getByLabel("The councillor's member id (optional)").fill("cllr-chris-council");
   await applicant.getByLabel("The press or media are invited").check();

@@ -76,3 +76,48 @@ if (region && 'WebSocket' in window) {
   }
   if (roles.length) connect()
 }
+
+// The person picker's live search: as a name is typed, the same list the
+// "Find" button shows is fetched and shown under the field (POSTed with the
+// form's CSRF token; a name never goes into a URL). "Choose" still posts
+// the form, so the server keeps the person's id and shows their name.
+for (const picker of document.querySelectorAll('[data-person-picker]')) {
+  const search = picker.querySelector('[data-picker-search]')
+  const results = picker.querySelector('[data-picker-results]')
+  const form = picker.closest('form')
+  if (!search || !results || !form) continue
+  let timer = null
+  let asked = ''
+  const ask = async () => {
+    const words = search.value.trim()
+    if (words === asked) return
+    asked = words
+    if (words.replace(/[^\p{L}\p{N}]/gu, '').length < 2) {
+      results.replaceChildren()
+      return
+    }
+    const body = new URLSearchParams({
+      csrf: form.querySelector('input[name="csrf"]').value,
+      for: picker.dataset.personPicker,
+      search: words
+    })
+    try {
+      const response = await fetch('/staff/people', { method: 'POST', body, credentials: 'same-origin' })
+      if (!response.ok || words !== search.value.trim()) return
+      results.innerHTML = await response.text()
+    } catch (_) {
+      // The "Find" button still works.
+    }
+  }
+  search.addEventListener('input', () => {
+    clearTimeout(timer)
+    timer = setTimeout(ask, 200)
+  })
+  search.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') {
+      event.preventDefault()
+      clearTimeout(timer)
+      ask()
+    }
+  })
+}

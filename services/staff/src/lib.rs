@@ -78,6 +78,7 @@ pub fn router(state: StaffState) -> Router {
             "/staff/admin/{area}",
             get(pages::admin::show).post(pages::admin::change),
         )
+        .route("/staff/people", post(pages::picker::live))
         .route("/staff/reports", get(pages::reports))
         .route("/staff/reports/{id}/close", post(pages::close_report))
         .route("/staff/new", get(pages::choose_level))

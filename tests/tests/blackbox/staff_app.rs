@@ -148,6 +148,8 @@ async fn a_member_of_staff_registers_a_level_1_account_through_the_pages_and_com
     // A form without this session's token is refused, and changes nothing.
     let mut chris = Browser::new(&service.base_url);
     chris.dev_sign_in("demo-chris").await;
+    // (Chris's first sign-in lists them in the people directory.)
+    let before = head(&api).await;
     let comms_page = chris.get(&page_path).await;
     assert!(
         comms_page.html.contains("Approve the logo"),

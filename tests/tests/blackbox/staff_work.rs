@@ -139,10 +139,11 @@ async fn an_auditor_verifies_the_chain_signs_a_head_reads_a_history_and_the_regi
     council::reference_data(&api).await;
     let id = council::submit(&api, council::form(3, "X", "@NorthAudited")).await;
     council::sign_and_publish_level3(&api, &id).await;
-    let head = api.position().await;
 
     let mut ada = Browser::new(&service.base_url);
     ada.dev_sign_in("demo-ada").await;
+    // After Ada's sign-in, which lists her in the people directory.
+    let head = api.position().await;
     let overview = ada.get("/staff/audit").await;
     assert_eq!(overview.status, StatusCode::OK, "{}", overview.html);
     assert!(overview.html.contains("No head has been signed yet."));
@@ -737,5 +738,155 @@ async fn the_home_pages_socket_signs_in_with_the_session_cookie_from_the_site_it
         refused["errors"][0]["extensions"]["code"],
         "UNAUTHENTICATED"
     );
+    service.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_usage_form_names_the_business_contact_by_finding_them_by_name_and_stores_their_id_without_javascript(
+) {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    // Chris is in the directory from signing in once.
+    Browser::new(&service.base_url)
+        .dev_sign_in("demo-chris")
+        .await;
+    let mut alex = Browser::new(&service.base_url);
+    alex.dev_sign_in("demo-alex").await;
+    let form = alex.get("/staff/new/1").await;
+    assert!(
+        form.html.contains("Business contact: search by name"),
+        "{}",
+        form.html
+    );
+    let csrf = form.csrf();
+    let answers = |step: &'static str, extra: Vec<(&'static str, &'static str)>| {
+        let mut a = vec![
+            ("step", step),
+            ("platform", "X"),
+            ("account", "https://x.com/NorthPicked"),
+            ("service_area", "libraries"),
+            ("information_types", "Events"),
+            ("policy_acknowledged", "yes"),
+            ("corporate_identity_acknowledged", "yes"),
+        ];
+        a.extend(extra);
+        a
+    };
+    let post = |alex: &mut Browser, fields: Vec<(&'static str, &'static str)>| {
+        let mut fields: Vec<(&str, &str)> = fields;
+        fields.push(("csrf", csrf.as_str()));
+        let fields: Vec<(String, String)> = fields
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let mut alex = alex.clone();
+        async move {
+            let refs: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            alex.post("/staff/new/1", &refs).await
+        }
+    };
+
+    // One letter is not a search.
+    let short = post(
+        &mut alex,
+        answers("find-contact", vec![("contact_search", "c")]),
+    )
+    .await;
+    assert!(short.html.contains("Type at least 2 letters of their name"));
+    // "Find" lists who matches; the other answers are kept.
+    let found = post(
+        &mut alex,
+        answers("find-contact", vec![("contact_search", "chr")]),
+    )
+    .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.html);
+    assert!(
+        found
+            .html
+            .contains(r#"name="contact_pick" type="radio" value="demo-chris""#),
+        "{}",
+        found.html
+    );
+    assert!(found.html.contains("Communications Officer"));
+    assert!(found.html.contains(r#"value="https://x.com/NorthPicked""#));
+    // Choosing stores the id and shows the name.
+    let chosen = post(
+        &mut alex,
+        answers(
+            "choose-contact",
+            vec![("contact_search", "chr"), ("contact_pick", "demo-chris")],
+        ),
+    )
+    .await;
+    assert!(
+        chosen.html.contains("<strong>Chris Comms</strong>"),
+        "{}",
+        chosen.html
+    );
+    assert!(chosen
+        .html
+        .contains(r#"name="contact_subject" value="demo-chris""#));
+    assert!(chosen.html.contains("Choose someone else"));
+
+    // Without a business contact the form says so at the picker.
+    let missing = post(&mut alex, answers("check", vec![])).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert!(missing.html.contains(
+        r##"<a href="#contact-subject">Business contact: find them by name and choose them</a>"##
+    ));
+
+    // Submitted, the registration names Chris by id.
+    let picked = vec![
+        ("contact_subject", "demo-chris"),
+        ("contact_name", "Chris Comms"),
+        ("contact_email", "demo-chris@council.example"),
+    ];
+    let done = post(&mut alex, answers("submit", picked)).await;
+    assert!(
+        done.path.starts_with("/staff/registrations/"),
+        "{}",
+        done.html
+    );
+    let id = done
+        .path
+        .trim_start_matches("/staff/registrations/")
+        .to_owned();
+    let r = api
+        .ok(
+            Some(&as_(people::COMMS)),
+            "query($id: UUID!) { registration(id: $id) { businessContact { subject name } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        r["registration"]["businessContact"],
+        json!({"subject": "demo-chris", "name": "Chris Comms"})
+    );
+
+    // The live search answers with the same list, and only to the form's session.
+    let live = alex
+        .post(
+            "/staff/people",
+            &[
+                ("csrf", csrf.as_str()),
+                ("for", "contact"),
+                ("search", "chris"),
+            ],
+        )
+        .await;
+    assert_eq!(live.status, StatusCode::OK);
+    assert!(live.html.contains(r#"value="demo-chris""#) && !live.html.contains("<html"));
+    let forged = alex
+        .post(
+            "/staff/people",
+            &[("csrf", "forged"), ("for", "contact"), ("search", "chris")],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
     service.terminate();
 }

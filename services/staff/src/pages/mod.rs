@@ -20,6 +20,7 @@ use domain::Role;
 pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod insight;
+pub(crate) mod picker;
 pub(crate) mod privacy;
 mod work;
 pub(crate) use work::{communications, consultation};
@@ -1367,6 +1368,7 @@ fn form_page(
     f: &Fields,
     errors: &[(String, String)],
     choices: &Choices,
+    search: Option<&picker::Search>,
 ) -> Response {
     let Some((_, name, definition, _)) = LEVELS.iter().find(|(n, ..)| *n == level) else {
         return Redirect::to("/staff/new").into_response();
@@ -1395,7 +1397,17 @@ fn form_page(
         p class="govuk-body" { (definition) }
         form method="post" action={ "/staff/new/" (level) } novalidate {
             input type="hidden" name="csrf" value=(session.csrf);
+            // Enter in a field continues, as it did before the pickers
+            // added buttons of their own above "Continue".
+            button type="submit" name="step" value="check" class="staff-default-submit" tabindex="-1" aria-hidden="true" { "Continue" }
             @for (field, label, hint) in level_fields(level) {
+                @if let Some(prefix) = picker::is_person_field(field) {
+                    @if field.ends_with("_subject") {
+                        @let whose = picker::PEOPLE.iter().find(|(p, _)| *p == prefix).map(|(_, w)| *w).unwrap_or_default();
+                        @let error = ["_subject", "_name", "_email"].iter().find_map(|s| error_for(&format!("{prefix}{s}")));
+                        (picker::picker(prefix, whose, hint, f, error, search))
+                    }
+                } @else {
                 @match field {
                     "platform" => (select(field, label, "", &choices.platforms, &value(field), error_for(field))),
                     "service_area" => (select(field, label, "", &choices.services, &value(field), error_for(field))),
@@ -1419,6 +1431,7 @@ fn form_page(
                         }
                     },
                     _ => (input(field, label, hint, &value(field), error_for(field))),
+                }
                 }
             }
             @if level == "4" {
@@ -1462,7 +1475,15 @@ pub(crate) async fn new_form(
         Err(r) => return r,
     };
     let choices = choices(&state, &session).await;
-    form_page(&state, &session, &level, &Fields::new(), &[], &choices)
+    form_page(
+        &state,
+        &session,
+        &level,
+        &Fields::new(),
+        &[],
+        &choices,
+        None,
+    )
 }
 
 fn check_answers(
@@ -1541,6 +1562,34 @@ fn missing(level: &str, f: &Fields) -> Vec<(String, String)> {
     for (field, label, _) in level_fields(level) {
         let optional = label.contains("(optional)") || field.ends_with("_email");
         if !optional && f.get(field).is_none_or(|v| v.trim().is_empty()) {
+            if let Some(prefix) = picker::is_person_field(field) {
+                // One message per person, at their picker.
+                if field.ends_with("_subject") {
+                    let whose = picker::PEOPLE
+                        .iter()
+                        .find(|(p, _)| *p == prefix)
+                        .map(|(_, w)| *w)
+                        .unwrap_or_default();
+                    out.push((
+                        field.to_owned(),
+                        format!("{whose}: find them by name and choose them"),
+                    ));
+                } else if f
+                    .get(&format!("{prefix}_subject"))
+                    .is_some_and(|v| !v.trim().is_empty())
+                {
+                    let what = label.split(':').next_back().unwrap_or(label).trim();
+                    out.push((
+                        format!("{prefix}_subject"),
+                        format!(
+                            "{}: enter their {}",
+                            label.split(':').next().unwrap_or_default(),
+                            what.to_lowercase()
+                        ),
+                    ));
+                }
+                continue;
+            }
             let what = label.split(':').next_back().unwrap_or(label).trim();
             let whose = label
                 .split_once(':')
@@ -1596,12 +1645,19 @@ pub(crate) async fn new_submit(
         f.insert("topics".into(), topics.join(", "));
     }
     let step = f.get("step").cloned().unwrap_or_default();
+    if ["find-", "choose-", "clear-"]
+        .iter()
+        .any(|p| step.starts_with(p))
+    {
+        let search = picker::step(&state, &session, &step, &mut f).await;
+        return form_page(&state, &session, &level, &f, &[], &choices, search.as_ref());
+    }
     if step == "change" {
-        return form_page(&state, &session, &level, &f, &[], &choices);
+        return form_page(&state, &session, &level, &f, &[], &choices, None);
     }
     let errors = missing(&level, &f);
     if !errors.is_empty() {
-        return form_page(&state, &session, &level, &f, &errors, &choices);
+        return form_page(&state, &session, &level, &f, &errors, &choices, None);
     }
     if step != "submit" {
         return check_answers(&state, &session, &level, &f, &choices);
@@ -1626,7 +1682,7 @@ pub(crate) async fn new_submit(
                     (field, r.message)
                 })
                 .collect();
-            form_page(&state, &session, &level, &f, &errors, &choices)
+            form_page(&state, &session, &level, &f, &errors, &choices, None)
         }
     }
 }
