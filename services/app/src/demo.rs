@@ -219,6 +219,28 @@ pub async fn seed(handler: &Handler) -> Result<Seeded, HandleError> {
         handler,
         seeded: Seeded::default(),
     };
+    // The people directory lists the demonstration people, as an admin's
+    // import would, so the forms' person picker finds them all.
+    let mut csv = String::from("subject,name,email,job_title,unit\n");
+    for (subject, name, _) in PEOPLE {
+        let (title, unit) = job_of(subject);
+        csv += &format!(
+            "{subject},{name},{subject}@council.example,{},{}\n",
+            title.unwrap_or_default(),
+            unit.unwrap_or_default()
+        );
+    }
+    let listed = handler
+        .import_people("demo-people.csv", &csv, &person("demo-ari"))
+        .await
+        .map_err(|e| match e {
+            crate::commands::PeopleImportError::Handle(h) => h,
+            rows => HandleError::Domain(domain::DomainError::Invalid {
+                field: "demo people".into(),
+                problem: rows.to_string(),
+            }),
+        })?;
+    s.seeded.position = s.seeded.position.max(listed.position);
     for (code, name) in [
         ("libraries", "Libraries and Archives"),
         ("youth", "Youth Services"),

@@ -98,6 +98,9 @@ pub struct SubjectAccess {
     /// How many events record them as the one who acted (their display
     /// name is held, sealed, with each).
     pub events_as_actor: i64,
+    /// Their listing in the people directory (name, email, job title,
+    /// unit; null values once erased), when a member of staff is listed.
+    pub directory_listing: Option<crate::people::Person>,
 }
 
 /// What an erasure returns.
@@ -252,7 +255,12 @@ impl AuditQuery {
         )
         .await?;
         let erased = app.vault.was_erased(person).await?;
+        let directory_listing = match subject.as_deref().map(str::trim) {
+            Some(s) if !s.is_empty() => crate::people::listed(ctx, s).await?,
+            _ => None,
+        };
         Ok(SubjectAccess {
+            directory_listing,
             person,
             erased,
             holdings: holdings

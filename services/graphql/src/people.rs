@@ -107,29 +107,37 @@ impl PeopleQuery {
         let subjects = app::directory::search(&app.pool, &app.vault, &search, n).await?;
         let mut out = Vec::with_capacity(subjects.len());
         for subject in subjects {
-            let Some(d) = app::directory::listed(&app.store, &subject).await? else {
-                continue;
-            };
-            let reveal = |s| super::types::reveal(ctx, s);
-            let name = reveal(&d.name).await?;
-            let email = match &d.email {
-                Some(e) => reveal(e).await?,
-                None => None,
-            };
-            let job_title = match &d.job_title {
-                Some(t) => reveal(t).await?,
-                None => None,
-            };
-            out.push(Person {
-                subject,
-                name,
-                email,
-                job_title,
-                unit: d.unit,
-            });
+            if let Some(p) = listed(ctx, &subject).await? {
+                out.push(p);
+            }
         }
         Ok(out)
     }
+}
+
+/// What the directory lists for `subject`, personal values opened; `None`
+/// when never listed.
+pub(crate) async fn listed(ctx: &Context<'_>, subject: &str) -> Result<Option<Person>> {
+    let Some(d) = app::directory::listed(&app(ctx)?.store, subject).await? else {
+        return Ok(None);
+    };
+    let reveal = |s| super::types::reveal(ctx, s);
+    let name = reveal(&d.name).await?;
+    let email = match &d.email {
+        Some(e) => reveal(e).await?,
+        None => None,
+    };
+    let job_title = match &d.job_title {
+        Some(t) => reveal(t).await?,
+        None => None,
+    };
+    Ok(Some(Person {
+        subject: d.subject,
+        name,
+        email,
+        job_title,
+        unit: d.unit,
+    }))
 }
 
 /// Changes to the directory.

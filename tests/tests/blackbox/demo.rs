@@ -52,6 +52,18 @@ async fn seed_demo_loads_a_council_at_every_level_and_state_once_and_dev_token_s
         .ok(Some(&auditor), "{ logHead { position } }", json!({}))
         .await["logHead"]["position"]
         .clone();
+    // The people directory lists every demonstration person.
+    let found = api
+        .ok(
+            Some(&token("demo-alex", "staff")),
+            "query($p: Int) { people(search: \"morgan\", atLeastPosition: $p) { subject jobTitle } }",
+            json!({"p": head}),
+        )
+        .await;
+    assert_eq!(
+        found["people"],
+        json!([{"subject": "demo-morgan", "jobTitle": "Youth Services Manager"}])
+    );
     let all = api
         .ok(
             Some(&auditor),

@@ -353,6 +353,23 @@ async fn data_protection_finds_what_is_held_about_a_person_and_erases_it_only_af
         .await;
     assert_eq!(held.status, StatusCode::OK, "{}", held.html);
     assert!(held.html.contains("Olivia Officer"), "{}", held.html);
+    assert!(
+        !held.html.contains(r#"id="directory-listing""#),
+        "never signed in, so not listed"
+    );
+    // Dana herself is listed from her sign-in: her own request shows it.
+    let own = dana
+        .post(
+            "/staff/privacy",
+            &[
+                ("csrf", csrf.as_str()),
+                ("subject", "demo-dana"),
+                ("councillor_name", ""),
+            ],
+        )
+        .await;
+    let listing = &own.html[own.html.find(r#"id="directory-listing""#).expect("listed")..];
+    assert!(listing.contains("Dana Protection") && listing.contains("Data Protection Officer"));
     assert!(held.html.contains(&format!("/staff/registrations/{id}")));
 
     // Erasure asks first; without a reason and the confirmation it changes
@@ -641,6 +658,47 @@ async fn an_admin_keeps_the_reference_data_from_its_pages_and_a_refused_change_s
     assert_eq!(published.status, StatusCode::OK, "{}", published.html);
     let current = &published.html[published.html.find("2027.1</a>").expect("listed")..];
     assert!(current[..120].contains("Current"), "{current}");
+
+    // The people directory: a file with a bad row lists nobody and says
+    // where; a good one lists everyone in it.
+    let people = ari.get("/staff/admin/people").await;
+    assert_eq!(people.status, StatusCode::OK, "{}", people.html);
+    let before = api.position().await;
+    let bad = ari
+        .post(
+            "/staff/admin/people",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "import"),
+                ("file_name", "hr.csv"),
+                ("csv", "subject,name,email\nu-kim,Kim Keeper,kim@north.gov.uk\nu-lee,Lee Ranger,lee-at-north\n"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.html);
+    assert!(bad
+        .html
+        .contains("Line 3, column email: must be an email address such as name@council.gov.uk"));
+    assert!(
+        bad.html.contains("u-kim,Kim Keeper"),
+        "the file is kept to fix"
+    );
+    assert_eq!(api.position().await, before);
+    let good = ari
+        .post(
+            "/staff/admin/people",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "import"),
+                ("file_name", "hr.csv"),
+                ("csv", "subject,name,email\nu-kim,Kim Keeper,kim@north.gov.uk\nu-lee,Lee Ranger,lee@north.gov.uk\n"),
+            ],
+        )
+        .await;
+    assert_eq!(good.status, StatusCode::OK, "{}", good.html);
+    assert!(good
+        .html
+        .contains("2 listed, 0 already listed as the file says"));
 
     // Only admins.
     let mut chris = Browser::new(&service.base_url);

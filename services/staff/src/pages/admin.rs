@@ -12,13 +12,13 @@ use axum::Form;
 use maud::{html, Markup};
 use serde_json::{json, Value};
 
-use super::{error_summary, input, refusal_page, text, After};
+use super::{error_summary, input, refusal_page, text};
 use crate::api::{self, Refusal};
 use crate::session::{self, Session};
 use crate::{csrf_refused, page, require, StaffState};
 
 /// The areas, by path: (path, title, what it is for).
-const AREAS: [(&str, &str, &str); 6] = [
+const AREAS: [(&str, &str, &str); 7] = [
     (
         "units",
         "Organisational units",
@@ -48,6 +48,11 @@ const AREAS: [(&str, &str, &str); 6] = [
         "policy",
         "Social media policy versions",
         "Every form acknowledges the current version; publishing a new one asks each business contact to acknowledge it.",
+    ),
+    (
+        "people",
+        "People directory",
+        "Who each staff id is, for the forms' person picker. People are listed when they sign in; import a file to list everyone else.",
     ),
 ];
 
@@ -279,6 +284,37 @@ fn area_body(
                 }
             }
         },
+        "people" => html! {
+            @if let Some((listed, unchanged)) = imported(values) {
+                div class="govuk-notification-banner govuk-notification-banner--success" role="alert" aria-labelledby="imported-title" data-module="govuk-notification-banner" {
+                    div class="govuk-notification-banner__header" { h2 class="govuk-notification-banner__title" id="imported-title" { "Imported" } }
+                    div class="govuk-notification-banner__content" {
+                        p class="govuk-notification-banner__heading" { (listed) " listed, " (unchanged) " already listed as the file says" }
+                    }
+                }
+            }
+            h2 class="govuk-heading-m" { "The file" }
+            p class="govuk-body" { "A CSV file whose first line names the columns, in any order:" }
+            ul class="govuk-list govuk-list--bullet" {
+                li { code { "subject" } ": their id at the council's sign-in (required)" }
+                li { code { "name" } ": their full name (required)" }
+                li { code { "email" } ", " code { "job_title" } ", " code { "unit" } " (optional)" }
+            }
+            p class="govuk-body" { "Every row is checked first: if any is wrong, nobody is listed and each problem is shown by line and column. Importing the same file again changes nothing." }
+            form method="post" action={ "/staff/admin/" (path) } novalidate id="add" {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="action" value="import";
+                (input("file_name", "File name", "Recorded with each person it lists, for example hr-export-2026-12.csv", value(values, "file_name"), err("file_name")))
+                div class={ "govuk-form-group" @if err("csv").is_some() { " govuk-form-group--error" } } {
+                    label class="govuk-label" for="csv" { "The file's contents" }
+                    div class="govuk-hint" id="csv-hint" { "Open the file in a text editor and paste it here" }
+                    @if let Some(e) = err("csv") { p class="govuk-error-message" id="csv-error" { span class="govuk-visually-hidden" { "Error:" } " " (e) } }
+                    textarea class={ "govuk-textarea staff-csv" @if err("csv").is_some() { " govuk-textarea--error" } } id="csv" name="csv" rows="10" spellcheck="false"
+                        aria-describedby={ "csv-hint" @if err("csv").is_some() { " csv-error" } } { (value(values, "csv")) }
+                }
+                button type="submit" class="govuk-button" data-module="govuk-button" { "Import" }
+            }
+        },
         _ => {
             let versions: Vec<&Value> = data["policyVersions"]
                 .as_array()
@@ -365,6 +401,7 @@ pub(crate) async fn index(State(state): State<StaffState>, headers: HeaderMap) -
         count("speakingAuthorities"),
         count("platforms"),
         count("policyVersions"),
+        usize::MAX,
     ];
     let body = html! {
         h1 class="govuk-heading-xl" { "Reference data" }
@@ -372,7 +409,8 @@ pub(crate) async fn index(State(state): State<StaffState>, headers: HeaderMap) -
         ul class="govuk-list" {
             @for ((path, title, what), n) in AREAS.iter().zip(counts) {
                 li class="govuk-!-margin-bottom-4" {
-                    a class="govuk-link govuk-!-font-weight-bold" href={ "/staff/admin/" (path) } { (title) } " (" (n) ")"
+                    a class="govuk-link govuk-!-font-weight-bold" href={ "/staff/admin/" (path) } { (title) }
+                    @if n != usize::MAX { " (" (n) ")" }
                     br; span class="govuk-hint" { (what) }
                 }
             }
@@ -423,11 +461,27 @@ fn area_page(
 }
 
 /// `GET /staff/admin/{area}`.
+/// What an area's page is asked: wait for a change, and an import's counts.
+#[derive(serde::Deserialize)]
+pub(crate) struct Shown {
+    after: Option<i64>,
+    listed: Option<usize>,
+    unchanged: Option<usize>,
+}
+
+/// The counts of an import just made, from the page's address.
+fn imported(values: &Values) -> Option<(usize, usize)> {
+    Some((
+        values.get("listed")?.parse().ok()?,
+        values.get("unchanged")?.parse().ok()?,
+    ))
+}
+
 pub(crate) async fn show(
     State(state): State<StaffState>,
     headers: HeaderMap,
     Path(path): Path<String>,
-    Query(q): Query<After>,
+    Query(q): Query<Shown>,
 ) -> Response {
     let session = match require(&state, &headers, &format!("/staff/admin/{path}")).await {
         Ok(s) => s,
@@ -436,8 +490,13 @@ pub(crate) async fn show(
     if !session.actor.has(domain::Role::Admin) {
         return forbidden(&state, &session);
     }
+    let mut values = Values::new();
+    if let (Some(l), Some(u)) = (q.listed, q.unchanged) {
+        values.insert("listed".into(), l.to_string());
+        values.insert("unchanged".into(), u.to_string());
+    }
     match reference(&state, &session, q.after).await {
-        Ok(data) => area_page(&state, &session, &path, &data, &Values::new(), &[]),
+        Ok(data) => area_page(&state, &session, &path, &data, &values, &[]),
         Err(r) => refusal_page(&state, &session, "Reference data", &r),
     }
 }
@@ -535,6 +594,50 @@ pub(crate) async fn change(
                 "PublishPolicyVersion",
                 json!({"version": f("version"), "publishedOn": date, "summary": f("summary"), "url": f("url")}),
             )
+        }
+        ("people", "import") => {
+            let file_name = f("file_name");
+            let vars =
+                json!({"csv": form.get("csv").cloned().unwrap_or_default(), "fileName": file_name});
+            let mut errors = Vec::new();
+            if file_name.is_empty() {
+                errors.push(("file_name".to_owned(), "Enter the file's name".to_owned()));
+            }
+            if f("csv").is_empty() {
+                errors.push(("csv".to_owned(), "Paste the file's contents".to_owned()));
+            }
+            if errors.is_empty() {
+                match api::run(&state.schema, &session, "ImportPeople", vars).await {
+                    Ok(data) => {
+                        let r = &data["importPeople"];
+                        let problems = r["problems"].as_array().cloned().unwrap_or_default();
+                        if problems.is_empty() {
+                            return Redirect::to(&format!(
+                                "{here}?after={}&listed={}&unchanged={}",
+                                r["position"].as_i64().unwrap_or(0),
+                                r["listed"].as_i64().unwrap_or(0),
+                                r["unchanged"].as_i64().unwrap_or(0)
+                            ))
+                            .into_response();
+                        }
+                        for p in problems {
+                            let at = match p["column"].as_str() {
+                                Some(c) => format!("Line {}, column {c}", p["line"]),
+                                None => format!("Line {}", p["line"]),
+                            };
+                            errors
+                                .push(("csv".to_owned(), format!("{at}: {}", text(&p["problem"]))));
+                        }
+                    }
+                    Err(r) => {
+                        errors.extend(r.into_iter().map(|r| ("csv".to_owned(), r.message)));
+                    }
+                }
+            }
+            return match reference(&state, &session, None).await {
+                Ok(data) => area_page(&state, &session, &path, &data, &form, &errors),
+                Err(r) => refusal_page(&state, &session, "Reference data", &r),
+            };
         }
         _ => return Redirect::to(&here).into_response(),
     };

@@ -163,6 +163,19 @@ pub(crate) async fn lookup(
             div class="govuk-inset-text" { "This person's personal data has been erased. What remains is the record that each step happened, without their data." }
         }
         p class="govuk-body" { "They took " (held["eventsAsActor"]) " recorded actions themselves (signing in is not one)." }
+        @let listing = &held["directoryListing"];
+        @if listing.is_object() {
+            h2 class="govuk-heading-m" { "The people directory" }
+            dl class="govuk-summary-list" id="directory-listing" {
+                @for (label, key) in [("Name", "name"), ("Work email", "email"), ("Job title", "jobTitle"), ("Unit", "unit")] {
+                    div class="govuk-summary-list__row" {
+                        dt class="govuk-summary-list__key" { (label) }
+                        dd class="govuk-summary-list__value" { @match listing[key].as_str() { Some(v) => (v), None => em { @if erased { "Erased" } @else { "Not listed" } } } }
+                    }
+                }
+            }
+        }
+        h2 class="govuk-heading-m" { "Registrations" }
         @if holdings.is_empty() {
             p class="govuk-body" id="holdings-empty" { "No registration holds personal data about them." }
         } @else {
