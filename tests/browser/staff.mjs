@@ -235,6 +235,13 @@ try {
   await check(senior, "level-4-signed-off");
   await publish(comms, level4, "level-4");
   assert.equal(await verified(comms, "https://www.facebook.com/NorthBrowserParks"), "verified");
+  // A published registration's form, filled in, to propose a change.
+  await comms.goto(level4);
+  await comms.getByRole("button", { name: "Propose a change" }).click();
+  await comms.waitForLoadState();
+  assert.equal(await comms.getByLabel("Senior officer responsible: search by name").count(), 0, "the senior officer is already chosen");
+  assert.match(await comms.locator("main").textContent(), /Sam Senior/);
+  await check(comms, "propose-change");
 
   // A resident reports a fake account; communications closes it from its page.
   await comms.goto(`${BASE}/report`);

@@ -57,6 +57,10 @@ pub fn router(state: StaffState) -> Router {
         .route("/staff/registrations", get(pages::my_registrations))
         .route("/staff/registrations/{id}", get(pages::registration))
         .route("/staff/registrations/{id}/act", post(pages::act))
+        .route(
+            "/staff/registrations/{id}/change",
+            get(pages::change::start).post(pages::change::submit),
+        )
         .route("/staff/communications", get(pages::communications))
         .route("/staff/consultation", get(pages::consultation))
         .route("/staff/audit", get(pages::audit::overview))

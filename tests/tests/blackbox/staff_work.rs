@@ -948,3 +948,115 @@ async fn the_usage_form_names_the_business_contact_by_finding_them_by_name_and_s
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     service.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_registration_gets_a_change_proposed_from_its_page_with_its_form_filled_in_and_a_reason(
+) {
+    let db = TestDatabase::new().await;
+    let service = Service::start(&db.url(), &[]);
+    let api = Api::new(&service);
+    council::reference_data(&api).await;
+    let id = council::submit(&api, council::form(1, "X", "@NorthToChange")).await;
+    for (who, mutation, extra) in [
+        (
+            people::COMMS,
+            "approveBrandingAsset",
+            r#", assetId: "summer-logo""#,
+        ),
+        (people::COMMS, "approveRegistration", ""),
+        (people::COMMS, "publishRegistration", ""),
+    ] {
+        council::act(&api, who, mutation, &id, extra).await;
+    }
+    let position = api.position().await;
+    let mut chris = Browser::new(&service.base_url);
+    chris.dev_sign_in("demo-chris").await;
+    api.ok(
+        Some(&as_(people::COMMS)),
+        "query($p: Int) { registrations(first: 1, atLeastPosition: $p) { nodes { id } } }",
+        json!({"p": position}),
+    )
+    .await;
+    let page = chris.get(&format!("/staff/registrations/{id}")).await;
+    assert!(
+        page.html
+            .contains(&format!(r#"href="/staff/registrations/{id}/change""#)),
+        "{}",
+        page.html
+    );
+    // The form as it stands: its answers and its people already there.
+    let form = chris
+        .get(&format!("/staff/registrations/{id}/change"))
+        .await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.html);
+    assert!(
+        form.html.contains(r#"value="@NorthToChange""#),
+        "{}",
+        form.html
+    );
+    assert!(form.html.contains("<strong>Casey Contact</strong>"));
+    assert!(form.html.contains("Opening hours, Events"));
+    assert!(form.html.contains("Propose the change"));
+    let csrf = form.csrf();
+    let answers = |reason: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("step", "check".to_owned()),
+            ("platform", "X".to_owned()),
+            ("account", "@NorthToChange".to_owned()),
+            ("service_area", "libraries".to_owned()),
+            ("contact_subject", "u-contact".to_owned()),
+            ("contact_name", "Casey Contact".to_owned()),
+            ("contact_email", "u-contact@north.gov.uk".to_owned()),
+            ("contact_chosen", "yes".to_owned()),
+            (
+                "information_types",
+                "Opening hours, Events, Closures".to_owned(),
+            ),
+            ("logo_description", "Summer reading logo".to_owned()),
+            ("logo_reference", "DAM-17".to_owned()),
+            ("policy_acknowledged", "yes".to_owned()),
+            ("corporate_identity_acknowledged", "yes".to_owned()),
+            ("reason", reason.to_owned()),
+        ]
+    };
+    let before = api.position().await;
+    let post = |fields: Vec<(&'static str, String)>| {
+        let mut chris = chris.clone();
+        let path = format!("/staff/registrations/{id}/change");
+        async move {
+            let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            chris.post(&path, &refs).await
+        }
+    };
+    let refused = post(answers(" ")).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.html.contains("Say why it changes"));
+    assert_eq!(api.position().await, before);
+    let proposed = post(answers("Closures are announced here too")).await;
+    assert_eq!(proposed.status, StatusCode::OK, "{}", proposed.html);
+    assert_eq!(proposed.path, format!("/staff/registrations/{id}"));
+    assert!(
+        proposed.html.contains("A change is proposed"),
+        "{}",
+        proposed.html
+    );
+    assert!(proposed.html.contains("Closures are announced here too"));
+    assert!(
+        !proposed.html.contains("Propose a change</a>"),
+        "one pending change at a time"
+    );
+    let r = api
+        .ok(
+            Some(&as_(people::COMMS)),
+            "query($id: UUID!) { registration(id: $id) { status pendingChange { reason } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(r["registration"]["status"], "PUBLISHED");
+    assert_eq!(
+        r["registration"]["pendingChange"]["reason"],
+        "Closures are announced here too"
+    );
+    service.terminate();
+}

@@ -19,6 +19,7 @@ use domain::Role;
 
 pub(crate) mod admin;
 pub(crate) mod audit;
+pub(crate) mod change;
 pub(crate) mod insight;
 pub(crate) mod picker;
 pub(crate) mod privacy;
@@ -542,6 +543,14 @@ fn actions(r: &Value, session: &Session) -> Vec<&'static str> {
     {
         out.push("withdraw_change");
     }
+    if status == "PUBLISHED"
+        && r["pendingChange"].is_null()
+        && (text(&r["applicant"]) == me
+            || r["businessContact"]["subject"].as_str() == Some(me)
+            || has(Role::Communications))
+    {
+        out.push("propose_change");
+    }
     let applicant = text(&r["applicant"]) == me;
     if !matches!(status, "WITHDRAWN" | "REJECTED") && (applicant || has(Role::Communications)) {
         out.push("withdraw");
@@ -674,6 +683,10 @@ fn action_form(id: &str, version: i64, csrf: &str, action: &str, r: &Value) -> M
             "Say why it is no longer an official account.",
             "govuk-button--warning",
         ),
+        "propose_change" => html! {
+            p class="govuk-body" { "Its form as it stands, to change: it stays published as it is while the change is signed off." }
+            a href={ "/staff/registrations/" (id) "/change" } role="button" draggable="false" class="govuk-button govuk-button--secondary" data-module="govuk-button" { "Propose a change" }
+        },
         "withdraw_change" => reasoned(
             "Withdraw the proposed change",
             "Say why the change is no longer wanted.",
@@ -1361,6 +1374,27 @@ async fn choices(state: &StaffState, session: &Session) -> Choices {
     }
 }
 
+/// Where a level's form goes: a new registration, or a change proposed to
+/// a published one (which also asks why).
+struct FormTarget {
+    action: String,
+    back: String,
+    caption: String,
+    reason: bool,
+}
+
+impl FormTarget {
+    fn new_registration(level: &str) -> FormTarget {
+        FormTarget {
+            action: format!("/staff/new/{level}"),
+            back: "/staff/new".into(),
+            caption: "Register a social media account".into(),
+            reason: false,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn form_page(
     state: &StaffState,
     session: &Session,
@@ -1369,6 +1403,7 @@ fn form_page(
     errors: &[(String, String)],
     choices: &Choices,
     search: Option<&picker::Search>,
+    target: &FormTarget,
 ) -> Response {
     let Some((_, name, definition, _)) = LEVELS.iter().find(|(n, ..)| *n == level) else {
         return Redirect::to("/staff/new").into_response();
@@ -1381,7 +1416,7 @@ fn form_page(
     };
     let value = |k: &str| f.get(k).cloned().unwrap_or_default();
     let body = html! {
-        a href="/staff/new" class="govuk-back-link" { "Back" }
+        a href=(target.back) class="govuk-back-link" { "Back" }
         @if !errors.is_empty() {
             div class="govuk-error-summary" data-module="govuk-error-summary" {
                 div role="alert" {
@@ -1392,10 +1427,10 @@ fn form_page(
                 }
             }
         }
-        span class="govuk-caption-l" { "Register a social media account" }
+        span class="govuk-caption-l" { (target.caption) }
         h1 class="govuk-heading-xl" { (name) }
         p class="govuk-body" { (definition) }
-        form method="post" action={ "/staff/new/" (level) } novalidate {
+        form method="post" action=(target.action) novalidate {
             input type="hidden" name="csrf" value=(session.csrf);
             // Enter in a field continues, as it did before the pickers
             // added buttons of their own above "Continue".
@@ -1452,8 +1487,20 @@ fn form_page(
             @if f.contains_key("checked") {
                 input type="hidden" name="checked" value="yes";
             }
+            @if target.reason {
+                h2 class="govuk-heading-m" { "Why it changes" }
+                div class={ "govuk-form-group" @if error_for("reason").is_some() { " govuk-form-group--error" } } {
+                    label class="govuk-label" for="reason" { "Say what changes and why" }
+                    div class="govuk-hint" id="reason-hint" { "Those who sign it off read this. It stays published as it is until the change is published." }
+                    @if let Some(e) = error_for("reason") { p class="govuk-error-message" id="reason-error" { span class="govuk-visually-hidden" { "Error:" } " " (e) } }
+                    textarea class={ "govuk-textarea" @if error_for("reason").is_some() { " govuk-textarea--error" } } id="reason" name="reason" rows="3"
+                        aria-describedby={ "reason-hint" @if error_for("reason").is_some() { " reason-error" } } { (value("reason")) }
+                }
+            }
             div class="govuk-button-group" {
-                button type="submit" name="step" value="check" class="govuk-button" data-module="govuk-button" { "Continue" }
+                button type="submit" name="step" value="check" class="govuk-button" data-module="govuk-button" {
+                    @if target.reason { "Propose the change" } @else { "Continue" }
+                }
             }
         }
     };
@@ -1483,6 +1530,7 @@ pub(crate) async fn new_form(
         &[],
         &choices,
         None,
+        &FormTarget::new_registration(&level),
     )
 }
 
@@ -1616,6 +1664,19 @@ fn missing(level: &str, f: &Fields) -> Vec<(String, String)> {
     out
 }
 
+/// Topics arrive as one checkbox each: the form's `topics`, by code.
+fn topics_from_checkboxes(mut f: Fields) -> Fields {
+    let mut topics: Vec<String> = f
+        .keys()
+        .filter_map(|k| k.strip_prefix("topic_").map(str::to_owned))
+        .collect();
+    if !topics.is_empty() {
+        topics.sort();
+        f.insert("topics".into(), topics.join(", "));
+    }
+    f
+}
+
 pub(crate) async fn new_submit(
     State(state): State<StaffState>,
     headers: HeaderMap,
@@ -1633,31 +1694,48 @@ pub(crate) async fn new_submit(
         return csrf_refused(&state, &session);
     }
     let choices = choices(&state, &session).await;
-    let mut f = f;
-    // Topics arrive as one checkbox each.
-    let topics: Vec<String> = f
-        .keys()
-        .filter_map(|k| k.strip_prefix("topic_").map(str::to_owned))
-        .collect();
-    if !topics.is_empty() {
-        let mut topics = topics;
-        topics.sort();
-        f.insert("topics".into(), topics.join(", "));
-    }
+    let mut f = topics_from_checkboxes(f);
     let step = f.get("step").cloned().unwrap_or_default();
     if ["find-", "choose-", "clear-"]
         .iter()
         .any(|p| step.starts_with(p))
     {
         let search = picker::step(&state, &session, &step, &mut f).await;
-        return form_page(&state, &session, &level, &f, &[], &choices, search.as_ref());
+        return form_page(
+            &state,
+            &session,
+            &level,
+            &f,
+            &[],
+            &choices,
+            search.as_ref(),
+            &FormTarget::new_registration(&level),
+        );
     }
     if step == "change" {
-        return form_page(&state, &session, &level, &f, &[], &choices, None);
+        return form_page(
+            &state,
+            &session,
+            &level,
+            &f,
+            &[],
+            &choices,
+            None,
+            &FormTarget::new_registration(&level),
+        );
     }
     let errors = missing(&level, &f);
     if !errors.is_empty() {
-        return form_page(&state, &session, &level, &f, &errors, &choices, None);
+        return form_page(
+            &state,
+            &session,
+            &level,
+            &f,
+            &errors,
+            &choices,
+            None,
+            &FormTarget::new_registration(&level),
+        );
     }
     if step != "submit" {
         return check_answers(&state, &session, &level, &f, &choices);
@@ -1682,7 +1760,16 @@ pub(crate) async fn new_submit(
                     (field, r.message)
                 })
                 .collect();
-            form_page(&state, &session, &level, &f, &errors, &choices, None)
+            form_page(
+                &state,
+                &session,
+                &level,
+                &f,
+                &errors,
+                &choices,
+                None,
+                &FormTarget::new_registration(&level),
+            )
         }
     }
 }
