@@ -127,3 +127,34 @@ async fn every_level_is_registered_signed_off_and_published_through_the_staff_ap
     );
     service.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_sessions_end_in_a_real_browser_at_the_absolute_timeout_even_on_an_open_live_page_and_after_the_idle_timeout(
+) {
+    assert!(
+        browser_dir().join("node_modules/playwright-core").exists(),
+        "tests/browser/node_modules is missing: run the tests with scripts/test (npm ci)"
+    );
+    let db = TestDatabase::new().await;
+    let service = Service::start(
+        &db.url(),
+        &[
+            ("REGISTRY_SESSION_ABSOLUTE_SECONDS", "4"),
+            ("REGISTRY_SESSION_IDLE_SECONDS", "2"),
+        ],
+    );
+    let output = Command::new("node")
+        .arg("staff-expiry.mjs")
+        .current_dir(browser_dir())
+        .env("BASE_URL", &service.base_url)
+        .output()
+        .expect("run node");
+    eprintln!("{}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        output.status.success(),
+        "the browser's session checks failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    service.terminate();
+}
