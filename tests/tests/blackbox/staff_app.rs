@@ -114,6 +114,9 @@ async fn a_member_of_staff_registers_a_level_1_account_through_the_pages_and_com
     assert_eq!(check.status, StatusCode::OK);
     assert!(check.html.contains("Check your answers before submitting"));
     assert!(check.html.contains("X (Twitter)") && check.html.contains("Libraries and Archives"));
+    // The business contact is one row, by name, not an id.
+    assert!(check.html.contains(r#"<dt class="govuk-summary-list__key">Business contact</dt><dd class="govuk-summary-list__value">Alex Applicant<br><span class="govuk-hint">alex@north.example</span>"#), "{}", check.html);
+    assert!(!check.html.contains(">demo-alex<"));
     let submitted = alex
         .post("/staff/new/1", &level1_answers(&csrf, "submit"))
         .await;

@@ -1576,7 +1576,19 @@ fn check_answers(
         dl class="govuk-summary-list" {
             @for (field, label, _) in level_fields(level) {
                 @let v = f.get(field).map(|v| v.trim()).unwrap_or_default();
-                @if !v.is_empty() { (summary_row(label, html! { (named(field, v)) })) }
+                @if let Some(prefix) = picker::is_person_field(field) {
+                    // One row per person: their name, and email when given.
+                    @if field.ends_with("_subject") && !v.is_empty() {
+                        @let whose = picker::PEOPLE.iter().find(|(p, _)| *p == prefix).map(|(_, w)| *w).unwrap_or_default();
+                        @let get = |k: &str| f.get(&format!("{prefix}_{k}")).map(|v| v.trim().to_owned()).unwrap_or_default();
+                        (summary_row(whose, html! {
+                            (get("name"))
+                            @if !get("email").is_empty() { br; span class="govuk-hint" { (get("email")) } }
+                        }))
+                    }
+                } @else if !v.is_empty() {
+                    (summary_row(label, html! { (named(field, v)) }))
+                }
             }
             @if let Some(logo) = f.get("logo_description").filter(|v| !v.trim().is_empty()) {
                 (summary_row("Logo", html! { (logo) }))
