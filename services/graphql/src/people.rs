@@ -59,7 +59,7 @@ impl PeopleQuery {
     async fn people(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Words of the name, at least 2 letters in all.")] search: String,
+        #[graphql(secret, desc = "Words of the name, at least 2 letters in all.")] search: String,
         #[graphql(desc = "How many (1 to 50, default 10).")] first: Option<i32>,
         #[graphql(desc = "Wait (bounded) until the directory reaches this log position.")]
         at_least_position: Option<i64>,
@@ -154,7 +154,10 @@ impl PeopleMutation {
     async fn import_people(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The file's contents (CSV, UTF-8, first line the column names).")]
+        #[graphql(
+            secret,
+            desc = "The file's contents (CSV, UTF-8, first line the column names)."
+        )]
         csv: String,
         #[graphql(desc = "The file's name, recorded with each listing.")] file_name: String,
     ) -> Result<PeopleImportReport> {
