@@ -751,8 +751,38 @@ fn action_form(id: &str, version: i64, csrf: &str, action: &str, r: &Value) -> M
             form method="post" action=(url) class="staff-action" {
                 (hidden)
                 h3 class="govuk-heading-s" { "Record the risk assessment" }
-                (input("assessor", "Who assessed the risks (full name)", "", "", None))
-                (input("assessor_subject", "Their staff id", "As on the council's directory, for example jsmith", "", None))
+                // Usually the officer or their line manager assessed the
+                // risks: they are named on the form, so choose one; anyone
+                // else is entered by hand.
+                @let named: Vec<(&str, &str, &str)> = [("officer", "the officer"), ("lineManager", "the line manager")]
+                    .iter()
+                    .filter_map(|(k, what)| {
+                        let p = &r["details"][*k];
+                        Some((p["subject"].as_str()?, p["name"].as_str()?, *what))
+                    })
+                    .collect();
+                div class="govuk-form-group" {
+                    fieldset class="govuk-fieldset" {
+                        legend class="govuk-fieldset__legend govuk-fieldset__legend--s" { "Who assessed the risks" }
+                        div class="govuk-radios" data-module="govuk-radios" {
+                            @for (i, (subject, name, what)) in named.iter().enumerate() {
+                                div class="govuk-radios__item" {
+                                    input class="govuk-radios__input" id={ "assessor-" (i) } name="assessor_choice" type="radio" value=(subject) checked[i == 0];
+                                    label class="govuk-label govuk-radios__label" for={ "assessor-" (i) } { (name) " (" (what) ")" }
+                                }
+                                input type="hidden" name={ "assessor_name_" (subject) } value=(name);
+                            }
+                            div class="govuk-radios__item" {
+                                input class="govuk-radios__input" id="assessor-other" name="assessor_choice" type="radio" value="other" data-aria-controls="assessor-other-details" checked[named.is_empty()];
+                                label class="govuk-label govuk-radios__label" for="assessor-other" { "Someone else" }
+                            }
+                            div class="govuk-radios__conditional govuk-radios__conditional--hidden" id="assessor-other-details" {
+                                (input("assessor", "Their full name", "", "", None))
+                                (input("assessor_subject", "Their staff id", "As on the council's directory, for example jsmith", "", None))
+                            }
+                        }
+                    }
+                }
                 (input("assessed_on", "Date of the assessment", "For example, 2026-11-20", "", None))
                 (input("risk", "A risk you identified", "For example, messages from young people out of hours", "", None))
                 (input("mitigation", "How it is managed", "For example, an automatic reply with office hours", "", None))
@@ -962,9 +992,17 @@ pub(crate) async fn act(
             "ApproveBrandingAsset"
         }
         "record_risk_assessment" => {
+            let choice = field("assessor_choice");
+            let (assessor, assessor_subject) = match choice.as_str() {
+                "" | "other" => (field("assessor"), field("assessor_subject")),
+                subject => (
+                    field(&format!("assessor_name_{subject}")),
+                    subject.to_owned(),
+                ),
+            };
             vars["assessment"] = json!({
-                "assessor": field("assessor"),
-                "assessorSubject": field("assessor_subject"),
+                "assessor": assessor,
+                "assessorSubject": assessor_subject,
                 "assessedOn": field("assessed_on"),
                 "risks": [{"risk": field("risk"), "mitigation": field("mitigation")}],
                 "documentReference": field("document_reference"),
