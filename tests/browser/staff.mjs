@@ -241,11 +241,19 @@ try {
   assert.match(await comms.locator("main").textContent(), /Sam Senior/);
   await check(comms, "propose-change");
 
-  // A resident reports a fake account; communications closes it from its page.
+  // A resident reports a fake account: communications' open home shows it
+  // without a reload; communications closes it from its page.
+  const commsHome = await comms.context().newPage();
+  await commsHome.goto(`${BASE}/staff`);
+  await commsHome.waitForSelector("#live-status:has-text('updates as things happen')");
   await comms.goto(`${BASE}/report`);
   await comms.getByLabel("The account's web address or handle").fill("https://x.com/NotNorthReally");
   await comms.getByLabel(/What made you think/).fill("Uses the council crest and asks for bank details.");
   await comms.getByRole("button", { name: "Send report" }).click();
+  const reported = Date.now();
+  await commsHome.waitForSelector("#queue:has-text('A reported fake account')", { timeout: 10000 });
+  figures.push(`live home: communications' queue showed the fake-account report ${Date.now() - reported} ms after the report was sent`);
+  await commsHome.close();
   await comms.goto(`${BASE}/staff/reports`);
   for (let i = 0; i < 40 && !(await comms.locator("textarea").count()); i++) {
     await comms.waitForTimeout(100);

@@ -88,6 +88,50 @@ impl Subscription {
         })
     }
 
+    /// The log position of each event that may change what waits for you
+    /// (`myApprovals`), in any role you hold: a step of a registration you
+    /// may watch, and for communications a report of a fake account. Read
+    /// `myApprovals(atLeastPosition:)` at the position to see the change;
+    /// the staff app's home does this.
+    async fn my_queue_changed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Start after this log position; default: now.")] from_position: Option<
+            i64,
+        >,
+    ) -> Result<impl Stream<Item = Result<i64>>> {
+        let viewer = signed_in(ctx)?.clone();
+        if domain::access::integration_only(&viewer.actor) {
+            return Err(errors::forbidden("an integration has no queue"));
+        }
+        let app = app(ctx)?.clone();
+        let after = start(&app, from_position).await?;
+        let events = app.live.subscribe(after);
+        let roles: Vec<Role> = viewer.actor.roles.iter().copied().collect();
+        Ok(async_stream::stream! {
+            let _active = crate::metrics::ActiveSubscription::open("myQueueChanged");
+            futures::pin_mut!(events);
+            while let Some(next) = events.next().await {
+                let live = match next {
+                    Ok(e) => e,
+                    Err(e) => { yield Err(errors::ApiError::from(e)); return; }
+                };
+                let visible = match live.registration.as_deref() {
+                    Some(r) => roles
+                        .iter()
+                        .any(|role| domain::access::activity_visible(&viewer.actor, *role, r)),
+                    None => {
+                        viewer.actor.has(Role::Communications)
+                            && live.event.stream_id.starts_with(domain::streams::REPORT)
+                    }
+                };
+                if visible {
+                    yield Ok(live.event.position);
+                }
+            }
+        })
+    }
+
     /// The registration each time it changes, as folded from its stream. The
     /// stream ends when you may no longer read it (e.g. an amendment took
     /// your name off it).

@@ -7,14 +7,14 @@ document.body.classList.add('govuk-frontend-supported', 'js-enabled')
 initAll()
 
 // What waits for you, kept current: the page subscribes (graphql-transport-ws,
-// signed in by the session cookie) to the approvals it can see, from the log
-// position its queue reflects, and on each step fetches the page again at
+// signed in by the session cookie) to myQueueChanged, from the log position
+// its queue reflects, and on each step fetches the page again at
 // that position and swaps in the new queue. The server renders the queue;
 // this only decides when to fetch it.
 const region = document.getElementById('queue-region')
 if (region && 'WebSocket' in window) {
   const status = document.getElementById('live-status')
-  const roles = (region.dataset.roles || '').split(',').filter(Boolean)
+  const live = region.dataset.live === 'yes'
   let seen = Number(region.dataset.position || 0)
   let fetching = Promise.resolve()
   let retry = 1000
@@ -47,17 +47,17 @@ if (region && 'WebSocket' in window) {
       const m = JSON.parse(message.data)
       if (m.type === 'connection_ack') {
         retry = 1000
-        roles.forEach((role, i) => socket.send(JSON.stringify({
-          id: String(i + 1),
+        socket.send(JSON.stringify({
+          id: '1',
           type: 'subscribe',
           payload: {
-            query: 'subscription($r: Role!, $p: Int) { approvalActivity(role: $r, fromPosition: $p) { position } }',
-            variables: { r: role, p: seen }
+            query: 'subscription($p: Int) { myQueueChanged(fromPosition: $p) }',
+            variables: { p: seen }
           }
-        })))
+        }))
         status.textContent = 'This list updates as things happen.'
       } else if (m.type === 'next' && m.payload && m.payload.data) {
-        const position = m.payload.data.approvalActivity.position
+        const position = m.payload.data.myQueueChanged
         seen = Math.max(seen, position)
         refresh(position)
       } else if (m.type === 'ping') {
@@ -74,7 +74,7 @@ if (region && 'WebSocket' in window) {
       retry = Math.min(retry * 2, 30000)
     }
   }
-  if (roles.length) connect()
+  if (live) connect()
 }
 
 // The person picker's live search: as a name is typed, the same list the

@@ -173,22 +173,9 @@ pub(crate) async fn home(
         Ok(d) => d,
         Err(r) => return refusal_page(&state, &session, "What waits for you", &r),
     };
-    let live_roles: Vec<String> = session
-        .actor
-        .roles
-        .iter()
-        .filter(|r| {
-            matches!(
-                r,
-                Role::Staff
-                    | Role::LineManager
-                    | Role::SeniorOfficer
-                    | Role::Communications
-                    | Role::Consultation
-            )
-        })
-        .map(|r| r.code().to_ascii_uppercase())
-        .collect();
+    // Someone with only roles that nothing waits for (an integration) has
+    // no live list.
+    let live = !domain::access::integration_only(&session.actor);
     let items = data["myApprovals"].as_array().cloned().unwrap_or_default();
     let greeting = session
         .name
@@ -199,7 +186,7 @@ pub(crate) async fn home(
         span class="govuk-caption-l" { (greeting) " · " (roles.join(", ")) }
         h1 class="govuk-heading-xl" { "What waits for you" }
         p class="govuk-body-s staff-live" id="live-status" role="status" {}
-        div id="queue-region" data-position=(head) data-roles=(live_roles.join(",")) {
+        div id="queue-region" data-position=(head) data-live=(if live { "yes" } else { "no" }) {
         @if items.is_empty() {
             p class="govuk-body" id="queue-empty" { "Nothing waits for you. " a class="govuk-link" href="/staff/new" { "Register an account" } }
         } @else {
