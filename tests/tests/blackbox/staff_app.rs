@@ -129,6 +129,14 @@ async fn a_member_of_staff_registers_a_level_1_account_through_the_pages_and_com
     let page_path = submitted.path.clone();
     assert!(submitted.html.contains("Submitted"));
     assert!(submitted.html.contains("It waits for"));
+    // And from whom.
+    assert!(
+        submitted
+            .html
+            .contains("Approve a logo or branding asset: <strong>the communications team</strong>"),
+        "{}",
+        submitted.html
+    );
 
     // The applicant may not approve: the API's reason is shown, nothing recorded.
     let before = head(&api).await;

@@ -545,6 +545,47 @@ fn actions(r: &Value, session: &Session) -> Vec<&'static str> {
     out
 }
 
+/// What a registration waits for, and from whom: each outstanding step
+/// with the person named for it on the form, or the team that does it.
+fn waiting_for(r: &Value) -> Vec<(String, String)> {
+    let named = |p: &Value, role: &str| match p["name"].as_str() {
+        Some(name) => format!("{name}, the {role}"),
+        None => format!("the {role}"),
+    };
+    let mut out: Vec<(String, String)> = r["outstandingSteps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(|step| {
+            let whom = match step {
+                "risk_assessment" => format!(
+                    "the applicant or {}",
+                    named(&r["details"]["officer"], "officer")
+                ),
+                "risk_assessment_signature" => named(&r["details"]["lineManager"], "line manager"),
+                "senior_officer_sign_off" => {
+                    named(&r["details"]["seniorOfficer"], "senior officer")
+                }
+                "consultation_listing" => "the consultation team".to_owned(),
+                _ => "the communications team".to_owned(),
+            };
+            (step_name(step), whom)
+        })
+        .collect();
+    match text(&r["status"]) {
+        "APPROVED" => out.push((
+            step_name("publication"),
+            "the communications team".to_owned(),
+        )),
+        "CHANGES_REQUESTED" => {
+            out.push(("Changes to the form".to_owned(), "the applicant".to_owned()))
+        }
+        _ => {}
+    }
+    out
+}
+
 /// A service's name from its code.
 fn service_name(data: &Value, code: &str) -> String {
     data["organisationalUnits"]
@@ -815,10 +856,7 @@ async fn registration_page(
     r["currentPolicy"] = data["policyVersions"][0]["version"].clone();
     let r = &r;
     let version = r["version"].as_i64().unwrap_or(0);
-    let steps: Vec<String> = r["outstandingSteps"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).map(step_name).collect())
-        .unwrap_or_default();
+    let steps = waiting_for(r);
     let details = &r["details"];
     let body = html! {
         @if let Some((action, refusals)) = &refused {
@@ -835,8 +873,11 @@ async fn registration_page(
         h1 class="govuk-heading-xl" { (text(&r["accountKey"])) }
         p class="govuk-body" { (status_tag(text(&r["status"]))) " " a class="govuk-link" href=(text(&r["accountUrl"])) { "Open the account" } }
         @if !steps.is_empty() {
-            div class="govuk-inset-text" {
-                "It waits for: " (steps.join("; ")) "."
+            div class="govuk-inset-text" id="waiting-for" {
+                p class="govuk-body" { "It waits for:" }
+                ul class="govuk-list govuk-list--bullet" {
+                    @for (what, whom) in &steps { li { (what) ": " strong { (whom) } } }
+                }
             }
         }
         @if r["pendingChange"].is_object() {
