@@ -427,9 +427,12 @@ async fn graphql_ws(
         Err(response) => return response,
     };
     // The staff app's pages sign their sockets in with the session cookie.
-    let from_header = match (from_header, &state.staff) {
-        (None, Some(staff)) => staff::ws_principal(staff, &headers).await,
-        (p, _) => p,
+    let (from_header, session_check) = match (from_header, &state.staff) {
+        (None, Some(staff)) => match staff::ws_principal(staff, &headers).await {
+            Some(s) => (Some(s.principal), Some(s.still_open)),
+            None => (None, None),
+        },
+        (p, _) => (p, None),
     };
     let limits = state.config.ws.clone();
     let Some(slot) = state.ws.try_connect(limits.max_connections) else {
@@ -473,17 +476,21 @@ async fn graphql_ws(
                 move |incoming, sink, clock| {
                     GraphQLWebSocket::new_with_pair(sink, incoming, executor, protocol)
                         .on_connection_init(move |payload| async move {
-                            let principal = match connection_token(&payload) {
-                                Some(token) => Some(auth.verify(&token).await.map_err(|e| {
-                                    tracing::info!(
-                                        reason = e.reason(),
-                                        "refused a WebSocket token"
-                                    );
-                                    e.to_graphql()
-                                })?),
-                                None => from_header,
+                            let (principal, session) = match connection_token(&payload) {
+                                Some(token) => (
+                                    Some(auth.verify(&token).await.map_err(|e| {
+                                        tracing::info!(
+                                            reason = e.reason(),
+                                            "refused a WebSocket token"
+                                        );
+                                        e.to_graphql()
+                                    })?),
+                                    None,
+                                ),
+                                None => (from_header, session_check),
                             };
                             clock.signed_in(principal.as_ref().and_then(|p| p.expires_at));
+                            clock.watch_session(session);
                             let mut data = Data::default();
                             data.insert(Viewer(principal));
                             data.insert(cid);

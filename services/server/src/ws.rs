@@ -254,7 +254,16 @@ struct Shared {
     initialised: std::sync::atomic::AtomicBool,
     /// When the signed-in token expires.
     expires_at: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// For a socket signed in by a staff session: whether it is still open
+    /// (not signed out, not idle too long), asked every few seconds.
+    session_open: Mutex<Option<SessionCheck>>,
 }
+
+/// Asks whether a staff session is still open.
+pub type SessionCheck = Arc<dyn Fn() -> futures::future::BoxFuture<'static, bool> + Send + Sync>;
+
+/// How often a session-signed socket asks whether its session is open.
+const SESSION_CHECK_EVERY: Duration = Duration::from_secs(5);
 
 impl Shared {
     fn close(&self, code: u16, reason: &str) {
@@ -277,6 +286,12 @@ impl SessionClock {
     /// The socket signed in with a token that expires at `at`.
     pub fn signed_in(&self, at: Option<chrono::DateTime<chrono::Utc>>) {
         *self.0.expires_at.lock().expect("expiry") = at;
+    }
+
+    /// The socket signed in with a staff session: close it once `check`
+    /// says the session has ended (sign-out, or the idle timeout).
+    pub fn watch_session(&self, check: Option<SessionCheck>) {
+        *self.0.session_open.lock().expect("session check") = check;
     }
 }
 
@@ -325,6 +340,7 @@ pub async fn run<F, Fut>(
         last_seen: Mutex::new(Instant::now()),
         initialised: std::sync::atomic::AtomicBool::new(false),
         expires_at: Mutex::new(None),
+        session_open: Mutex::new(None),
     });
     let tracker = Tracker {
         counters: slot.counters.clone(),
@@ -442,6 +458,7 @@ pub async fn run<F, Fut>(
         async move {
             let mut tick = tokio::time::interval(limits.ping_interval.min(Duration::from_secs(1)));
             let mut last_ping = Instant::now();
+            let mut last_session_check = Instant::now();
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
@@ -461,6 +478,16 @@ pub async fn run<F, Fut>(
                 if expires.is_some_and(|at| at <= chrono::Utc::now()) {
                     shared.close(close::UNAUTHORIZED, "the token expired; sign in again");
                     return;
+                }
+                if now.duration_since(last_session_check) >= SESSION_CHECK_EVERY {
+                    last_session_check = now;
+                    let check = shared.session_open.lock().expect("session check").clone();
+                    if let Some(check) = check {
+                        if !check().await {
+                            shared.close(close::UNAUTHORIZED, "the session ended; sign in again");
+                            return;
+                        }
+                    }
                 }
                 let silent = now.duration_since(*shared.last_seen.lock().expect("last seen"));
                 if silent > limits.ping_interval * 3 {

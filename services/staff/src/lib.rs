@@ -297,14 +297,21 @@ pub(crate) async fn require(
     }
 }
 
+/// A WebSocket signed in by a staff session: who, and how to ask whether
+/// the session is still open (the socket closes once it is not).
+pub struct WsSession {
+    /// The signed-in person.
+    pub principal: app::context::Principal,
+    /// Whether the session is still open; asked every few seconds.
+    pub still_open:
+        std::sync::Arc<dyn Fn() -> futures::future::BoxFuture<'static, bool> + Send + Sync>,
+}
+
 /// The signed-in person of a WebSocket upgrade from one of the app's own
 /// pages: the session cookie, accepted only when the `Origin` is this
 /// site's (a page elsewhere cannot open a socket with the cookie). The
 /// socket closes when the session's absolute timeout comes.
-pub async fn ws_principal(
-    state: &StaffState,
-    headers: &HeaderMap,
-) -> Option<app::context::Principal> {
+pub async fn ws_principal(state: &StaffState, headers: &HeaderMap) -> Option<WsSession> {
     let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
     let host = headers.get(header::HOST)?.to_str().ok()?;
     let same_site = origin == format!("https://{host}")
@@ -312,12 +319,23 @@ pub async fn ws_principal(
     if !same_site {
         return None;
     }
+    let id_hash = session::cookie_hash(headers)?;
     match session::load(&state.app.pool, &state.app.vault, headers, &state.sessions).await {
-        Ok(Some(s)) => Some(app::context::Principal {
-            actor: s.actor,
-            name: s.name,
-            expires_at: Some(s.expires_at),
-        }),
+        Ok(Some(s)) => {
+            let (pool, settings) = (state.app.pool.clone(), state.sessions.clone());
+            Some(WsSession {
+                principal: app::context::Principal {
+                    actor: s.actor,
+                    name: s.name,
+                    expires_at: Some(s.expires_at),
+                },
+                still_open: std::sync::Arc::new(move || {
+                    let (pool, settings, id_hash) =
+                        (pool.clone(), settings.clone(), id_hash.clone());
+                    Box::pin(async move { session::is_open(&pool, &id_hash, &settings).await })
+                }),
+            })
+        }
         Ok(None) => None,
         Err(error) => {
             tracing::warn!(%error, "could not read a WebSocket's session");

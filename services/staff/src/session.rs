@@ -168,6 +168,29 @@ pub async fn load(
     }))
 }
 
+/// The SHA-256 of the request's session cookie, when it has one: what
+/// [`is_open`] asks about.
+pub fn cookie_hash(headers: &HeaderMap) -> Option<Vec<u8>> {
+    cookie(headers, COOKIE).map(|v| hash(&v))
+}
+
+/// Whether the session is still open (not signed out, neither timeout
+/// passed), without counting as activity: an open page's live socket asks.
+pub async fn is_open(pool: &PgPool, id_hash: &[u8], settings: &SessionSettings) -> bool {
+    sqlx::query_scalar::<_, i32>(
+        "select 1 from staff.sessions where id_hash = $1 and ended_at is null \
+           and last_seen_at > now() - make_interval(secs => $2) \
+           and created_at > now() - make_interval(secs => $3)",
+    )
+    .bind(id_hash)
+    .bind(settings.idle.as_secs_f64())
+    .bind(settings.absolute.as_secs_f64())
+    .fetch_optional(pool)
+    .await
+    // A database that does not answer ends nothing: the next check asks again.
+    .map_or(true, |row| row.is_some())
+}
+
 /// End the request's session (sign-out).
 pub async fn end(pool: &PgPool, headers: &HeaderMap) -> Result<(), sqlx::Error> {
     if let Some(value) = cookie(headers, COOKIE) {

@@ -804,10 +804,16 @@ async fn the_home_pages_socket_signs_in_with_the_session_cookie_from_the_site_it
         "{refused}"
     );
 
-    // Signed out, the page's own socket signs nobody in either.
+    // Signing out closes the page's open socket (4401), and a new one
+    // signs nobody in.
     chris
         .post("/staff/sign-out", &[("csrf", home.csrf().as_str())])
         .await;
+    assert_eq!(
+        queue.close_code(std::time::Duration::from_secs(20)).await,
+        Some(4401),
+        "the open socket closes once its session ends"
+    );
     let mut after = blackbox_tests::Ws::connect_with(
         &service.base_url,
         None,
