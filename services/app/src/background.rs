@@ -35,7 +35,7 @@ impl Stoppable {
 /// at once again while batches find events, and with backoff while one
 /// fails. `batch` returns how many events it read.
 pub fn follow_log<F, Fut, E>(
-    name: &'static str,
+    follower: &'static str,
     wake: event_store::Wake,
     idle_poll: std::time::Duration,
     mut batch: F,
@@ -61,7 +61,7 @@ where
                 }
                 Ok(_) => backoff = Duration::from_millis(100),
                 Err(error) => {
-                    tracing::warn!(%error, follower = name, retry_in_ms = backoff.as_millis() as u64, "log follower: batch failed; retrying");
+                    tracing::warn!(%error, follower, retry_in_ms = backoff.as_millis() as u64, "log follower: batch failed; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = stop_rx.changed() => {}

@@ -344,6 +344,24 @@ pub async fn ws_principal(state: &StaffState, headers: &HeaderMap) -> Option<WsS
     }
 }
 
+/// The session of a request that posts `form`, its CSRF token checked; or
+/// the answer that refuses it (sign in first, or the form has expired).
+pub(crate) async fn require_form(
+    state: &StaffState,
+    headers: &HeaderMap,
+    here: &str,
+    form: &std::collections::HashMap<String, String>,
+) -> Result<Session, Response> {
+    let session = require(state, headers, here).await?;
+    if !session::csrf_ok(
+        &session,
+        form.get("csrf").map(String::as_str).unwrap_or_default(),
+    ) {
+        return Err(csrf_refused(state, &session));
+    }
+    Ok(session)
+}
+
 /// Refuse a form whose CSRF token is not the session's.
 pub(crate) fn csrf_refused(state: &StaffState, session: &Session) -> Response {
     page(

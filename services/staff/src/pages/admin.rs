@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 
 use super::{error_summary, input, refusal_page, text};
 use crate::api::{self, Refusal};
-use crate::session::{self, Session};
-use crate::{csrf_refused, page, require, StaffState};
+use crate::session::Session;
+use crate::{page, require, require_form, StaffState};
 
 /// The areas, by path: (path, title, what it is for).
 const AREAS: [(&str, &str, &str); 7] = [
@@ -540,16 +540,10 @@ pub(crate) async fn change(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let here = format!("/staff/admin/{path}");
-    let session = match require(&state, &headers, &here).await {
+    let session = match require_form(&state, &headers, &here, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !session::csrf_ok(
-        &session,
-        form.get("csrf").map(String::as_str).unwrap_or_default(),
-    ) {
-        return csrf_refused(&state, &session);
-    }
     let f = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
     let action = f("action");
     let (operation, vars) = match (path.as_str(), action.as_str()) {

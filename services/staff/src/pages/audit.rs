@@ -14,8 +14,7 @@ use serde_json::{json, Value};
 
 use super::{date, error_summary, level_name, refusal_page, service_name, status_tag, text};
 use crate::api;
-use crate::session;
-use crate::{csrf_refused, page, require, StaffState};
+use crate::{page, require, require_form, StaffState};
 use domain::Role;
 
 #[derive(serde::Deserialize, Default)]
@@ -197,16 +196,10 @@ pub(crate) async fn sign_head(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let session = match require(&state, &headers, "/staff/audit").await {
+    let session = match require_form(&state, &headers, "/staff/audit", &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !session::csrf_ok(
-        &session,
-        form.get("csrf").map(String::as_str).unwrap_or_default(),
-    ) {
-        return csrf_refused(&state, &session);
-    }
     match api::run(&state.schema, &session, "SignLogHead", json!({})).await {
         Ok(_) => Redirect::to("/staff/audit").into_response(),
         Err(r) => refusal_page(&state, &session, "The head was not signed", &r),

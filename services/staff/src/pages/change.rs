@@ -10,12 +10,12 @@ use axum::Form;
 use serde_json::{json, Value};
 
 use super::{
-    choices, form_field, form_input, form_page, missing, picker, plain, refusal_page, text,
+    choices, form_errors, form_input, form_page, missing, picker, refusal_page, text,
     topics_from_checkboxes, Fields, FormTarget,
 };
 use crate::api;
-use crate::session::{self, Session};
-use crate::{csrf_refused, require, StaffState};
+use crate::session::Session;
+use crate::{require, require_form, StaffState};
 
 /// The level's number of a registration's `level`.
 fn level_number(level: &str) -> &'static str {
@@ -160,16 +160,10 @@ pub(crate) async fn submit(
     Form(f): Form<Fields>,
 ) -> Response {
     let here = format!("/staff/registrations/{id}/change");
-    let session = match require(&state, &headers, &here).await {
+    let session = match require_form(&state, &headers, &here, &f).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !session::csrf_ok(
-        &session,
-        f.get("csrf").map(String::as_str).unwrap_or_default(),
-    ) {
-        return csrf_refused(&state, &session);
-    }
     let data = match load(&state, &session, &id).await {
         Ok(d) => d,
         Err(r) => return r,
@@ -214,18 +208,7 @@ pub(crate) async fn submit(
     match api::run(&state.schema, &session, "ProposeChange", vars).await {
         Ok(_) => Redirect::to(&format!("/staff/registrations/{id}")).into_response(),
         Err(refusals) => {
-            let errors: Vec<(String, String)> = refusals
-                .into_iter()
-                .map(|r| {
-                    let field = r
-                        .field
-                        .as_deref()
-                        .and_then(form_field)
-                        .unwrap_or("account")
-                        .to_owned();
-                    (field, plain(r).message)
-                })
-                .collect();
+            let errors = form_errors(refusals);
             form_page(
                 &state, &session, level, &f, &errors, &choices, None, &target,
             )

@@ -13,8 +13,8 @@ use maud::{html, Markup};
 use serde_json::{json, Value};
 
 use crate::api::{self, Refusal};
-use crate::session::{self, Session};
-use crate::{csrf_refused, page, require, safe_return, StaffState};
+use crate::session::Session;
+use crate::{page, require, require_form, safe_return, StaffState};
 use domain::Role;
 
 pub(crate) mod admin;
@@ -399,16 +399,10 @@ pub(crate) async fn close_report(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let session = match require(&state, &headers, "/staff/reports").await {
+    let session = match require_form(&state, &headers, "/staff/reports", &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !session::csrf_ok(
-        &session,
-        form.get("csrf").map(String::as_str).unwrap_or_default(),
-    ) {
-        return csrf_refused(&state, &session);
-    }
     let outcome = form
         .get("outcome")
         .map(|o| o.trim().to_owned())
@@ -967,16 +961,10 @@ pub(crate) async fn act(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let here = format!("/staff/registrations/{id}");
-    let session = match require(&state, &headers, &here).await {
+    let session = match require_form(&state, &headers, &here, &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !session::csrf_ok(
-        &session,
-        form.get("csrf").map(String::as_str).unwrap_or_default(),
-    ) {
-        return csrf_refused(&state, &session);
-    }
     let field = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
     let version: Option<i64> = form.get("version").and_then(|v| v.parse().ok());
     let action = field("action");
@@ -1058,6 +1046,23 @@ pub(crate) async fn act(
             registration_page(&state, &session, &id, Some((action.as_str(), refusals))).await
         }
     }
+}
+
+/// The API's refusals of a form, each at the form field it names (the
+/// account when it names none), in words for the person.
+fn form_errors(refusals: Vec<Refusal>) -> Vec<(String, String)> {
+    refusals
+        .into_iter()
+        .map(|r| {
+            let field = r
+                .field
+                .as_deref()
+                .and_then(form_field)
+                .unwrap_or("account")
+                .to_owned();
+            (field, plain(r).message)
+        })
+        .collect()
 }
 
 /// An API refusal in words for the person who met it.
@@ -1761,16 +1766,10 @@ pub(crate) async fn new_submit(
     Path(level): Path<String>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let session = match require(&state, &headers, &format!("/staff/new/{level}")).await {
+    let session = match require_form(&state, &headers, &format!("/staff/new/{level}"), &f).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !session::csrf_ok(
-        &session,
-        f.get("csrf").map(String::as_str).unwrap_or_default(),
-    ) {
-        return csrf_refused(&state, &session);
-    }
     let choices = choices(&state, &session).await;
     let mut f = topics_from_checkboxes(f);
     let step = f.get("step").cloned().unwrap_or_default();
@@ -1825,19 +1824,7 @@ pub(crate) async fn new_submit(
             Redirect::to(&format!("/staff/registrations/{id}")).into_response()
         }
         Err(refusals) => {
-            let errors: Vec<(String, String)> = refusals
-                .into_iter()
-                .map(|r| {
-                    let field = r
-                        .field
-                        .as_deref()
-                        .and_then(form_field)
-                        .unwrap_or("account")
-                        .to_owned();
-                    let r = plain(r);
-                    (field, r.message)
-                })
-                .collect();
+            let errors = form_errors(refusals);
             form_page(
                 &state,
                 &session,

@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 
 use super::{checkbox, error_summary, input, refusal_page, text};
 use crate::api;
-use crate::session::{self, Session};
-use crate::{csrf_refused, page, require, StaffState};
+use crate::session::Session;
+use crate::{page, require, require_form, StaffState};
 
 /// Who the request is about: a member of staff's id or a councillor's name.
 struct Who {
@@ -130,16 +130,10 @@ pub(crate) async fn lookup(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let session = match require(&state, &headers, "/staff/privacy").await {
+    let session = match require_form(&state, &headers, "/staff/privacy", &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !session::csrf_ok(
-        &session,
-        form.get("csrf").map(String::as_str).unwrap_or_default(),
-    ) {
-        return csrf_refused(&state, &session);
-    }
     let who = Who::from(&form);
     if let Some((field, message)) = who.problem() {
         let body = html! {
@@ -260,16 +254,10 @@ pub(crate) async fn erase(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let session = match require(&state, &headers, "/staff/privacy").await {
+    let session = match require_form(&state, &headers, "/staff/privacy", &form).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    if !session::csrf_ok(
-        &session,
-        form.get("csrf").map(String::as_str).unwrap_or_default(),
-    ) {
-        return csrf_refused(&state, &session);
-    }
     let who = Who::from(&form);
     if let Some((field, message)) = who.problem() {
         return refusal_page(
