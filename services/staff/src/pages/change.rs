@@ -174,10 +174,7 @@ pub(crate) async fn submit(
     let choices = choices(&state, &session).await;
     let mut f = topics_from_checkboxes(f);
     let step = f.get("step").cloned().unwrap_or_default();
-    if ["find-", "choose-", "clear-"]
-        .iter()
-        .any(|p| step.starts_with(p))
-    {
+    if picker::is_step(&step) {
         let search = picker::step(&state, &session, &step, &mut f).await;
         return form_page(
             &state,

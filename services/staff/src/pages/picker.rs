@@ -189,6 +189,13 @@ fn whose_short(whose: &str) -> &str {
     }
 }
 
+/// Whether a form's `step` is one of a picker's (find, choose, clear).
+pub(super) fn is_step(step: &str) -> bool {
+    ["find-", "choose-", "clear-"]
+        .iter()
+        .any(|p| step.starts_with(p))
+}
+
 /// What a picker step did to the form: the search to show, if any.
 pub(super) async fn step(
     state: &StaffState,
